@@ -1,0 +1,5 @@
+"""``python -m crawler`` is ``docwatch``."""
+
+from crawler.cli import main
+
+main()

@@ -1,0 +1,261 @@
+"""Load ``sources.yaml`` into typed models.
+
+Every mistake is reported as a :class:`ConfigError` that names the file, the line
+(where YAML can tell) and the field, so a user fixing a cron job's config at night
+does not have to guess.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from crawler.sources import SOURCE_KINDS
+from crawler.sources.base import SourceConfig, check_http_url
+
+DEFAULT_CONFIG = Path("sources.yaml")
+USER_AGENT = "docwatch/0.1 (+https://github.com/docwatch/docwatch; documentation change monitor)"
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the user (``file:line: field: what``)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReportConfig(_Model):
+    title: str = "docwatch research"
+    dir: Path = Path("reports")
+
+
+class HttpConfig(_Model):
+    user_agent: str = USER_AGENT
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 16
+    per_host: Annotated[int, Field(ge=1, le=64)] = 4
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    max_retry_after: Annotated[float, Field(ge=0)] = 60.0
+    max_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    delay: Annotated[float, Field(ge=0)] = 0.0
+
+
+class SkillConfig(_Model):
+    name: Annotated[str, Field(min_length=1)]
+    path: Path | None = None
+    watches: list[str] = []
+    keywords: list[str] = []
+
+    @field_validator("watches")
+    @classmethod
+    def _valid_globs(cls, watches: list[str]) -> list[str]:
+        for pattern in watches:
+            check_glob(pattern)
+        return watches
+
+    @field_validator("keywords")
+    @classmethod
+    def _non_empty_keywords(cls, keywords: list[str]) -> list[str]:
+        if any(not k.strip() for k in keywords):
+            raise ValueError("keywords must not be empty strings")
+        return keywords
+
+    def watches_url(self, url: str) -> str | None:
+        """The first watch glob that matches ``url``, if any."""
+        return next((g for g in self.watches if fnmatch.fnmatchcase(url, g)), None)
+
+
+def check_glob(pattern: str) -> None:
+    """Reject globs that fnmatch would silently treat as literals (unbalanced ``[``)."""
+    if not pattern.strip():
+        raise ValueError("a watch glob must not be empty")
+    depth = 0
+    for ch in pattern:
+        if ch == "[":
+            depth += 1
+        elif ch == "]" and depth:
+            depth -= 1
+    if depth:
+        raise ValueError(f"bad glob {pattern!r}: unbalanced '['")
+    re.compile(fnmatch.translate(pattern))
+
+
+class Config(_Model):
+    """A whole ``sources.yaml``: where reports go, what to watch, which skills to flag."""
+
+    report: ReportConfig = ReportConfig()
+    http: HttpConfig = HttpConfig()
+    sources: list[dict[str, Any]] = []
+    skills: list[SkillConfig] = []
+
+    # Filled in by load_config(): typed sources and the folder relative paths start from.
+    path: Path = Path("sources.yaml")
+    typed_sources: list[SourceConfig] = []
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def report_dir(self) -> Path:
+        return self.base_dir / self.report.dir
+
+    def skill_path(self, skill: SkillConfig) -> Path | None:
+        return self.base_dir / skill.path if skill.path else None
+
+    def source(self, name: str) -> SourceConfig:
+        return next(s for s in self.typed_sources if s.name == name)
+
+
+@dataclass
+class _Located:
+    """YAML data plus the line of every node, keyed by its path of keys and indexes."""
+
+    data: Any
+    lines: dict[tuple[Any, ...], int]
+
+    def line_of(self, loc: tuple[Any, ...]) -> int | None:
+        # Walk up to the nearest node that YAML located (a missing key has no line).
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.lines:
+                return self.lines[loc[:end]]
+        return None
+
+
+def _parse_yaml(text: str, path: Path) -> _Located:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}{line}: YAML syntax error: {problem}"]) from None
+    lines: dict[tuple[Any, ...], int] = {}
+    constructor = yaml.SafeLoader("")
+
+    def build(n: yaml.Node, loc: tuple[Any, ...]) -> Any:
+        lines[loc] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in n.value:
+                key = constructor.construct_object(key_node)
+                if key in out:
+                    raise ConfigError(
+                        [f"{path}:{key_node.start_mark.line + 1}: {_dotted((*loc, key))}: "
+                         "duplicate key"]
+                    )
+                out[key] = build(value_node, (*loc, key))
+                lines[(*loc, key)] = key_node.start_mark.line + 1
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            return [build(item, (*loc, i)) for i, item in enumerate(n.value)]
+        return constructor.construct_object(n)
+
+    data = build(node, ()) if node is not None else {}
+    return _Located(data, lines)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _problems(exc: ValidationError, located: _Located, path: Path, prefix=()) -> Iterator[str]:
+    for err in exc.errors():
+        loc = prefix + tuple(p for p in err["loc"] if not _is_union_tag(p))
+        line = located.line_of(loc)
+        where = f"{path}:{line}" if line else str(path)
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif err["type"] == "missing":
+            message = "required field is missing"
+        message = message.removeprefix("Value error, ")
+        yield f"{where}: {_dotted(loc)}: {message}"
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and part.startswith("function-")
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
+    """Read and validate ``path``; raise :class:`ConfigError` listing every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    located = _parse_yaml(text, path)
+    if not isinstance(located.data, dict):
+        raise ConfigError([f"{path}:1: (top level): expected a mapping with 'sources' "
+                           "and 'skills'"])
+
+    problems: list[str] = []
+    try:
+        config = Config.model_validate(located.data)
+    except ValidationError as exc:
+        raise ConfigError(list(_problems(exc, located, path))) from None
+    config.path = path
+
+    names: dict[str, int] = {}
+    for i, raw in enumerate(config.sources):
+        loc: tuple[Any, ...] = ("sources", i)
+        line = located.line_of(loc)
+        kind = raw.get("kind") if isinstance(raw, dict) else None
+        if kind not in SOURCE_KINDS:
+            expected = ", ".join(sorted(SOURCE_KINDS))
+            field_line = located.line_of((*loc, "kind"))
+            what = "required field is missing" if kind is None else f"unknown source kind {kind!r}"
+            problems.append(f"{path}:{field_line}: {_dotted((*loc, 'kind'))}: {what} "
+                            f"(expected one of: {expected})")
+            continue
+        try:
+            source = SOURCE_KINDS[kind].Config.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_problems(exc, located, path, loc))
+            continue
+        if source.name in names:
+            problems.append(f"{path}:{located.line_of((*loc, 'name'))}: {_dotted((*loc, 'name'))}: "
+                            f"duplicate source name {source.name!r} (first on line "
+                            f"{names[source.name]})")
+            continue
+        names[source.name] = line or 0
+        config.typed_sources.append(source)
+
+    seen_skills: set[str] = set()
+    for i, skill in enumerate(config.skills):
+        loc = ("skills", i)
+        if skill.name in seen_skills:
+            problems.append(f"{path}:{located.line_of((*loc, 'name'))}: {_dotted((*loc, 'name'))}: "
+                            f"duplicate skill name {skill.name!r}")
+        seen_skills.add(skill.name)
+        skill_file = config.skill_path(skill)
+        if skill_file is not None and not skill_file.is_file():
+            problems.append(f"{path}:{located.line_of((*loc, 'path'))}: {_dotted((*loc, 'path'))}: "
+                            f"skill file not found: {skill_file}")
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+__all__ = ["DEFAULT_CONFIG", "Config", "ConfigError", "HttpConfig", "ReportConfig",
+           "SkillConfig", "check_http_url", "load_config"]

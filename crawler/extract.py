@@ -1,0 +1,214 @@
+"""HTML (or Markdown) -> normalised, readable, stable text.
+
+The normal form is Markdown-like: ``#`` headings, paragraphs on one line, ``-`` list
+items, fenced code blocks, ``|`` table rows, ``>`` quotes, blocks separated by one
+blank line. It keeps what a reader reads and drops what a build changes: whitespace
+between tags, attribute order, link targets, highlighting spans, asset names, chrome.
+So identical guide text gives an identical hash, whatever generator produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "body", "dd", "details", "div", "dl", "dt",
+    "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+    "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+})
+SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "button", "input",
+                       "select", "textarea", "iframe", "object", "head"})
+HEADING_LEVELS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+
+# ExDoc chrome that can sit inside the content area.
+EXDOC_CHROME = (
+    ".icon-action", ".hover-link", ".copy-markdown", ".bottom-actions", "footer",
+    ".top-search", ".search-settings", ".sidebar", "#sidebar", ".sr-only", ".view-source",
+)
+# Kramdown-style attribute lists (``{: .warning}``) used by ExDoc admonitions.
+ATTR_LIST = re.compile(r"\s*\{:\s*[^}]*\}\s*$")
+SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """A page's title and normalised text."""
+
+    title: str
+    text: str
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.text)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def clean_inline(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
+    return SPACES.sub(" ", text).strip()
+
+
+def extract_html(html: str, select: str | None = None, drop: tuple[str, ...] = ()) -> Extracted:
+    """Normalise the part of ``html`` matched by ``select`` (default: ``main``/``body``)."""
+    tree = LexborHTMLParser(html)
+    root = _pick(tree, select.split(",") if select else ["main", "article", "body"])
+    if root is None:
+        return Extracted(_page_title(tree), "")
+    for selector in drop:
+        for node in root.css(selector):
+            node.decompose()
+    lines = _Renderer().render(root)
+    text = "\n".join(lines).strip("\n")
+    title = _first_heading(lines) or _page_title(tree)
+    return Extracted(title, text + "\n" if text else "")
+
+
+def extract_exdoc(html: str) -> Extracted:
+    """The guide text of an ExDoc page, without sidebar, search, footer or source links."""
+    return extract_html(html, select="#top-content,#content,main", drop=EXDOC_CHROME)
+
+
+_markdown = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+
+
+def extract_markdown(markdown: str) -> Extracted:
+    """Normalise Markdown source (ExDoc's ``.md`` twin) to the same form as its HTML page."""
+    return extract_html(_markdown.render(markdown), select="body")
+
+
+def _pick(tree: LexborHTMLParser, selectors: list[str]) -> LexborNode | None:
+    for selector in selectors:
+        node = tree.css_first(selector.strip())
+        if node is not None:
+            return node
+    return tree.body
+
+
+def _page_title(tree: LexborHTMLParser) -> str:
+    node = tree.css_first("title")
+    return clean_inline(node.text()) if node else ""
+
+
+def _first_heading(lines: list[str]) -> str:
+    for line in lines:
+        if line.startswith("# "):
+            return line[2:]
+    return ""
+
+
+class _Renderer:
+    """Walks a DOM subtree and emits normalised lines."""
+
+    def render(self, node: LexborNode) -> list[str]:
+        blocks = self._blocks(node)
+        out: list[str] = []
+        for block in blocks:
+            if out:
+                out.append("")
+            out.extend(block)
+        return out
+
+    # A block is a list of lines; containers yield their children's blocks in order.
+    def _blocks(self, node: LexborNode) -> list[list[str]]:
+        blocks: list[list[str]] = []
+        inline: list[str] = []
+
+        def flush() -> None:
+            text = clean_inline("".join(inline))
+            inline.clear()
+            if text:
+                blocks.append([text])
+
+        for child in node.iter(include_text=True):
+            tag = child.tag
+            if tag == "-text":
+                inline.append(child.text_content or "")
+            elif tag in SKIP_TAGS or tag == "-comment":
+                continue
+            elif tag in BLOCK_TAGS:
+                flush()
+                blocks.extend(self._block(child))
+            else:
+                inline.append(self._inline(child))
+        flush()
+        return blocks
+
+    def _block(self, node: LexborNode) -> list[list[str]]:
+        tag = node.tag
+        if tag in HEADING_LEVELS:
+            text = ATTR_LIST.sub("", self._inline_children(node))
+            return [[f"{'#' * HEADING_LEVELS[tag]} {text}"]] if text else []
+        if tag == "p" or tag == "dt" or tag == "summary":
+            text = ATTR_LIST.sub("", self._inline_children(node))
+            return [[text]] if text else []
+        if tag == "pre":
+            code = (node.text(deep=True) or "").replace("\r\n", "\n").strip("\n")
+            lines = [line.rstrip() for line in code.split("\n")]
+            return [["```", *lines, "```"]]
+        if tag in ("ul", "ol"):
+            items = self._list(node, ordered=tag == "ol")
+            return [items] if items else []
+        if tag == "blockquote" or (tag == "section" and "admonition" in _classes(node)):
+            inner = self.render(node)
+            return [[f"> {line}".rstrip() for line in inner]] if inner else []
+        if tag == "table":
+            return [self._table(node)]
+        if tag == "hr":
+            return [["---"]]
+        return self._blocks(node)
+
+    def _list(self, node: LexborNode, ordered: bool) -> list[str]:
+        lines: list[str] = []
+        number = 0
+        for item in node.iter():
+            if item.tag != "li":
+                continue
+            number += 1
+            marker = f"{number}. " if ordered else "- "
+            inner = self.render(item)
+            inner = [line for line in inner if line != ""] or [""]
+            lines.append(marker + inner[0])
+            lines.extend(("  " + line) if line else "" for line in inner[1:])
+        return lines
+
+    def _table(self, node: LexborNode) -> list[str]:
+        rows = []
+        for row in node.css("tr"):
+            cells = [self._inline_children(c) for c in row.iter() if c.tag in ("td", "th")]
+            rows.append("| " + " | ".join(cells) + " |")
+        return rows
+
+    def _inline(self, node: LexborNode) -> str:
+        tag = node.tag
+        if tag in SKIP_TAGS or tag == "-comment":
+            return ""
+        if tag == "br":
+            return " "
+        if tag == "img":
+            return node.attributes.get("alt") or ""
+        text = "".join(
+            (c.text_content or "") if c.tag == "-text" else self._inline(c)
+            for c in node.iter(include_text=True)
+        )
+        if tag == "code":
+            code = clean_inline(text)
+            return f"`{code}`" if code else ""
+        return text
+
+    def _inline_children(self, node: LexborNode) -> str:
+        return clean_inline(self._inline(node))
+
+
+def _classes(node: LexborNode) -> set[str]:
+    return set((node.attributes.get("class") or "").split())

@@ -1,0 +1,128 @@
+"""One run, top to bottom: config -> fetch -> extract -> store -> diff -> flag -> report.
+
+:func:`crawl` is the library entry point the CLI (and the scheduler) call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from crawler.config import Config, ConfigError
+from crawler.http import Fetcher, FetchSettings, FetchStats
+from crawler.report import build_report, write_report
+from crawler.sources import make_source
+from crawler.sources.base import CrawlContext, SourceConfig
+from crawler.store.db import database_url, open_database
+from crawler.store.recorder import SourceRecorder, SourceTally, finish_run, start_run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOutcome:
+    """What a run did, for the CLI's exit status and summary line."""
+
+    run_id: int
+    status: str
+    date: dt.date
+    report_paths: list[Path]
+    tallies: dict[str, SourceTally] = field(default_factory=dict)
+
+    @property
+    def pages_checked(self) -> int:
+        return sum(t.checked for t in self.tallies.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(t.errors for t in self.tallies.values())
+
+    @property
+    def changed(self) -> int:
+        return sum(t.changed for t in self.tallies.values())
+
+    @property
+    def all_failed(self) -> bool:
+        """Every fetch failed: nothing at all was learned in this run."""
+        return self.errors > 0 and all(t.errors >= max(t.checked, 1)
+                                       for t in self.tallies.values())
+
+
+def select_sources(config: Config, names: list[str] | None) -> list[SourceConfig]:
+    if not names:
+        return list(config.typed_sources)
+    known = {s.name for s in config.typed_sources}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError([f"{config.path}: no source named {', '.join(map(repr, unknown))} "
+                           f"(configured: {', '.join(sorted(known)) or 'none'})"])
+    return [s for s in config.typed_sources if s.name in names]
+
+
+def fetch_settings(config: Config) -> FetchSettings:
+    h = config.http
+    return FetchSettings(user_agent=h.user_agent, concurrency=h.concurrency,
+                         per_host=h.per_host, timeout=h.timeout, attempts=h.attempts,
+                         max_retry_after=h.max_retry_after, max_bytes=h.max_bytes,
+                         delay=h.delay)
+
+
+def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | None = None,
+          database: str | None = None, engine: Engine | None = None) -> RunOutcome:
+    """Crawl the selected sources, record what changed and write the dated report."""
+    selected = select_sources(config, sources)
+    run_date = date or dt.datetime.now(dt.UTC).date()
+    engine = engine or open_database(database_url(database))
+    run_id = start_run(engine, run_date, [s.name for s in selected])
+    log.info("run %d started: %s", run_id, ", ".join(s.name for s in selected))
+    recorders = [SourceRecorder(engine, run_id, s.name, s.kind) for s in selected]
+    status, message = "completed", None
+    fetch_stats = FetchStats()
+    try:
+        asyncio.run(_crawl_all(config, selected, recorders, fetch_stats))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        status, message = "interrupted", "stopped by the user before every page was checked"
+    except BaseException as exc:
+        finish_run(engine, run_id, "failed", _stats(recorders, fetch_stats),
+                   f"{type(exc).__name__}: {exc}")
+        raise
+    finish_run(engine, run_id, status, _stats(recorders, fetch_stats), message)
+    report = build_report(engine, config, run_date)
+    paths = write_report(report, config.report_dir)
+    tallies = {r.source: r.tally for r in recorders}
+    outcome = RunOutcome(run_id, status, run_date, paths, tallies)
+    log.info("run %d %s: %d pages checked, %d changed, %d errors", run_id, status,
+             outcome.pages_checked, outcome.changed, outcome.errors)
+    return outcome
+
+
+async def _crawl_all(config: Config, selected: list[SourceConfig],
+                     recorders: list[SourceRecorder], stats: FetchStats) -> None:
+    async with Fetcher(fetch_settings(config), stats) as fetcher:
+        await asyncio.gather(*(_crawl_source(fetcher, source, recorder)
+                               for source, recorder in zip(selected, recorders, strict=True)))
+
+
+async def _crawl_source(fetcher: Fetcher, source: SourceConfig,
+                        recorder: SourceRecorder) -> None:
+    ctx = CrawlContext(fetcher, recorder.validators_for)
+    async for result in make_source(source).crawl(ctx):
+        recorder.record(result)
+    recorder.finish()
+
+
+def _stats(recorders: list[SourceRecorder], fetch: FetchStats) -> dict[str, int]:
+    return {
+        "requests": fetch.requests,
+        "not_modified": fetch.not_modified,
+        "bytes_received": fetch.bytes_received,
+        "pages_checked": sum(r.tally.checked for r in recorders),
+        "pages_unchanged": sum(r.tally.unchanged for r in recorders),
+        "pages_changed": sum(r.tally.changed for r in recorders),
+        "errors": sum(r.tally.errors for r in recorders),
+    }

@@ -1,0 +1,95 @@
+"""Decide which skills a run's changes concern, and which new pages no skill covers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from crawler.config import SkillConfig
+
+
+@dataclass(frozen=True)
+class PageChange:
+    """One change as the report shows it (built from a stored Change)."""
+
+    source: str
+    package: str
+    url: str
+    title: str
+    change: str  # added | removed | modified
+    summary: str = ""
+    group: str = ""
+    sections: list[str] = field(default_factory=list)
+    lines_added: int = 0
+    lines_removed: int = 0
+    diff: str = ""
+    # The text whose keywords count: changed lines, or the whole page when added/removed.
+    text: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FlagReason:
+    url: str
+    title: str
+    change: str
+    why: str
+
+
+@dataclass
+class SkillFlag:
+    """A skill that needs a look, with every change that points at it."""
+
+    name: str
+    path: str | None
+    reasons: list[FlagReason] = field(default_factory=list)
+
+
+@lru_cache(maxsize=512)
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    # Whole-word match; a keyword with an upper-case letter is matched case-sensitively
+    # (``Phoenix.Token``), an all-lower-case one is not (``stream`` matches ``Stream``).
+    flags = 0 if keyword != keyword.lower() else re.IGNORECASE
+    return re.compile(r"(?<![\w.-])" + re.escape(keyword) + r"(?![\w-])", flags)
+
+
+def mentioned_keywords(skill: SkillConfig, text: str) -> list[str]:
+    return [k for k in skill.keywords if keyword_pattern(k).search(text)]
+
+
+def flag_skills(changes: list[PageChange], skills: list[SkillConfig],
+                skill_paths: dict[str, str | None] | None = None) -> list[SkillFlag]:
+    """The skills whose ``watches`` match a changed URL or whose ``keywords`` it mentions."""
+    flags: list[SkillFlag] = []
+    for skill in skills:
+        reasons = []
+        for change in changes:
+            why = []
+            glob = skill.watches_url(change.url)
+            if glob:
+                why.append(f"watches {glob}")
+            words = mentioned_keywords(skill, f"{change.title}\n{change.text}")
+            if words:
+                listed = ", ".join(words[:5]) + (" …" if len(words) > 5 else "")
+                why.append(f"mentions {listed}")
+            if why:
+                reasons.append(FlagReason(change.url, change.title, change.change,
+                                          "; ".join(why)))
+        if reasons:
+            path = (skill_paths or {}).get(skill.name, str(skill.path) if skill.path else None)
+            flags.append(SkillFlag(skill.name, path, reasons))
+    return flags
+
+
+def find_gaps(changes: list[PageChange], skills: list[SkillConfig]) -> list[PageChange]:
+    """New pages that no skill watches and none of whose keywords the page mentions."""
+    gaps = []
+    for change in changes:
+        if change.change != "added":
+            continue
+        text = f"{change.title}\n{change.text}"
+        if any(s.watches_url(change.url) or mentioned_keywords(s, text) for s in skills):
+            continue
+        gaps.append(change)
+    return gaps

@@ -1,0 +1,149 @@
+"""The one small interface every source kind implements, and what it yields.
+
+A source turns its configuration into a stream of results: :class:`Document` (a page
+fetched and normalised), :class:`Unchanged` (the server said 304 or the text is the
+same), :class:`Failure` (the page could not be fetched; never a removal) and
+:class:`Listing` (the source's own index of what exists, the only evidence of removal).
+The pipeline stores, diffs and reports them without knowing the kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from crawler.http import Fetcher, Validators
+
+
+def check_http_url(url: str) -> str:
+    """Return ``url`` if it is an absolute http(s) URL with a host, else raise ValueError."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an absolute http(s) URL: {url!r}")
+    if any(ch.isspace() for ch in url):
+        raise ValueError(f"URL contains whitespace: {url!r}")
+    return url
+
+
+def package_of(url: str) -> str:
+    """The package a hexdocs-style URL belongs to: the folder the page sits in."""
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    return parts[-2] if len(parts) >= 2 else (parts[0] if parts else urlsplit(url).netloc)
+
+
+class SourceConfig(BaseModel):
+    """Keys every source kind accepts; kinds subclass it with their own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: str
+    urls: list[str] = []
+
+    @field_validator("urls")
+    @classmethod
+    def _urls_are_http(cls, urls: list[str]) -> list[str]:
+        return [check_http_url(u) for u in urls]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One page as the pipeline stores it: identified by the URL a reader would open."""
+
+    url: str
+    title: str
+    text: str
+    fetched_url: str
+    validators: Validators = field(default_factory=Validators)
+    representation: str = "html"
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """The page answered 304 (or its text is the same): nothing to store but validators."""
+
+    url: str
+    validators: Validators = field(default_factory=Validators)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The page (or an index) could not be fetched; its last snapshot stays as it is."""
+
+    url: str
+    error: str
+    attempts: int = 1
+    status: int | None = None
+    page: bool = True  # False for an index or feed: not counted as a page checked
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Everything the source's own index lists under ``scope`` (a URL prefix).
+
+    Known pages under ``scope`` that are missing from ``urls`` are removed. A source
+    that could not read its index yields a :class:`Failure` instead, never a Listing.
+    """
+
+    scope: str
+    urls: frozenset[str]
+    titles: dict[str, str] = field(default_factory=dict)
+
+
+Result = Document | Unchanged | Failure | Listing
+
+
+@dataclass
+class CrawlContext:
+    """What a source may use while crawling: the HTTP client and the stored state."""
+
+    fetcher: Fetcher
+    validators_for: Callable[[str], Validators | None]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Source(Protocol):
+    """A source kind. ``Config`` is its pydantic model; ``kind`` its name in sources.yaml."""
+
+    kind: ClassVar[str]
+    Config: ClassVar[type[SourceConfig]]
+
+    def __init__(self, config: SourceConfig) -> None: ...
+
+    def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
+        """Yield results as they arrive; fetch concurrently within the fetcher's limits."""
+        ...
+
+
+Emit = Callable[[Result], Awaitable[None]]
+
+
+async def emitted(produce: Callable[[Emit], Awaitable[None]]) -> AsyncIterator[Result]:
+    """Run ``produce(emit)`` and yield whatever it emits, as soon as it is emitted.
+
+    Lets a source fetch many pages concurrently yet hand them to the pipeline one by
+    one, so results are stored as they arrive instead of being held in memory.
+    """
+    queue: asyncio.Queue[Result | None] = asyncio.Queue(maxsize=256)
+
+    async def run() -> None:
+        try:
+            await produce(queue.put)
+        finally:
+            await queue.put(None)
+
+    task = asyncio.create_task(run())
+    try:
+        while (item := await queue.get()) is not None:
+            yield item
+        await task  # re-raise a producer's crash
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

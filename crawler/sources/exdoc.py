@@ -1,0 +1,231 @@
+"""``kind: exdoc``: every guide ("extra") page of an ExDoc package root on hexdocs.pm.
+
+Discovery reads what ExDoc publishes, not the links in a page body: the root's
+redirect stub names the main page, whose ``<script>`` tags name
+``dist/sidebar_items-<digest>.js``, the list of extras the sidebar is built from.
+When that fails, ``llms.txt`` (ExDoc >= 0.40) is the fallback. Pages are fetched as
+their ``.md`` twin when the build published one (the cleanest form), else as HTML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import ClassVar
+from urllib.parse import urljoin
+
+from pydantic import field_validator
+from selectolax.lexbor import LexborHTMLParser
+
+from crawler.extract import Extracted, extract_exdoc, extract_markdown
+from crawler.http import FetchError, Response
+from crawler.sources.base import (
+    CrawlContext,
+    Document,
+    Failure,
+    Listing,
+    Result,
+    SourceConfig,
+    Unchanged,
+    emitted,
+)
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+MARKDOWN_TYPES = ("text/markdown", "text/plain", "text/x-markdown")
+PAGE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.~+-]*$")
+LLMS_LINK = re.compile(r"^\s*- \[(?P<title>[^\]]*)\]\((?P<id>[^)/#]+)\.md\)")
+
+
+class ExdocConfig(SourceConfig):
+    kind: str = "exdoc"
+    # Page ids (globs) not worth watching: generated listings, not guides.
+    exclude: list[str] = ["api-reference", "search"]
+    prefer_markdown: bool = True
+
+    @field_validator("urls")
+    @classmethod
+    def _roots_end_with_slash(cls, urls: list[str]) -> list[str]:
+        return [u if u.endswith("/") else u + "/" for u in urls]
+
+
+@dataclass(frozen=True)
+class GuidePage:
+    id: str
+    title: str
+    group: str
+    url: str
+
+
+@dataclass(frozen=True)
+class PackageIndex:
+    root: str
+    pages: list[GuidePage]
+    markdown: bool
+
+
+class ExdocSource:
+    kind: ClassVar[str] = "exdoc"
+    Config: ClassVar[type[SourceConfig]] = ExdocConfig
+
+    def __init__(self, config: ExdocConfig):
+        self.config = config
+
+    def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
+        async def produce(emit) -> None:
+            await asyncio.gather(*(self._crawl_root(ctx, root, emit) for root in self.config.urls))
+        return emitted(produce)
+
+    async def _crawl_root(self, ctx: CrawlContext, root: str, emit) -> None:
+        try:
+            index = await discover(ctx, root)
+        except FetchError as exc:
+            await emit(Failure(exc.url, f"package index: {exc.message}", exc.attempts, exc.status,
+                              page=False))
+            return
+        pages = [p for p in index.pages if not self._excluded(p.id)]
+        await emit(Listing(root, frozenset(p.url for p in pages), {p.url: p.title for p in pages}))
+
+        async def one(page: GuidePage) -> None:
+            await emit(await self._fetch_page(ctx, page, index.markdown))
+
+        await asyncio.gather(*(one(p) for p in pages))
+
+    def _excluded(self, page_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(page_id, g) for g in self.config.exclude)
+
+    async def _fetch_page(self, ctx: CrawlContext, page: GuidePage, markdown: bool) -> Result:
+        if markdown and self.config.prefer_markdown:
+            md_url = page.url[: -len(".html")] + ".md"
+            try:
+                return await _fetch_document(ctx, page, md_url, "md")
+            except FetchError as exc:
+                if exc.status not in (404, 410):
+                    return Failure(page.url, exc.message, exc.attempts, exc.status)
+                # No .md twin for this page after all: the HTML is the page.
+        try:
+            return await _fetch_document(ctx, page, page.url, "html")
+        except FetchError as exc:
+            return Failure(page.url, exc.message, exc.attempts, exc.status)
+
+
+async def _fetch_document(ctx: CrawlContext, page: GuidePage, url: str, representation: str
+                          ) -> Result:
+    response = await ctx.fetcher.get(url, ctx.validators_for(url))
+    if response.not_modified:
+        return Unchanged(page.url, response.validators)
+    expected = MARKDOWN_TYPES if representation == "md" else HTML_TYPES
+    if response.content_type and response.content_type not in expected:
+        raise FetchError(url, f"unexpected content type {response.content_type!r}",
+                         response.attempts, response.status)
+    extracted: Extracted = (extract_markdown(response.text) if representation == "md"
+                            else extract_exdoc(response.text))
+    if not extracted.text.strip():
+        raise FetchError(url, "no guide content found in the page (layout changed?)",
+                         response.attempts, response.status)
+    return Document(page.url, extracted.title or page.title, extracted.text, response.final_url,
+                    response.validators, representation, page.group)
+
+
+async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
+    """List the guide pages of the ExDoc package at ``root`` (a URL ending in ``/``)."""
+    entry = await ctx.fetcher.get(root)
+    html = entry.text
+    main_url = entry.final_url
+    refresh = _meta_refresh(html)
+    if refresh:
+        main_url = urljoin(entry.final_url, refresh)
+        _check_inside(root, main_url)
+        main = await ctx.fetcher.get(main_url)
+        html, main_url = main.text, main.final_url
+    tree = LexborHTMLParser(html)
+    markdown = _has_markdown(tree)
+    sidebar = _sidebar_script(tree, main_url)
+    pages: list[GuidePage] | None = None
+    if sidebar:
+        _check_inside(root, sidebar)
+        pages = _parse_sidebar(await ctx.fetcher.get(sidebar), root)
+    if pages is None and markdown:
+        pages = _parse_llms(await ctx.fetcher.get(urljoin(root, "llms.txt")), root)
+    if pages is None:
+        raise FetchError(root, "no ExDoc sidebar_items or llms.txt found: is this an ExDoc root?")
+    return PackageIndex(root, pages, markdown)
+
+
+def _meta_refresh(html: str) -> str | None:
+    tree = LexborHTMLParser(html)
+    if tree.css_first("#content, #top-content, #main") is not None:
+        return None
+    for meta in tree.css("meta[http-equiv]"):
+        if (meta.attributes.get("http-equiv") or "").lower() == "refresh":
+            content = meta.attributes.get("content") or ""
+            match = re.search(r"url\s*=\s*['\"]?([^'\";]+)", content, re.I)
+            if match:
+                return match.group(1).strip()
+    return None
+
+
+def _has_markdown(tree: LexborHTMLParser) -> bool:
+    for link in tree.css("a[href]"):
+        href = link.attributes.get("href") or ""
+        if href == "llms.txt" or "copy-markdown" in (link.attributes.get("class") or ""):
+            return True
+    return False
+
+
+def _sidebar_script(tree: LexborHTMLParser, base: str) -> str | None:
+    for script in tree.css("script[src]"):
+        src = script.attributes.get("src") or ""
+        if re.search(r"(^|/)sidebar_items(-[A-Za-z0-9]+)?\.js$", src):
+            return urljoin(base, src)
+    return None
+
+
+def _check_inside(root: str, url: str) -> None:
+    if not url.startswith(root):
+        raise FetchError(url, f"outside the package root {root}")
+
+
+def _parse_sidebar(response: Response, root: str) -> list[GuidePage] | None:
+    text = response.text
+    start = text.find("=")
+    if start < 0:
+        return None
+    try:
+        nodes = json.loads(text[start + 1:].strip().rstrip(";"))
+    except json.JSONDecodeError:
+        return None
+    extras = nodes.get("extras") if isinstance(nodes, dict) else None
+    if not isinstance(extras, list):
+        return None
+    pages = []
+    for extra in extras:
+        if not isinstance(extra, dict) or extra.get("url"):
+            continue  # an external link in the sidebar (e.g. "JS Documentation"), not a guide
+        page_id = str(extra.get("id", ""))
+        if PAGE_ID.match(page_id):
+            pages.append(GuidePage(page_id, str(extra.get("title") or page_id),
+                                   str(extra.get("group") or ""), f"{root}{page_id}.html"))
+    return pages
+
+
+def _parse_llms(response: Response, root: str) -> list[GuidePage] | None:
+    pages: list[GuidePage] = []
+    in_guides = False
+    group = ""
+    for line in response.text.splitlines():
+        if line.startswith("## "):
+            in_guides = line[3:].strip().lower() == "guides"
+            continue
+        if not in_guides:
+            continue
+        match = LLMS_LINK.match(line)
+        if match and PAGE_ID.match(match["id"]):
+            pages.append(GuidePage(match["id"], match["title"], group,
+                                   f"{root}{match['id']}.html"))
+        elif line.startswith("- "):
+            group = line[2:].strip()
+    return pages or None

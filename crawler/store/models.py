@@ -1,0 +1,156 @@
+"""The database schema: runs, pages, snapshots, changes and fetch errors.
+
+History is append-only: a snapshot is written only when a page's content hash changes
+and is never updated afterwards. ``pages`` holds the current state of each page (its
+latest snapshot, its validators, whether it is still listed) so a run needs no scan
+of the history to decide what changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Run(Base):
+    """One invocation of ``docwatch crawl``."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_date: Mapped[dt.date] = mapped_column(index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    # running | completed | failed | interrupted | aborted (killed, found by a later run)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    sources: Mapped[list[Any]] = mapped_column(default=list)
+    pages_checked: Mapped[int] = mapped_column(default=0)
+    pages_unchanged: Mapped[int] = mapped_column(default=0)
+    pages_changed: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[int] = mapped_column(default=0)
+    requests: Mapped[int] = mapped_column(default=0)
+    not_modified: Mapped[int] = mapped_column(default=0)
+    bytes_received: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class SourceState(Base):
+    """Per-source bookkeeping: when its baseline was completed."""
+
+    __tablename__ = "sources"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    baseline_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
+class RunSource(Base):
+    """What one run saw of one source: the figures of the report's "Sources reviewed"."""
+
+    __tablename__ = "run_sources"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    baseline: Mapped[bool] = mapped_column(default=False)
+    pages_checked: Mapped[int] = mapped_column(default=0)
+    pages_unchanged: Mapped[int] = mapped_column(default=0)
+    pages_changed: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[int] = mapped_column(default=0)
+
+
+class Page(Base):
+    """A watched page, identified by the canonical URL a reader would open."""
+
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("source", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    title: Mapped[str] = mapped_column(Text, default="")
+    group: Mapped[str] = mapped_column(Text, default="")
+    # active | removed
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    first_seen_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    last_seen_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    last_fetched_at: Mapped[dt.datetime | None]
+    # Validators of the last answer (they change on a rebuild even when the text does not).
+    fetched_url: Mapped[str | None] = mapped_column(String(2000))
+    etag: Mapped[str | None] = mapped_column(String(400))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    latest_snapshot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("snapshots.id", use_alter=True, name="fk_pages_latest_snapshot"))
+
+    latest: Mapped[Snapshot | None] = relationship(foreign_keys=[latest_snapshot_id],
+                                                   post_update=True)
+
+
+class Snapshot(Base):
+    """The normalised text of a page at a point in time (written when its hash changes)."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (Index("ix_snapshots_page_run", "page_id", "run_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(default=0)
+    representation: Mapped[str] = mapped_column(String(16), default="html")
+    fetched_url: Mapped[str] = mapped_column(String(2000))
+    fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    etag: Mapped[str | None] = mapped_column(String(400))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+
+
+class Change(Base):
+    """A change a run found: added, removed or modified (with its section diff)."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_run", "run_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    # The run whose report shows it; differs from run_id only for changes found by a
+    # run that was killed before it could report them.
+    report_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    old_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))
+    new_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    page: Mapped[Page] = relationship()
+
+
+class FetchErrorRecord(Base):
+    """A URL that failed in a run; its page keeps its last snapshot."""
+
+    __tablename__ = "fetch_errors"
+    __table_args__ = (Index("ix_fetch_errors_run", "run_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    source: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2000))
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=1)
+    status_code: Mapped[int | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

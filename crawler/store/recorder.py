@@ -1,0 +1,209 @@
+"""Write one run's results: snapshots, changes, errors; each page in its own transaction.
+
+A run killed at any point leaves every page either fully recorded (snapshot, change
+and page state together) or untouched, so the next run picks up exactly where the
+database says it stands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from crawler.diff import diff_texts
+from crawler.extract import content_hash
+from crawler.http import Validators
+from crawler.sources.base import Document, Failure, Listing, Result, Unchanged
+from crawler.store.models import (
+    Change,
+    FetchErrorRecord,
+    Page,
+    Run,
+    RunSource,
+    Snapshot,
+    SourceState,
+    utcnow,
+)
+
+
+def start_run(engine: Engine, run_date: dt.date, sources: list[str]) -> int:
+    """Record a new run; changes left behind by killed runs move to it, to be reported once."""
+    with Session(engine) as session, session.begin():
+        run = Run(run_date=run_date, sources=sources, status="running")
+        session.add(run)
+        session.flush()
+        dead = session.scalars(
+            select(Run.id).where(Run.status == "running", Run.id != run.id)).all()
+        if dead:
+            # The caller holds the run lock, so a run still marked running was killed.
+            session.execute(update(Run).where(Run.id.in_(dead))
+                            .values(status="aborted", finished_at=utcnow(),
+                                    message=f"killed; its changes are reported by run {run.id}"))
+            session.execute(update(Change).where(Change.report_run_id.in_(dead))
+                            .values(report_run_id=run.id))
+        return run.id
+
+
+def finish_run(engine: Engine, run_id: int, status: str, stats: dict[str, int],
+               message: str | None = None) -> None:
+    with Session(engine) as session, session.begin():
+        run = session.get_one(Run, run_id)
+        run.status = status
+        run.finished_at = utcnow()
+        run.message = message
+        for key, value in stats.items():
+            setattr(run, key, value)
+
+
+@dataclass
+class SourceTally:
+    checked: int = 0
+    unchanged: int = 0
+    changed: int = 0
+    errors: int = 0
+
+
+@dataclass
+class SourceRecorder:
+    """Records the results of one source within one run."""
+
+    engine: Engine
+    run_id: int
+    source: str
+    kind: str
+    tally: SourceTally = field(default_factory=SourceTally)
+    listings: list[Listing] = field(default_factory=list)
+    baseline: bool = False
+    _validators: dict[str, Validators] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        with Session(self.engine) as session, session.begin():
+            state = session.get(SourceState, self.source)
+            if state is None:
+                state = SourceState(name=self.source, kind=self.kind)
+                session.add(state)
+            self.baseline = state.baseline_run_id is None
+            rows = session.execute(
+                select(Page.fetched_url, Page.etag, Page.last_modified)
+                .where(Page.source == self.source, Page.status == "active"))
+            self._validators = {url: Validators(etag, lm) for url, etag, lm in rows if url}
+
+    def validators_for(self, url: str) -> Validators | None:
+        return self._validators.get(url)
+
+    def record(self, result: Result) -> None:
+        if isinstance(result, Listing):
+            self.listings.append(result)
+            return
+        self.tally.checked += not isinstance(result, Failure) or result.page
+        with Session(self.engine) as session, session.begin():
+            if isinstance(result, Document):
+                self._document(session, result)
+            elif isinstance(result, Unchanged):
+                self._unchanged(session, result)
+            else:
+                self._failure(session, result)
+
+    def _page(self, session: Session, url: str) -> Page | None:
+        return session.scalar(select(Page).where(Page.source == self.source, Page.url == url))
+
+    def _document(self, session: Session, doc: Document) -> None:
+        page = self._page(session, doc.url)
+        digest = content_hash(doc.text)
+        now = utcnow()
+        if page is None:
+            page = Page(source=self.source, url=doc.url, title=doc.title, group=doc.group,
+                        first_seen_run_id=self.run_id, last_seen_run_id=self.run_id)
+            session.add(page)
+            session.flush()
+            previous = None
+        else:
+            previous = page.latest
+        was_removed = page.status == "removed"
+        page.title, page.group, page.status = doc.title, doc.group, "active"
+        page.last_seen_run_id, page.last_fetched_at = self.run_id, now
+        page.fetched_url = doc.fetched_url
+        page.etag, page.last_modified = doc.validators.etag, doc.validators.last_modified
+        if previous is not None and previous.content_hash == digest:
+            self.tally.unchanged += 1
+            if was_removed:
+                self._change(session, page, "added", "listed again", None, previous)
+            return
+        snapshot = Snapshot(page_id=page.id, run_id=self.run_id, content_hash=digest,
+                            title=doc.title, content=doc.text, size=len(doc.text),
+                            representation=doc.representation, fetched_url=doc.fetched_url,
+                            fetched_at=now, etag=doc.validators.etag,
+                            last_modified=doc.validators.last_modified)
+        session.add(snapshot)
+        session.flush()
+        page.latest_snapshot_id = snapshot.id
+        if previous is None:
+            if self.baseline:
+                self.tally.unchanged += 1
+                return
+            self.tally.changed += 1
+            self._change(session, page, "added", f"new page: {doc.title}", None, snapshot)
+            return
+        self.tally.changed += 1
+        diff = diff_texts(previous.content, doc.text)
+        details = {
+            "sections": diff.sections,
+            "lines_added": diff.lines_added,
+            "lines_removed": diff.lines_removed,
+            "diff": diff.unified,
+            "added_text": diff.added_text,
+            "removed_text": diff.removed_text,
+        }
+        if previous.representation != doc.representation:
+            details["representation"] = f"{previous.representation} → {doc.representation}"
+        kind = "added" if was_removed else "modified"
+        self._change(session, page, kind, diff.summary(), previous, snapshot, details)
+
+    def _change(self, session: Session, page: Page, kind: str, summary: str,
+                old: Snapshot | None, new: Snapshot | None, details: dict | None = None) -> None:
+        session.add(Change(run_id=self.run_id, report_run_id=self.run_id, page_id=page.id,
+                           kind=kind, summary=summary, details=details or {},
+                           old_snapshot_id=old.id if old else None,
+                           new_snapshot_id=new.id if new else None))
+
+    def _unchanged(self, session: Session, result: Unchanged) -> None:
+        self.tally.unchanged += 1
+        page = self._page(session, result.url)
+        if page is None:
+            return
+        page.last_seen_run_id, page.last_fetched_at = self.run_id, utcnow()
+        if result.validators.etag or result.validators.last_modified:
+            page.etag = result.validators.etag or page.etag
+            page.last_modified = result.validators.last_modified or page.last_modified
+
+    def _failure(self, session: Session, failure: Failure) -> None:
+        self.tally.errors += 1
+        session.add(FetchErrorRecord(run_id=self.run_id, source=self.source, url=failure.url,
+                                     error=failure.error, attempts=failure.attempts,
+                                     status_code=failure.status))
+
+    def finish(self) -> None:
+        """Apply the source's listings (removals) and close its baseline and tally."""
+        with Session(self.engine) as session, session.begin():
+            for listing in self.listings:
+                pages = session.scalars(
+                    select(Page).where(Page.source == self.source, Page.status == "active",
+                                       Page.url.startswith(listing.scope, autoescape=True)))
+                for page in pages:
+                    if page.url in listing.urls:
+                        continue
+                    page.status = "removed"
+                    self.tally.changed += 1
+                    self._change(session, page, "removed",
+                                 "no longer listed by the package index", page.latest, None)
+            state = session.get_one(SourceState, self.source)
+            if state.baseline_run_id is None and self.tally.checked > self.tally.errors:
+                state.baseline_run_id = self.run_id
+            state.last_run_id = self.run_id
+            session.merge(RunSource(run_id=self.run_id, source=self.source, kind=self.kind,
+                                    baseline=self.baseline, pages_checked=self.tally.checked,
+                                    pages_unchanged=self.tally.unchanged,
+                                    pages_changed=self.tally.changed, errors=self.tally.errors))
