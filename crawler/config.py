@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crawler.sources import SOURCE_KINDS
 from crawler.sources.base import SourceConfig, check_http_url
@@ -55,15 +55,8 @@ class HttpConfig(_Model):
 class SkillConfig(_Model):
     name: Annotated[str, Field(min_length=1)]
     path: Path | None = None
-    watches: list[str] = []
+    watches: list[Glob] = []
     keywords: list[str] = []
-
-    @field_validator("watches")
-    @classmethod
-    def _valid_globs(cls, watches: list[str]) -> list[str]:
-        for pattern in watches:
-            check_glob(pattern)
-        return watches
 
     @field_validator("keywords")
     @classmethod
@@ -77,7 +70,7 @@ class SkillConfig(_Model):
         return next((g for g in self.watches if fnmatch.fnmatchcase(url, g)), None)
 
 
-def check_glob(pattern: str) -> None:
+def check_glob(pattern: str) -> str:
     """Reject globs that fnmatch would silently treat as literals (unbalanced ``[``)."""
     if not pattern.strip():
         raise ValueError("a watch glob must not be empty")
@@ -90,6 +83,10 @@ def check_glob(pattern: str) -> None:
     if depth:
         raise ValueError(f"bad glob {pattern!r}: unbalanced '['")
     re.compile(fnmatch.translate(pattern))
+    return pattern
+
+
+Glob = Annotated[str, AfterValidator(check_glob)]
 
 
 class Config(_Model):
@@ -139,8 +136,16 @@ def _parse_yaml(text: str, path: Path) -> _Located:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        opened = getattr(exc, "context_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None) or ""
+        if opened is not None and mark is not None and opened.line != mark.line \
+                and ("flow" in context or "quoted" in context):
+            # An unclosed bracket or quote: the line that opened it is the one to fix.
+            line = f":{opened.line + 1}"
+            problem += f" ({context} on line {opened.line + 1}, still open on line " \
+                       f"{mark.line + 1})"
         raise ConfigError([f"{path}{line}: YAML syntax error: {problem}"]) from None
     lines: dict[tuple[Any, ...], int] = {}
     constructor = yaml.SafeLoader("")
@@ -213,7 +218,11 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
     try:
         config = Config.model_validate(located.data)
     except ValidationError as exc:
-        raise ConfigError(list(_problems(exc, located, path))) from None
+        # Report the rest too: one run of the command should show every mistake.
+        problems.extend(_problems(exc, located, path))
+        raw_sources = located.data.get("sources")
+        config = Config(sources=[s for s in raw_sources if isinstance(s, dict)]
+                        if isinstance(raw_sources, list) else [])
     config.path = path
 
     names: dict[str, int] = {}
@@ -253,7 +262,7 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
             problems.append(f"{path}:{located.line_of((*loc, 'path'))}: {_dotted((*loc, 'path'))}: "
                             f"skill file not found: {skill_file}")
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(list(dict.fromkeys(problems)))
     return config
 
 

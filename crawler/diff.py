@@ -32,8 +32,11 @@ def section_titles(lines: list[str]) -> list[str]:
     """For each line, the heading path of the section it sits in (``"H2 › H3"``)."""
     path: list[tuple[int, str]] = []
     out = []
+    in_code = False
     for line in lines:
-        level = _heading_level(line)
+        if line.startswith("```"):
+            in_code = not in_code
+        level = 0 if in_code else _heading_level(line)
         if level:
             while path and path[-1][0] >= level:
                 path.pop()

@@ -101,8 +101,11 @@ def _page_title(tree: LexborHTMLParser) -> str:
 
 
 def _first_heading(lines: list[str]) -> str:
+    in_code = False
     for line in lines:
-        if line.startswith("# "):
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.startswith("# "):
             return line[2:]
     return ""
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from crawler.config import Config, ConfigError
 from crawler.http import Fetcher, FetchSettings, FetchStats
 from crawler.report import build_report, write_report
-from crawler.sources import make_source
+from crawler.sources import SOURCE_KINDS, make_source
 from crawler.sources.base import CrawlContext, SourceConfig
 from crawler.store.db import database_url, open_database
 from crawler.store.recorder import SourceRecorder, SourceTally, finish_run, start_run
@@ -80,7 +80,9 @@ def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | N
     engine = engine or open_database(database_url(database))
     run_id = start_run(engine, run_date, [s.name for s in selected])
     log.info("run %d started: %s", run_id, ", ".join(s.name for s in selected))
-    recorders = [SourceRecorder(engine, run_id, s.name, s.kind) for s in selected]
+    recorders = [SourceRecorder(engine, run_id, s.name, s.kind,
+                                remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing)
+                 for s in selected]
     status, message = "completed", None
     fetch_stats = FetchStats()
     try:
@@ -110,7 +112,7 @@ async def _crawl_all(config: Config, selected: list[SourceConfig],
 
 async def _crawl_source(fetcher: Fetcher, source: SourceConfig,
                         recorder: SourceRecorder) -> None:
-    ctx = CrawlContext(fetcher, recorder.validators_for)
+    ctx = CrawlContext(fetcher, recorder.validators_for, recorder.has_page)
     async for result in make_source(source).crawl(ctx):
         recorder.record(result)
     recorder.finish()

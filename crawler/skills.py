@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,6 +28,14 @@ class PageChange:
     # The text whose keywords count: changed lines, or the whole page when added/removed.
     text: str = ""
     note: str = ""
+    item: str = "page"  # page | post | release | package
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def match_urls(self) -> list[str]:
+        """URLs that ``watches`` globs are matched against (a release also by its docs)."""
+        docs = self.meta.get("docs_url")
+        return [self.url, docs] if docs else [self.url]
 
 
 @dataclass(frozen=True)
@@ -65,8 +74,10 @@ def flag_skills(changes: list[PageChange], skills: list[SkillConfig],
     for skill in skills:
         reasons = []
         for change in changes:
+            if change.item in ("release", "package"):
+                continue  # releases flag skills through the version bump (add_bump_reasons)
             why = []
-            glob = skill.watches_url(change.url)
+            glob = next(filter(None, map(skill.watches_url, change.match_urls)), None)
             if glob:
                 why.append(f"watches {glob}")
             words = mentioned_keywords(skill, f"{change.title}\n{change.text}")
@@ -86,10 +97,31 @@ def find_gaps(changes: list[PageChange], skills: list[SkillConfig]) -> list[Page
     """New pages that no skill watches and none of whose keywords the page mentions."""
     gaps = []
     for change in changes:
-        if change.change != "added":
+        if change.change != "added" or change.item != "page":
             continue
         text = f"{change.title}\n{change.text}"
         if any(s.watches_url(change.url) or mentioned_keywords(s, text) for s in skills):
             continue
         gaps.append(change)
     return gaps
+
+
+def skills_covering(skills: list[SkillConfig], docs_root: str) -> list[str]:
+    """Skills with a watch inside the package docs at ``docs_root`` (a URL ending in /)."""
+    return [s.name for s in skills
+            if any(g.startswith(docs_root) or fnmatch.fnmatchcase(docs_root + "index.html", g)
+                   for g in s.watches)]
+
+
+def add_bump_reasons(flags: list[SkillFlag], skills: list[SkillConfig], bumps: list) -> None:
+    """Flag the skills covering a package whose latest stable version had a major/minor bump."""
+    by_name = {f.name: f for f in flags}
+    for bump in bumps:
+        for name in bump.skills:
+            if name not in by_name:
+                skill = next(s for s in skills if s.name == name)
+                by_name[name] = SkillFlag(name, str(skill.path) if skill.path else None)
+                flags.append(by_name[name])
+            by_name[name].reasons.insert(0, FlagReason(
+                bump.url, f"{bump.package} {bump.old} → {bump.new}", "release",
+                f"{bump.kind} release of a package whose docs it watches"))

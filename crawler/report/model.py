@@ -14,8 +14,16 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, aliased
 
 from crawler.config import Config
-from crawler.skills import PageChange, SkillFlag, find_gaps, flag_skills
+from crawler.skills import (
+    PageChange,
+    SkillFlag,
+    add_bump_reasons,
+    find_gaps,
+    flag_skills,
+    skills_covering,
+)
 from crawler.sources.base import package_of
+from crawler.sources.hexpm import bump_kind
 from crawler.store.models import Change, FetchErrorRecord, Page, Run, RunSource, Snapshot
 
 
@@ -28,6 +36,7 @@ class SourceSummary:
     pages_changed: int
     errors: int
     baseline: bool
+    runs: int = 1
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,18 @@ class RunInfo:
     message: str | None
 
 
+@dataclass(frozen=True)
+class VersionBump:
+    """A package's latest stable version moved: a likely reason to revisit skills."""
+
+    package: str
+    old: str | None
+    new: str | None
+    kind: str | None  # major | minor | patch | None (first seen, downgrade, unparsable)
+    url: str
+    skills: list[str] = field(default_factory=list)
+
+
 @dataclass
 class Report:
     title: str
@@ -58,6 +79,7 @@ class Report:
     skills: list[SkillFlag] = field(default_factory=list)
     gaps: list[PageChange] = field(default_factory=list)
     errors: list[FetchProblem] = field(default_factory=list)
+    bumps: list[VersionBump] = field(default_factory=list)
 
     @property
     def full_title(self) -> str:
@@ -70,12 +92,37 @@ class Report:
     def changes_of(self, kind: str) -> list[PageChange]:
         return [c for c in self.changes if c.change == kind]
 
+    @property
+    def releases(self) -> list[PageChange]:
+        """New releases, newest first within each package."""
+        found = [c for c in self.changes if c.item == "release" and c.change == "added"]
+        return sorted(found, key=lambda c: (c.meta.get("package", ""),
+                                            c.meta.get("published_at") or ""), reverse=True)
+
+    def releases_of(self, package: str) -> list[PageChange]:
+        return [c for c in self.releases if c.meta.get("package") == package]
+
+    @property
+    def release_packages(self) -> list[str]:
+        names = {c.meta.get("package", "") for c in self.releases} | {b.package
+                                                                        for b in self.bumps}
+        return sorted(names)
+
+    def bump_of(self, package: str) -> VersionBump | None:
+        return next((b for b in self.bumps if b.package == package), None)
+
+    @property
+    def posts(self) -> list[PageChange]:
+        found = [c for c in self.changes if c.item == "post" and c.change != "removed"]
+        return sorted(found, key=lambda c: c.meta.get("published_at") or "", reverse=True)
+
     def grouped(self) -> list[tuple[str, str, list[PageChange]]]:
-        """Changes grouped by (source, package), in the order sources were configured."""
+        """Page changes grouped by (source, package), in the order sources were configured."""
         order = {s.name: i for i, s in enumerate(self.sources)}
         groups: dict[tuple[str, str], list[PageChange]] = {}
-        for change in sorted(self.changes, key=lambda c: (order.get(c.source, 99), c.package,
-                                                            _KIND_ORDER[c.change], c.url)):
+        pages = [c for c in self.changes if c.item == "page"]
+        for change in sorted(pages, key=lambda c: (order.get(c.source, 99), c.package,
+                                                   _KIND_ORDER[c.change], c.url)):
             groups.setdefault((change.source, change.package), []).append(change)
         return [(s, p, cs) for (s, p), cs in groups.items()]
 
@@ -92,28 +139,62 @@ def build_report(engine: Engine, config: Config, date: dt.date) -> Report:
         report.runs = [RunInfo(r.id, r.status, r.started_at, r.finished_at, r.message)
                        for r in runs]
         run_ids = [r.id for r in runs]
-        report.sources = _sources(session, run_ids, config)
         report.changes = _changes(session, run_ids)
         report.errors = _errors(session, run_ids)
+        report.sources = _sources(session, run_ids, config, report)
     skill_paths = {s.name: str(s.path) if s.path else None for s in config.skills}
+    report.bumps = _bumps(report.changes, config)
     report.skills = flag_skills(report.changes, config.skills, skill_paths)
+    add_bump_reasons(report.skills, config.skills, report.bumps)
     report.gaps = find_gaps(report.changes, config.skills)
     return report
 
 
-def _sources(session: Session, run_ids: list[int], config: Config) -> list[SourceSummary]:
-    # The latest run of each source gives its figures; changes come from every run.
-    latest: dict[str, RunSource] = {}
-    baseline: dict[str, bool] = {}
+def _bumps(changes: list[PageChange], config: Config) -> list[VersionBump]:
+    bumps = []
+    for change in changes:
+        if change.item != "package" or change.change != "modified":
+            continue
+        old = _field(change.meta.get("removed_text", ""), "latest stable version")
+        new = change.meta.get("latest_stable_version")
+        if old == new:
+            continue
+        docs = change.meta.get("docs_url", "")
+        kind = bump_kind(old, new)
+        bumps.append(VersionBump(change.meta.get("package", change.title), old, new, kind,
+                                 change.url, skills_covering(config.skills, docs)
+                                 if kind in ("major", "minor") else []))
+    return bumps
+
+
+def _field(text: str, name: str) -> str | None:
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
+def _sources(session: Session, run_ids: list[int], config: Config,
+             report: Report) -> list[SourceSummary]:
+    # Several runs on one date add up: a page counts once, changes from every run,
+    # errors from the latest run only (see _errors).
+    rows: dict[str, list[RunSource]] = {}
     for row in session.scalars(select(RunSource).where(RunSource.run_id.in_(run_ids))
                                .order_by(RunSource.run_id)):
-        latest[row.source] = row
-        baseline[row.source] = baseline.get(row.source, False) or row.baseline
+        rows.setdefault(row.source, []).append(row)
     order = [s.name for s in config.typed_sources]
-    names = sorted(latest, key=lambda n: (order.index(n) if n in order else len(order), n))
-    return [SourceSummary(n, latest[n].kind, latest[n].pages_checked, latest[n].pages_unchanged,
-                          latest[n].pages_changed, latest[n].errors, baseline[n])
-            for n in names]
+    names = sorted(rows, key=lambda n: (order.index(n) if n in order else len(order), n))
+    out = []
+    for name in names:
+        checked = max(r.pages_checked for r in rows[name])
+        changes = [c for c in report.changes if c.source == name]
+        errors = sum(1 for e in report.errors if e.source == name)
+        fetched_changes = sum(1 for c in changes if c.change != "removed")
+        out.append(SourceSummary(
+            name, rows[name][-1].kind, checked, max(0, checked - fetched_changes - errors),
+            len(changes), errors, any(r.baseline for r in rows[name]), len(rows[name])))
+    return out
 
 
 def _changes(session: Session, run_ids: list[int]) -> list[PageChange]:
@@ -127,13 +208,19 @@ def _changes(session: Session, run_ids: list[int]) -> list[PageChange]:
         .order_by(Change.id))
     out = []
     for change, page, old_text, new_text in rows:
+        if page.item == "feed":
+            continue  # the feed document itself: kept for its validators only
         d = change.details or {}
+        meta = dict(page.meta or {})
+        if change.kind == "modified":
+            meta["removed_text"] = d.get("removed_text", "")
         if change.kind == "modified":
             text = "\n".join(filter(None, [d.get("added_text", ""), d.get("removed_text", "")]))
         else:
-            text = new_text or old_text or ""
+            text = "\n".join(filter(None, [new_text or old_text or "", meta.get("article")]))
         out.append(PageChange(
-            source=page.source, package=package_of(page.url), url=page.url, title=page.title,
+            source=page.source, package=meta.get("package") or package_of(page.url),
+            url=meta.get("link") or page.url, title=page.title, item=page.item, meta=meta,
             change=change.kind, summary=change.summary, group=page.group,
             sections=list(d.get("sections", [])), lines_added=d.get("lines_added", 0),
             lines_removed=d.get("lines_removed", 0), diff=d.get("diff", ""), text=text,

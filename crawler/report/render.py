@@ -20,7 +20,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from crawler.report.model import Report
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
+# Markdown/HTML metacharacters; "_" only where it could open or close emphasis, so
+# names like phoenix_live_view stay readable.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 
 
 def md_text(value: object) -> str:
@@ -51,6 +53,13 @@ def md_code(value: object, lang: str = "") -> str:
     return f"{fence}{lang}\n{text}\n{fence}"
 
 
+def first_lines(value: object, count: int) -> str:
+    lines = str(value).split("\n")
+    if len(lines) <= count:
+        return str(value)
+    return "\n".join([*lines[:count], f"… {len(lines) - count} more lines in the JSON report"])
+
+
 def slugify(title: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
     return slug[:80].strip("-") or "report"
@@ -60,7 +69,7 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("crawler.report", "templates"),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True, autoescape=False)
-    env.filters.update(md=md_text, md_link=md_link, md_code=md_code,
+    env.filters.update(md=md_text, md_link=md_link, md_code=md_code, first_lines=first_lines,
                        indent_block=lambda s, n=2: "\n".join((" " * n + ln) if ln else ln
                                                              for ln in str(s).split("\n")))
     return env
@@ -85,11 +94,23 @@ def report_data(report: Report) -> dict[str, Any]:
         "interrupted": report.interrupted,
         "sources": [{"name": s.name, "kind": s.kind, "pages_checked": s.pages_checked,
                      "not_modified": s.pages_unchanged, "changed": s.pages_changed,
-                     "errors": s.errors, "baseline": s.baseline} for s in report.sources],
+                     "errors": s.errors, "baseline": s.baseline, "runs": s.runs}
+                    for s in report.sources],
         "changes": [{"url": c.url, "source": c.source, "package": c.package, "title": c.title,
-                     "change": c.change, "summary": c.summary, "sections": c.sections,
-                     "lines_added": c.lines_added, "lines_removed": c.lines_removed,
-                     "diff": c.diff} for c in report.changes],
+                     "item": c.item, "change": c.change, "summary": c.summary,
+                     "sections": c.sections, "lines_added": c.lines_added,
+                     "lines_removed": c.lines_removed, "diff": c.diff}
+                    for c in report.changes],
+        "releases": [{"package": r.meta.get("package"), "version": r.meta.get("version"),
+                      "published_at": r.meta.get("published_at"),
+                      "prerelease": r.meta.get("prerelease", False), "url": r.url,
+                      "docs_url": r.meta.get("docs_url"),
+                      "changelog_url": r.meta.get("changelog_url")} for r in report.releases],
+        "latest_stable": [{"package": b.package, "from": b.old, "to": b.new, "bump": b.kind,
+                           "skills": b.skills} for b in report.bumps],
+        "posts": [{"feed": p.meta.get("feed"), "title": p.title, "url": p.url,
+                   "published_at": p.meta.get("published_at"), "author": p.meta.get("author"),
+                   "updated": p.change == "modified"} for p in report.posts],
         "skills": [{"name": f.name, "path": f.path,
                     "reasons": [{"url": r.url, "title": r.title, "change": r.change,
                                  "why": r.why} for r in f.reasons]} for f in report.skills],

@@ -6,9 +6,12 @@ and one line here.
 
 from crawler.sources.base import Source
 from crawler.sources.exdoc import ExdocSource
+from crawler.sources.feed import FeedSource
+from crawler.sources.hexpm import HexpmSource
+from crawler.sources.page import PageSource
 
 SOURCE_KINDS: dict[str, type[Source]] = {
-    ExdocSource.kind: ExdocSource,
+    source.kind: source for source in (ExdocSource, FeedSource, HexpmSource, PageSource)
 }
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from crawler.http import Fetcher, Validators
 
@@ -36,6 +36,10 @@ def package_of(url: str) -> str:
     return parts[-2] if len(parts) >= 2 else (parts[0] if parts else urlsplit(url).netloc)
 
 
+# Validated item by item, so an error names the entry: ``sources[0].urls[2]``.
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+
+
 class SourceConfig(BaseModel):
     """Keys every source kind accepts; kinds subclass it with their own."""
 
@@ -43,12 +47,7 @@ class SourceConfig(BaseModel):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     kind: str
-    urls: list[str] = []
-
-    @field_validator("urls")
-    @classmethod
-    def _urls_are_http(cls, urls: list[str]) -> list[str]:
-        return [check_http_url(u) for u in urls]
+    urls: list[HttpUrl] = []
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,10 @@ class Document:
     validators: Validators = field(default_factory=Validators)
     representation: str = "html"
     group: str = ""
+    # What the reader sees it as: a guide "page", a blog "post", a package "release".
+    item: str = "page"
+    # Facts the report shows next to it (author, published, version, summary, ...).
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ class CrawlContext:
 
     fetcher: Fetcher
     validators_for: Callable[[str], Validators | None]
-    extra: dict[str, Any] = field(default_factory=dict)
+    has_page: Callable[[str], bool] = lambda _url: False
 
 
 class Source(Protocol):
@@ -113,6 +116,8 @@ class Source(Protocol):
 
     kind: ClassVar[str]
     Config: ClassVar[type[SourceConfig]]
+    # None: only a Listing removes pages. N: a page answering 404/410 N runs in a row is gone.
+    remove_after_missing: ClassVar[int | None]
 
     def __init__(self, config: SourceConfig) -> None: ...
 

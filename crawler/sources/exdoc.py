@@ -46,7 +46,7 @@ class ExdocConfig(SourceConfig):
     exclude: list[str] = ["api-reference", "search"]
     prefer_markdown: bool = True
 
-    @field_validator("urls")
+    @field_validator("urls", mode="after")
     @classmethod
     def _roots_end_with_slash(cls, urls: list[str]) -> list[str]:
         return [u if u.endswith("/") else u + "/" for u in urls]
@@ -70,6 +70,7 @@ class PackageIndex:
 class ExdocSource:
     kind: ClassVar[str] = "exdoc"
     Config: ClassVar[type[SourceConfig]] = ExdocConfig
+    remove_after_missing: ClassVar[int | None] = None
 
     def __init__(self, config: ExdocConfig):
         self.config = config

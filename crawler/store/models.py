@@ -82,6 +82,10 @@ class Page(Base):
     url: Mapped[str] = mapped_column(String(2000))
     title: Mapped[str] = mapped_column(Text, default="")
     group: Mapped[str] = mapped_column(Text, default="")
+    item: Mapped[str] = mapped_column(String(16), default="page")
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Consecutive runs in which the page answered 404/410 (page sources remove at 2).
+    missing_runs: Mapped[int] = mapped_column(default=0)
     # active | removed
     status: Mapped[str] = mapped_column(String(16), default="active")
     first_seen_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))

@@ -75,9 +75,13 @@ class SourceRecorder:
     source: str
     kind: str
     tally: SourceTally = field(default_factory=SourceTally)
+    # Remove a page after it answered 404/410 on this many consecutive runs (None: only
+    # the source's own index decides; a failing page is never removed).
+    remove_after_missing: int | None = None
     listings: list[Listing] = field(default_factory=list)
     baseline: bool = False
     _validators: dict[str, Validators] = field(default_factory=dict)
+    _known: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         with Session(self.engine) as session, session.begin():
@@ -87,12 +91,17 @@ class SourceRecorder:
                 session.add(state)
             self.baseline = state.baseline_run_id is None
             rows = session.execute(
-                select(Page.fetched_url, Page.etag, Page.last_modified)
-                .where(Page.source == self.source, Page.status == "active"))
-            self._validators = {url: Validators(etag, lm) for url, etag, lm in rows if url}
+                select(Page.url, Page.fetched_url, Page.etag, Page.last_modified)
+                .where(Page.source == self.source, Page.status == "active")).all()
+            self._validators = {fetched: Validators(etag, lm)
+                                for _, fetched, etag, lm in rows if fetched and (etag or lm)}
+            self._known = {url for url, *_ in rows}
 
     def validators_for(self, url: str) -> Validators | None:
         return self._validators.get(url)
+
+    def has_page(self, url: str) -> bool:
+        return url in self._known
 
     def record(self, result: Result) -> None:
         if isinstance(result, Listing):
@@ -116,7 +125,8 @@ class SourceRecorder:
         now = utcnow()
         if page is None:
             page = Page(source=self.source, url=doc.url, title=doc.title, group=doc.group,
-                        first_seen_run_id=self.run_id, last_seen_run_id=self.run_id)
+                        item=doc.item, first_seen_run_id=self.run_id,
+                        last_seen_run_id=self.run_id)
             session.add(page)
             session.flush()
             previous = None
@@ -124,6 +134,7 @@ class SourceRecorder:
             previous = page.latest
         was_removed = page.status == "removed"
         page.title, page.group, page.status = doc.title, doc.group, "active"
+        page.item, page.meta, page.missing_runs = doc.item, doc.meta, 0
         page.last_seen_run_id, page.last_fetched_at = self.run_id, now
         page.fetched_url = doc.fetched_url
         page.etag, page.last_modified = doc.validators.etag, doc.validators.last_modified
@@ -175,6 +186,7 @@ class SourceRecorder:
         if page is None:
             return
         page.last_seen_run_id, page.last_fetched_at = self.run_id, utcnow()
+        page.missing_runs = 0
         if result.validators.etag or result.validators.last_modified:
             page.etag = result.validators.etag or page.etag
             page.last_modified = result.validators.last_modified or page.last_modified
@@ -184,6 +196,18 @@ class SourceRecorder:
         session.add(FetchErrorRecord(run_id=self.run_id, source=self.source, url=failure.url,
                                      error=failure.error, attempts=failure.attempts,
                                      status_code=failure.status))
+        if self.remove_after_missing is None or failure.status not in (404, 410):
+            return
+        page = self._page(session, failure.url)
+        if page is None or page.status != "active":
+            return
+        page.missing_runs += 1
+        if page.missing_runs >= self.remove_after_missing:
+            page.status = "removed"
+            self.tally.changed += 1
+            self._change(session, page, "removed",
+                         f"answered HTTP {failure.status} on {page.missing_runs} runs in a row",
+                         page.latest, None)
 
     def finish(self) -> None:
         """Apply the source's listings (removals) and close its baseline and tally."""

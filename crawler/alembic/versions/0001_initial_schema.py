@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 06:15:38.167314
+Create Date: 2026-11-26
 """
 from collections.abc import Sequence
 
@@ -58,6 +58,9 @@ def upgrade() -> None:
     sa.Column('url', sa.String(length=2000), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
     sa.Column('group', sa.Text(), nullable=False),
+    sa.Column('item', sa.String(length=16), nullable=False),
+    sa.Column('meta', sa.JSON(), nullable=False),
+    sa.Column('missing_runs', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('first_seen_run_id', sa.Integer(), nullable=False),
     sa.Column('last_seen_run_id', sa.Integer(), nullable=False),

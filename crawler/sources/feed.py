@@ -1,0 +1,156 @@
+"""``kind: feed``: blog posts from RSS 0.9x/1.0/2.0 and Atom feeds.
+
+Each entry is an item identified by its id/guid (falling back to its link). A feed
+lists only its latest entries, so an entry dropping off is never a removal, and a
+feed that does not parse (truncated XML, an HTML error page served as 200) is a
+fetch problem that leaves every stored post as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import xml.sax
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from pydantic import field_validator
+
+from crawler.extract import extract_html
+from crawler.http import FetchError
+from crawler.sources.base import (
+    CrawlContext,
+    Document,
+    Emit,
+    Failure,
+    Result,
+    SourceConfig,
+    Unchanged,
+    emitted,
+)
+
+DEFAULT_ARTICLE = "article, .post-content, .post, main, #content, body"
+
+
+class FeedConfig(SourceConfig):
+    kind: str = "feed"
+    # Fetch each new entry's page and extract its article, so keywords see the whole post.
+    fetch_entries: bool = False
+    select: str = DEFAULT_ARTICLE
+    # Hosts besides the feed's own whose entry pages may be fetched.
+    allow_hosts: list[str] = []
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _lower_hosts(cls, hosts: list[str]) -> list[str]:
+        return [h.lower().strip() for h in hosts if h.strip()]
+
+
+class FeedSource:
+    kind: ClassVar[str] = "feed"
+    Config: ClassVar[type[SourceConfig]] = FeedConfig
+    remove_after_missing: ClassVar[int | None] = None
+
+    def __init__(self, config: FeedConfig):
+        self.config = config
+
+    def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
+        async def produce(emit: Emit) -> None:
+            await asyncio.gather(*(self._crawl_feed(ctx, url, emit) for url in self.config.urls))
+        return emitted(produce)
+
+    async def _crawl_feed(self, ctx: CrawlContext, feed_url: str, emit: Emit) -> None:
+        try:
+            response = await ctx.fetcher.get(feed_url, ctx.validators_for(feed_url))
+        except FetchError as exc:
+            await emit(Failure(feed_url, f"feed: {exc.message}", exc.attempts, exc.status,
+                               page=False))
+            return
+        if response.not_modified:
+            # Nothing new in the feed: its posts are as stored. Keep the feed's validators.
+            await emit(Unchanged(feed_url, response.validators))
+            return
+        parsed = feedparser.parse(response.content,
+                                  response_headers={"content-type":
+                                                    response.headers.get("content-type", "")})
+        problem = feed_problem(parsed, response.content_type)
+        if problem:
+            await emit(Failure(feed_url, problem, response.attempts, response.status, page=False))
+            return
+        # The feed itself is stored as a hidden item, for its validators (next run's 304).
+        feed_title = parsed.feed.get("title", feed_url)
+        await emit(Document(feed_url, feed_title, f"# {feed_title}\n", response.final_url,
+                            response.validators, "feed", item="feed"))
+        allowed = {urlsplit(response.final_url).hostname or "", *self.config.allow_hosts}
+        for entry in parsed.entries:
+            doc = entry_document(entry, response.final_url, parsed.feed.get("title", ""))
+            if doc is None:
+                continue
+            if self.config.fetch_entries and not ctx.has_page(doc.url):
+                doc = await self._with_article(ctx, doc, allowed)
+            await emit(doc)
+
+    async def _with_article(self, ctx: CrawlContext, doc: Document, allowed: set[str]
+                            ) -> Document:
+        link = doc.meta.get("link", "")
+        if (urlsplit(link).hostname or "").lower() not in allowed:
+            return _with_meta(doc, article_skipped="host not in allow_hosts")
+        try:
+            page = await ctx.fetcher.get(link)
+        except FetchError as exc:
+            return _with_meta(doc, article_error=exc.message)
+        article = extract_html(page.text, select=self.config.select,
+                               drop=("script", "style", "nav", "header", "footer", ".sidebar"))
+        return _with_meta(doc, article=article.text)
+
+
+def _with_meta(doc: Document, **extra: Any) -> Document:
+    return Document(doc.url, doc.title, doc.text, doc.fetched_url, doc.validators,
+                    doc.representation, doc.group, doc.item, {**doc.meta, **extra})
+
+
+def feed_problem(parsed: Any, content_type: str) -> str | None:
+    """Why ``parsed`` is not a usable feed, or None when it is."""
+    if parsed.bozo and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
+        return f"feed does not parse: {parsed.bozo_exception}"
+    if not parsed.get("version"):
+        what = f"a {content_type} document" if content_type else "not a feed"
+        return f"not an RSS or Atom feed ({what})"
+    return None
+
+
+def entry_document(entry: Any, feed_url: str, feed_title: str) -> Document | None:
+    """An entry as a stored item; its identity is its id, else its link."""
+    link = urljoin(feed_url, entry.get("link", "")) if entry.get("link") else ""
+    entry_id = entry.get("id") or link
+    if not entry_id:
+        return None
+    identity = entry_id if urlsplit(entry_id).scheme in ("http", "https") \
+        else f"{feed_url}#{entry_id}"
+    title = " ".join(str(entry.get("title", "")).split()) or link or entry_id
+    author = entry.get("author", "")
+    body_html = ""
+    if entry.get("content"):
+        body_html = entry.content[0].get("value", "")
+    elif entry.get("summary"):
+        body_html = entry.summary
+    body = extract_html(f"<body>{body_html}</body>").text if body_html else ""
+    text = f"# {title}\n\n" + (f"by {author}\n\n" if author else "") + body
+    published = _date(entry.get("published_parsed") or entry.get("updated_parsed"))
+    summary = body.replace("\n", " ")
+    summary = summary[:277] + "…" if len(summary) > 280 else summary
+    meta = {"link": link or identity, "author": author, "published_at": published,
+            "feed": feed_title, "summary": summary}
+    return Document(identity, title, text, feed_url, representation="feed", item="post",
+                    group=feed_title, meta=meta)
+
+
+def _date(parsed_time: Any) -> str | None:
+    if not parsed_time:
+        return None
+    return dt.datetime(*parsed_time[:6], tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+__all__ = ["FeedConfig", "FeedSource", "entry_document", "feed_problem"]

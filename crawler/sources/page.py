@@ -1,0 +1,90 @@
+"""``kind: page``: any single page, with an optional content selector and ignored lines.
+
+A page is removed only after answering 404/410 on two consecutive runs: one bad
+night of a web server is not a deletion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+from pydantic import field_validator
+
+from crawler.extract import extract_html
+from crawler.http import FetchError
+from crawler.sources.base import (
+    CrawlContext,
+    Document,
+    Emit,
+    Failure,
+    Result,
+    SourceConfig,
+    Unchanged,
+    emitted,
+)
+
+HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+PAGE_CHROME = ("script", "style", "nav", "header", "footer", "noscript")
+
+
+class PageConfig(SourceConfig):
+    kind: str = "page"
+    select: str | None = None
+    # Regular expressions; a normalised line matching one is dropped (dates, counters).
+    ignore: list[str] = []
+
+    @field_validator("ignore")
+    @classmethod
+    def _valid_regexes(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+        return patterns
+
+
+def drop_ignored(text: str, patterns: list[re.Pattern[str]]) -> str:
+    if not patterns:
+        return text
+    kept = [line for line in text.split("\n") if not any(p.search(line) for p in patterns)]
+    return "\n".join(kept)
+
+
+class PageSource:
+    kind: ClassVar[str] = "page"
+    Config: ClassVar[type[SourceConfig]] = PageConfig
+    remove_after_missing: ClassVar[int | None] = 2
+
+    def __init__(self, config: PageConfig):
+        self.config = config
+        self.ignore = [re.compile(p) for p in config.ignore]
+
+    def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
+        async def produce(emit: Emit) -> None:
+            async def one(url: str) -> None:
+                await emit(await self._fetch(ctx, url))
+            await asyncio.gather(*(one(url) for url in self.config.urls))
+        return emitted(produce)
+
+    async def _fetch(self, ctx: CrawlContext, url: str) -> Result:
+        try:
+            response = await ctx.fetcher.get(url, ctx.validators_for(url))
+        except FetchError as exc:
+            return Failure(url, exc.message, exc.attempts, exc.status)
+        if response.not_modified:
+            return Unchanged(url, response.validators)
+        if response.content_type and response.content_type not in HTML_TYPES:
+            return Failure(url, f"unexpected content type {response.content_type!r}",
+                           response.attempts, response.status)
+        extracted = extract_html(response.text, select=self.config.select, drop=PAGE_CHROME)
+        text = drop_ignored(extracted.text, self.ignore)
+        if not text.strip():
+            where = f"selector {self.config.select!r}" if self.config.select else "the page"
+            return Failure(url, f"no content found in {where}", response.attempts,
+                           response.status)
+        return Document(url, extracted.title or url, text, response.final_url,
+                        response.validators, "html")

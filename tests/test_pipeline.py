@@ -1,0 +1,226 @@
+"""End to end: crawl the bundled ExDoc-shaped site (v1, then v2) into real SQLite.
+
+The site's v1 -> v2 changes are listed in crawler/demo/site/README.md; every
+assertion here is one of them, seen the way a user sees it: in the reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from crawler.config import load_config
+from crawler.demo.server import DocServer
+from crawler.pipeline import crawl
+
+DAY1, DAY2 = dt.date(2024, 1, 2), dt.date(2024, 2, 2)
+
+
+def write_config(tmp_path: Path, base: str, extra_skill: str = "") -> Path:
+    skill = tmp_path / "skills" / "live" / "SKILL.md"
+    skill.parent.mkdir(parents=True)
+    skill.write_text("---\nname: live\n---\n# Live\n")
+    path = tmp_path / "sources.yaml"
+    path.write_text(f"""
+report:
+  title: "Lumen Research"
+  dir: out
+sources:
+  - name: docs
+    kind: exdoc
+    urls: [{base}/lumen/, {base}/lumen_live/]
+skills:
+  - name: live
+    path: skills/live/SKILL.md
+    watches: ["{base}/lumen_live/*"]
+    keywords: [lm-update]
+  - name: routing
+    watches: ["{base}/lumen/routing.html"]
+    keywords: [Lumen.Router]
+{extra_skill}
+""")
+    return path
+
+
+@pytest.fixture
+def site():
+    with DocServer(version="v1") as server:
+        yield server
+
+
+@pytest.fixture
+def config(tmp_path, site):
+    return load_config(write_config(tmp_path, site.base_url))
+
+
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'db' / 'docwatch.sqlite3'}"
+
+
+def run(config, tmp_path, date):
+    outcome = crawl(config, date=date, database=db_url(tmp_path))
+    md, js = outcome.report_paths
+    return outcome, md.read_text(), json.loads(js.read_text())
+
+
+def test_first_crawl_records_a_baseline_instead_of_listing_new_pages(config, tmp_path):
+    outcome, md, data = run(config, tmp_path, DAY1)
+
+    assert outcome.status == "completed"
+    assert [p.name for p in outcome.report_paths] == ["2024-01-02-lumen-research.md",
+                                                      "2024-01-02-lumen-research.json"]
+    # 5 lumen guides + 3 lumen_live guides; module pages are not guides.
+    assert data["sources"] == [{"name": "docs", "kind": "exdoc", "pages_checked": 8,
+                                "not_modified": 8, "changed": 0, "errors": 0,
+                                "baseline": True, "runs": 1}]
+    assert data["changes"] == [] and data["skills"] == [] and data["gaps"] == []
+    assert "first crawl, baseline of 8 pages recorded" in md
+
+
+def test_second_crawl_reports_each_real_change_and_nothing_else(config, site, tmp_path):
+    run(config, tmp_path, DAY1)
+    site.set_version("v2")
+    outcome, _, data = run(config, tmp_path, DAY2)
+
+    base = site.base_url
+    changes = {(c["change"], c["url"]) for c in data["changes"]}
+    assert changes == {
+        ("added", f"{base}/lumen/json_apis.html"),
+        ("added", f"{base}/lumen_live/async.html"),
+        ("removed", f"{base}/lumen/channels.html"),
+        ("modified", f"{base}/lumen/installation.html"),
+        ("modified", f"{base}/lumen/routing.html"),
+        ("modified", f"{base}/lumen/changelog.html"),
+        ("modified", f"{base}/lumen_live/bindings.html"),
+    }
+    # overview, welcome and uploads changed only their ExDoc chrome: not reported.
+    routing = next(c for c in data["changes"] if c["url"].endswith("/routing.html"))
+    assert "Verified routes" in routing["sections"]
+    assert routing["lines_added"] >= 1 and routing["lines_removed"] >= 1
+    assert "+## Verified routes" in routing["diff"]
+    assert "Pipelines may also be nested" in routing["diff"]
+    assert outcome.changed == 7 and outcome.errors == 0
+
+
+def test_markdown_report_reads_like_a_research_note(config, site, tmp_path):
+    run(config, tmp_path, DAY1)
+    site.set_version("v2")
+    _, md, _ = run(config, tmp_path, DAY2)
+
+    headings = [line for line in md.splitlines() if line.startswith("## ")]
+    assert headings == ["## Sources reviewed", "## Key changes", "## Skills needing updates",
+                        "## Skill gaps", "## Fetch problems"]
+    assert md.startswith("# Lumen Research — 2024-02-02\n")
+    assert "### docs / lumen\n" in md and "### docs / lumen_live\n" in md
+    assert "**New pages**" in md and "**Removed pages**" in md and "**Modified pages**" in md
+    assert "```diff" in md
+    assert "No fetch problems." in md
+
+
+def test_skills_are_flagged_by_watches_and_keywords_with_reasons(config, site, tmp_path):
+    run(config, tmp_path, DAY1)
+    site.set_version("v2")
+    _, md, data = run(config, tmp_path, DAY2)
+
+    skills = {s["name"]: s for s in data["skills"]}
+    assert set(skills) == {"live", "routing"}
+    live = {r["url"].rsplit("/", 1)[-1]: r["why"] for r in skills["live"]["reasons"]}
+    assert "watches" in live["bindings.html"] and "mentions lm-update" in live["bindings.html"]
+    assert "watches" in live["async.html"]
+    routing = {r["url"].rsplit("/", 1)[-1]: r["why"] for r in skills["routing"]["reasons"]}
+    assert routing["routing.html"].startswith("watches")
+    assert skills["live"]["path"] == "skills/live/SKILL.md"
+    assert "- **live** (`skills/live/SKILL.md`)" in md
+
+
+def test_gaps_are_new_pages_no_skill_covers(config, site, tmp_path):
+    run(config, tmp_path, DAY1)
+    site.set_version("v2")
+    _, md, data = run(config, tmp_path, DAY2)
+
+    # async.html is watched by "live"; json_apis.html is watched and mentioned by nobody.
+    assert [g["url"].rsplit("/", 1)[-1] for g in data["gaps"]] == ["json_apis.html"]
+    assert "no skill watches or mentions it" in md
+
+
+def test_recrawl_uses_conditional_requests_and_downloads_almost_nothing(config, site, tmp_path):
+    run(config, tmp_path, DAY1)
+    site.reset_log()
+    outcome, _, data = run(config, tmp_path, DAY1)
+
+    guide_requests = [e for e in site.log.requests()
+                      if e.path.endswith(".html") and "index" not in e.path]
+    not_modified = [e for e in guide_requests if e.status == 304]
+    # Every guide page answered 304; only the package index pages were read again.
+    assert len(not_modified) == 8
+    assert len(guide_requests) - len(not_modified) <= 2  # the main page of each package
+    assert data["changes"] == []
+    assert outcome.pages_checked == 8
+
+
+def test_same_date_rerun_keeps_the_first_runs_findings(config, site, tmp_path):
+    run(config, tmp_path, DAY1)
+    site.set_version("v2")
+    run(config, tmp_path, DAY2)
+    _, md, data = run(config, tmp_path, DAY2)  # nothing new since the previous run
+
+    assert len(data["changes"]) == 7
+    assert [r["status"] for r in data["runs"]] == ["completed", "completed"]
+    assert "(2 runs this day)" in md
+
+
+def test_markdown_twin_is_preferred_when_exdoc_publishes_it(config, site, tmp_path):
+    run(config, tmp_path, DAY1)
+    site.set_version("v2")
+    site.reset_log()
+    run(config, tmp_path, DAY2)
+
+    paths = site.log.paths()
+    assert "/lumen_live/bindings.md" in paths and "/lumen_live/bindings.html" not in paths
+    assert "/lumen/routing.html" in paths and "/lumen/routing.md" not in paths
+
+
+def test_snapshots_are_stored_only_when_content_changes(config, site, tmp_path):
+    run(config, tmp_path, DAY1)
+    run(config, tmp_path, DAY1)
+    site.set_version("v2")
+    run(config, tmp_path, DAY2)
+
+    db = sqlite3.connect(tmp_path / "db" / "docwatch.sqlite3")
+    per_page = dict(db.execute(
+        "select p.url, count(s.id) from pages p join snapshots s on s.page_id = p.id "
+        "group by p.url"))
+    base = site.base_url
+    assert per_page[f"{base}/lumen/overview.html"] == 1
+    assert per_page[f"{base}/lumen/routing.html"] == 2
+    assert per_page[f"{base}/lumen/json_apis.html"] == 1
+    assert db.execute("select version_num from alembic_version").fetchone()[0]
+
+
+def test_a_page_that_fails_is_a_fetch_problem_never_a_removal(config, site, tmp_path):
+    from crawler.demo.server import Fault
+
+    run(config, tmp_path, DAY1)
+    site.set_fault("/lumen/routing.html", Fault(kind="status", status=404))
+    outcome, md, data = run(config, tmp_path, DAY2)
+
+    assert data["changes"] == []
+    assert [(e["url"].rsplit("/", 1)[-1], e["status"]) for e in data["errors"]] == [
+        ("routing.html", 404)]
+    assert "routing.html" in md.split("## Fetch problems")[1]
+    assert outcome.status == "completed" and not outcome.all_failed
+
+
+def test_every_fetch_failing_is_reported_as_failure(config, site, tmp_path):
+    from crawler.demo.server import Fault
+
+    site.set_fault("*", Fault(kind="status", status=404))
+    outcome, md, data = run(config, tmp_path, DAY1)
+
+    assert outcome.all_failed
+    assert len(data["errors"]) == 2  # both package indexes
+    assert "package index: HTTP 404" in md
