@@ -1,7 +1,8 @@
 """The ``docwatch`` command line: a thin shell over :mod:`crawler.pipeline`.
 
 Exit status: 0 when a run completed (changes or not), 1 when every fetch failed,
-2 when the configuration (or a command-line value) is invalid, 130 when interrupted.
+2 when the configuration (or a command-line value) is invalid, 3 when another run
+holds the database, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import click
 from crawler.config import DEFAULT_CONFIG, ConfigError, load_config
 from crawler.store.db import ENV_VAR
 
-EXIT_OK, EXIT_ALL_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ALL_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None
@@ -53,11 +54,16 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from crawler.store.lock import RunLocked
+
     config = _load(config_path)
     try:
         outcome = crawl(config, date=run_date, sources=list(sources) or None, database=database)
     except ConfigError as exc:
         _fail_config(exc)
+    except RunLocked as exc:
+        click.echo(f"error: {exc}; not starting a second one", err=True)
+        sys.exit(EXIT_LOCKED)
     if not quiet:
         for path in outcome.report_paths:
             click.echo(str(path))
@@ -67,6 +73,45 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
         sys.exit(EXIT_INTERRUPTED)
     if outcome.all_failed:
         click.echo("error: every fetch failed; see Fetch problems in the report", err=True)
+        sys.exit(EXIT_ALL_FAILED)
+
+
+@cli.command("sources")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              default=DEFAULT_CONFIG, show_default=True, help="The sources.yaml to use.")
+@click.option("--check", is_flag=True, help="Also check that every source's URLs answer.")
+@click.option("--source", "sources", multiple=True, metavar="NAME",
+              help="Only this source (repeatable).")
+def sources_command(config_path: Path, check: bool, sources: tuple[str, ...]) -> None:
+    """List the configured sources and skills; with --check, probe their URLs."""
+    from crawler.sources import make_source
+
+    config = _load(config_path)
+    click.echo(f"{config_path}: {len(config.typed_sources)} sources, {len(config.skills)} skills")
+    click.echo("\nSources:")
+    for source in config.typed_sources:
+        urls = make_source(source).probe_urls()
+        click.echo(f"  {source.name} ({source.kind}): {len(urls)} URL{'s' * (len(urls) != 1)}")
+        for url in urls:
+            click.echo(f"    {url}")
+    click.echo("\nSkills:")
+    for skill in config.skills:
+        where = f" [{skill.path}]" if skill.path else ""
+        click.echo(f"  {skill.name}{where}: {len(skill.watches)} watches, "
+                   f"keywords: {', '.join(skill.keywords) or '-'}")
+    if not check:
+        return
+    from crawler.inventory import check_sources
+
+    unknown = set(sources) - {s.name for s in config.typed_sources}
+    if unknown:
+        _fail_config(ConfigError([f"{config_path}: no source named {', '.join(sorted(unknown))}"]))
+    results = check_sources(config, list(sources) or None)
+    failures = [r for r in results if not r.ok]
+    click.echo(f"\nCheck: {len(results) - len(failures)} of {len(results)} URLs answer")
+    for result in failures:
+        click.echo(f"  FAIL {result.source}: {result.url}: {result.detail}", err=True)
+    if failures:
         sys.exit(EXIT_ALL_FAILED)
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -50,6 +50,31 @@ class HttpConfig(_Model):
     max_retry_after: Annotated[float, Field(ge=0)] = 60.0
     max_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
     delay: Annotated[float, Field(ge=0)] = 0.0
+
+
+class EmailConfig(_Model):
+    """Where and when to e-mail the report. The password only ever comes from the environment."""
+
+    send: Literal["always", "changes", "never"] = "changes"
+    smtp_host: str = "localhost"
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str = "DOCWATCH_SMTP_PASSWORD"
+    sender: str = Field("docwatch@localhost", alias="from")
+    to: Annotated[list[str], Field(min_length=1)]
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ScheduleConfig(_Model):
+    """When ``docwatch schedule`` runs the crawl."""
+
+    cron: str = "0 3 * * *"
+    timezone: str = "UTC"
+    # A run missed while the machine slept still runs if it wakes within this many seconds.
+    grace_seconds: Annotated[int, Field(ge=0)] = 6 * 3600
 
 
 class SkillConfig(_Model):
@@ -94,6 +119,8 @@ class Config(_Model):
 
     report: ReportConfig = ReportConfig()
     http: HttpConfig = HttpConfig()
+    email: EmailConfig | None = None
+    schedule: ScheduleConfig = ScheduleConfig()
     sources: list[dict[str, Any]] = []
     skills: list[SkillConfig] = []
 
@@ -266,5 +293,5 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
     return config
 
 
-__all__ = ["DEFAULT_CONFIG", "Config", "ConfigError", "HttpConfig", "ReportConfig",
-           "SkillConfig", "check_http_url", "load_config"]
+__all__ = ["DEFAULT_CONFIG", "Config", "ConfigError", "EmailConfig", "HttpConfig",
+           "ReportConfig", "ScheduleConfig", "SkillConfig", "check_http_url", "load_config"]

@@ -62,7 +62,10 @@ def clean_inline(text: str) -> str:
 def extract_html(html: str, select: str | None = None, drop: tuple[str, ...] = ()) -> Extracted:
     """Normalise the part of ``html`` matched by ``select`` (default: ``main``/``body``)."""
     tree = LexborHTMLParser(html)
-    root = _pick(tree, select.split(",") if select else ["main", "article", "body"])
+    # An explicit selector that matches nothing gives no text (the layout changed),
+    # never the whole page.
+    root = _pick(tree, select.split(",")) if select else \
+        (_pick(tree, ["main", "article", "body"]) or tree.body)
     if root is None:
         return Extracted(_page_title(tree), "")
     for selector in drop:
@@ -92,7 +95,7 @@ def _pick(tree: LexborHTMLParser, selectors: list[str]) -> LexborNode | None:
         node = tree.css_first(selector.strip())
         if node is not None:
             return node
-    return tree.body
+    return None
 
 
 def _page_title(tree: LexborHTMLParser) -> str:

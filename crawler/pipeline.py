@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,9 +18,11 @@ from sqlalchemy import Engine
 from crawler.config import Config, ConfigError
 from crawler.http import Fetcher, FetchSettings, FetchStats
 from crawler.report import build_report, write_report
+from crawler.report.deliver import deliver
 from crawler.sources import SOURCE_KINDS, make_source
 from crawler.sources.base import CrawlContext, SourceConfig
 from crawler.store.db import database_url, open_database
+from crawler.store.lock import run_lock
 from crawler.store.recorder import SourceRecorder, SourceTally, finish_run, start_run
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,7 @@ class RunOutcome:
     date: dt.date
     report_paths: list[Path]
     tallies: dict[str, SourceTally] = field(default_factory=dict)
+    delivery_problems: list[str] = field(default_factory=list)
 
     @property
     def pages_checked(self) -> int:
@@ -74,10 +79,21 @@ def fetch_settings(config: Config) -> FetchSettings:
 
 def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | None = None,
           database: str | None = None, engine: Engine | None = None) -> RunOutcome:
-    """Crawl the selected sources, record what changed and write the dated report."""
+    """Crawl the selected sources, record what changed and write the dated report.
+
+    Raises :class:`~crawler.store.lock.RunLocked` when another run holds the database.
+    SIGINT/SIGTERM stop the run between pages: it is recorded (and reported) as
+    interrupted, and every page it finished is stored.
+    """
     selected = select_sources(config, sources)
     run_date = date or dt.datetime.now(dt.UTC).date()
     engine = engine or open_database(database_url(database))
+    with run_lock(engine):
+        return _locked_crawl(config, selected, run_date, engine)
+
+
+def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.date,
+                  engine: Engine) -> RunOutcome:
     run_id = start_run(engine, run_date, [s.name for s in selected])
     log.info("run %d started: %s", run_id, ", ".join(s.name for s in selected))
     recorders = [SourceRecorder(engine, run_id, s.name, s.kind,
@@ -86,9 +102,9 @@ def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | N
     status, message = "completed", None
     fetch_stats = FetchStats()
     try:
-        asyncio.run(_crawl_all(config, selected, recorders, fetch_stats))
+        asyncio.run(_until_signalled(_crawl_all(config, selected, recorders, fetch_stats)))
     except (KeyboardInterrupt, asyncio.CancelledError):
-        status, message = "interrupted", "stopped by the user before every page was checked"
+        status, message = "interrupted", "stopped by a signal before every page was checked"
     except BaseException as exc:
         finish_run(engine, run_id, "failed", _stats(recorders, fetch_stats),
                    f"{type(exc).__name__}: {exc}")
@@ -96,11 +112,28 @@ def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | N
     finish_run(engine, run_id, status, _stats(recorders, fetch_stats), message)
     report = build_report(engine, config, run_date)
     paths = write_report(report, config.report_dir)
+    problems = deliver(report, paths, config)
     tallies = {r.source: r.tally for r in recorders}
-    outcome = RunOutcome(run_id, status, run_date, paths, tallies)
+    outcome = RunOutcome(run_id, status, run_date, paths, tallies, problems)
     log.info("run %d %s: %d pages checked, %d changed, %d errors", run_id, status,
              outcome.pages_checked, outcome.changed, outcome.errors)
     return outcome
+
+
+async def _until_signalled(work) -> None:
+    """Run ``work``; SIGINT/SIGTERM cancel it (in-flight pages are abandoned, not half-written)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(signum, task.cancel)
+            installed.append(signum)
+    try:
+        await task
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
 
 
 async def _crawl_all(config: Config, selected: list[SourceConfig],

@@ -155,7 +155,7 @@ def _bumps(changes: list[PageChange], config: Config) -> list[VersionBump]:
     for change in changes:
         if change.item != "package" or change.change != "modified":
             continue
-        old = _field(change.meta.get("removed_text", ""), "latest stable version")
+        old = _field(change.meta.get("previous_text", ""), "latest stable version")
         new = change.meta.get("latest_stable_version")
         if old == new:
             continue
@@ -212,8 +212,8 @@ def _changes(session: Session, run_ids: list[int]) -> list[PageChange]:
             continue  # the feed document itself: kept for its validators only
         d = change.details or {}
         meta = dict(page.meta or {})
-        if change.kind == "modified":
-            meta["removed_text"] = d.get("removed_text", "")
+        if change.kind == "modified" and page.item == "package":
+            meta["previous_text"] = old_text or ""
         if change.kind == "modified":
             text = "\n".join(filter(None, [d.get("added_text", ""), d.get("removed_text", "")]))
         else:

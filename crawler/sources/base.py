@@ -125,6 +125,10 @@ class Source(Protocol):
         """Yield results as they arrive; fetch concurrently within the fetcher's limits."""
         ...
 
+    def probe_urls(self) -> list[str]:
+        """The URLs that must answer for this source to work (``docwatch sources --check``)."""
+        ...
+
 
 Emit = Callable[[Result], Awaitable[None]]
 

@@ -75,6 +75,9 @@ class ExdocSource:
     def __init__(self, config: ExdocConfig):
         self.config = config
 
+    def probe_urls(self) -> list[str]:
+        return list(self.config.urls)
+
     def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
         async def produce(emit) -> None:
             await asyncio.gather(*(self._crawl_root(ctx, root, emit) for root in self.config.urls))

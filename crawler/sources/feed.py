@@ -56,6 +56,9 @@ class FeedSource:
     def __init__(self, config: FeedConfig):
         self.config = config
 
+    def probe_urls(self) -> list[str]:
+        return list(self.config.urls)
+
     def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
         async def produce(emit: Emit) -> None:
             await asyncio.gather(*(self._crawl_feed(ctx, url, emit) for url in self.config.urls))

@@ -79,6 +79,9 @@ class HexpmSource:
     def __init__(self, config: HexpmConfig):
         self.config = config
 
+    def probe_urls(self) -> list[str]:
+        return [f"{self.config.api}{name}" for name in self.config.packages]
+
     def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
         async def produce(emit: Emit) -> None:
             await asyncio.gather(*(self._package(ctx, name, emit)

@@ -63,6 +63,9 @@ class PageSource:
         self.config = config
         self.ignore = [re.compile(p) for p in config.ignore]
 
+    def probe_urls(self) -> list[str]:
+        return list(self.config.urls)
+
     def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
         async def produce(emit: Emit) -> None:
             async def one(url: str) -> None:

@@ -158,3 +158,15 @@ class FetchErrorRecord(Base):
     attempts: Mapped[int] = mapped_column(default=1)
     status_code: Mapped[int | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RunLock(Base):
+    """At most one run per database: the row exists while a run holds the lock."""
+
+    __tablename__ = "run_lock"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(300))  # "host:pid"
+    run_id: Mapped[int | None]
+    acquired_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
