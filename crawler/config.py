@@ -50,6 +50,7 @@ class HttpConfig(_Model):
     max_retry_after: Annotated[float, Field(ge=0)] = 60.0
     max_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
     delay: Annotated[float, Field(ge=0)] = 0.0
+    respect_robots: bool = True
 
 
 class EmailConfig(_Model):

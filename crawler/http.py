@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
+from protego import Protego
+
+log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -51,6 +56,8 @@ class FetchSettings:
     delay: float = 0.0
     backoff: float = 0.5
     max_redirects: int = 10
+    respect_robots: bool = True
+    max_crawl_delay: float = 10.0
 
 
 @dataclass
@@ -93,13 +100,22 @@ class FetchError(Exception):
         self.status = status
 
 
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
+
+
 def decode_body(content: bytes, content_type: str) -> str:
-    """Decode by the declared charset, else UTF-8, else Windows-1252 (never fails)."""
+    """Decode by the declared charset (header, then ``<meta charset>``), else UTF-8, else
+    Windows-1252, the usual mislabelled legacy encoding (never fails)."""
     charset = None
     for param in content_type.split(";")[1:]:
         key, _, value = param.partition("=")
         if key.strip().lower() == "charset":
             charset = value.strip().strip('"').lower()
+    if charset is None and content.startswith(b"\xef\xbb\xbf"):
+        charset = "utf-8-sig"
+    if charset is None:
+        match = _META_CHARSET.search(content[:4096])
+        charset = match.group(1).decode("ascii").lower() if match else None
     for encoding in (charset, "utf-8"):
         if not encoding:
             continue
@@ -125,12 +141,14 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 class _Host:
-    """Per-host politeness: a concurrency slot and the time of the last request start."""
+    """Per-host politeness: concurrency slots, request spacing and the robots.txt rules."""
 
-    def __init__(self, per_host: int):
+    def __init__(self, per_host: int, delay: float):
         self.slots = asyncio.Semaphore(per_host)
         self.lock = asyncio.Lock()
         self.next_start = 0.0
+        self.delay = delay
+        self.robots: asyncio.Task[Protego | None] | None = None
 
 
 @dataclass
@@ -171,13 +189,47 @@ class Fetcher:
     def _host(self, url: str) -> _Host:
         key = urlsplit(url).netloc
         if key not in self._hosts:
-            self._hosts[key] = _Host(self.settings.per_host)
+            self._hosts[key] = _Host(self.settings.per_host, self.settings.delay)
         return self._hosts[key]
 
+    async def allowed(self, url: str) -> bool:
+        """Whether robots.txt of ``url``'s host lets our User-Agent fetch it."""
+        if not self.settings.respect_robots:
+            return True
+        host = self._host(url)
+        if host.robots is None:
+            host.robots = asyncio.ensure_future(self._load_robots(url, host))
+        rules = await asyncio.shield(host.robots)
+        if rules is _DISALLOW_ALL:
+            return False
+        return rules is None or rules.can_fetch(url, self.settings.user_agent)
+
+    async def _load_robots(self, url: str, host: _Host) -> Protego | None:
+        parts = urlsplit(url)
+        robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+        try:
+            response = await self.get(robots_url, check_robots=False)
+        except FetchError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                return None  # RFC 9309: no robots.txt, no rules
+            # Unreachable or server error: RFC 9309 says assume complete disallow.
+            log.warning("robots.txt of %s unavailable (%s): not crawling that host",
+                        parts.netloc, exc.message)
+            return _DISALLOW_ALL
+        rules = Protego.parse(response.text)
+        crawl_delay = rules.crawl_delay(self.settings.user_agent)
+        if crawl_delay:
+            host.delay = max(host.delay, min(float(crawl_delay), self.settings.max_crawl_delay))
+        return rules
+
     async def get(self, url: str, validators: Validators | None = None,
-                  accept: str | None = None) -> Response:
-        """GET ``url``; return a 2xx or 304 :class:`Response` or raise :class:`FetchError`."""
+                  accept: str | None = None, check_robots: bool = True,
+                  method: str = "GET") -> Response:
+        """GET (or HEAD) ``url``; return a 2xx or 304 :class:`Response` or raise
+        :class:`FetchError`."""
         s = self.settings
+        if check_robots and not await self.allowed(url):
+            raise FetchError(url, "disallowed by robots.txt", 0)
         headers = dict(validators.headers()) if validators else {}
         if accept:
             headers["Accept"] = accept
@@ -186,7 +238,7 @@ class Fetcher:
         for attempt in range(1, s.attempts + 1):
             wait: float | None = None
             try:
-                response = await self._attempt(url, headers, attempt)
+                response = await self._attempt(method, url, headers, attempt)
             except _Retryable as exc:
                 last_error, last_status, wait = exc.message, exc.status, exc.retry_after
             else:
@@ -201,21 +253,22 @@ class Fetcher:
             await asyncio.sleep(max(wait or 0.0, backoff))
         raise FetchError(url, last_error, attempt, last_status)
 
-    async def _attempt(self, url: str, headers: dict[str, str], attempt: int) -> Response:
+    async def _attempt(self, method: str, url: str, headers: dict[str, str],
+                       attempt: int) -> Response:
         assert self._client is not None, "use Fetcher as an async context manager"
         s = self.settings
         host = self._host(url)
         async with self._slots, host.slots:
-            if s.delay:
+            if host.delay:
                 async with host.lock:
                     pause = host.next_start - time.monotonic()
-                    host.next_start = max(time.monotonic(), host.next_start) + s.delay
+                    host.next_start = max(time.monotonic(), host.next_start) + host.delay
                 if pause > 0:
                     await asyncio.sleep(pause)
             self.stats.requests += 1
             try:
                 async with asyncio.timeout(s.timeout * 2):
-                    return await self._read(url, headers, attempt)
+                    return await self._read(method, url, headers, attempt)
             except httpx.TooManyRedirects:
                 raise FetchError(url, "redirect loop (too many redirects)", attempt) from None
             except (httpx.TimeoutException, TimeoutError):
@@ -224,10 +277,11 @@ class Fetcher:
                 raise _Retryable(f"connection error: {type(exc).__name__}: {exc}".rstrip(": "))\
                     from None
 
-    async def _read(self, url: str, headers: dict[str, str], attempt: int) -> Response:
+    async def _read(self, method: str, url: str, headers: dict[str, str],
+                    attempt: int) -> Response:
         assert self._client is not None
         s = self.settings
-        async with self._client.stream("GET", url, headers=headers) as r:
+        async with self._client.stream(method, url, headers=headers) as r:
             status = r.status_code
             self.stats.statuses[status] = self.stats.statuses.get(status, 0) + 1
             if status in RETRY_STATUSES:
@@ -254,6 +308,9 @@ class Fetcher:
             moved = any(h.status_code in PERMANENT_REDIRECTS for h in r.history)
             return Response(url, str(r.url), status, r.headers, b"".join(chunks), attempt,
                             moved and str(r.url) != url)
+
+
+_DISALLOW_ALL = Protego.parse("User-agent: *\nDisallow: /\n")
 
 
 class _Retryable(Exception):

@@ -74,7 +74,7 @@ def fetch_settings(config: Config) -> FetchSettings:
     return FetchSettings(user_agent=h.user_agent, concurrency=h.concurrency,
                          per_host=h.per_host, timeout=h.timeout, attempts=h.attempts,
                          max_retry_after=h.max_retry_after, max_bytes=h.max_bytes,
-                         delay=h.delay)
+                         delay=h.delay, respect_robots=h.respect_robots)
 
 
 def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | None = None,

@@ -216,6 +216,8 @@ def _changes(session: Session, run_ids: list[int]) -> list[PageChange]:
             meta["previous_text"] = old_text or ""
         if change.kind == "modified":
             text = "\n".join(filter(None, [d.get("added_text", ""), d.get("removed_text", "")]))
+        elif change.kind == "moved":
+            text = ""  # only the address changed: watches may match, keywords may not
         else:
             text = "\n".join(filter(None, [new_text or old_text or "", meta.get("article")]))
         out.append(PageChange(

@@ -65,6 +65,8 @@ class Document:
     item: str = "page"
     # Facts the report shows next to it (author, published, version, summary, ...).
     meta: dict[str, Any] = field(default_factory=dict)
+    # Where a permanent redirect sent us, when the page now lives at another URL.
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Unchanged:
 
     url: str
     validators: Validators = field(default_factory=Validators)
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True)

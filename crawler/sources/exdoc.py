@@ -22,7 +22,7 @@ from pydantic import field_validator
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract import Extracted, extract_exdoc, extract_markdown
-from crawler.http import FetchError, Response
+from crawler.http import FetchError, Response, Validators
 from crawler.sources.base import (
     CrawlContext,
     Document,
@@ -104,12 +104,23 @@ class ExdocSource:
     async def _fetch_page(self, ctx: CrawlContext, page: GuidePage, markdown: bool) -> Result:
         if markdown and self.config.prefer_markdown:
             md_url = page.url[: -len(".html")] + ".md"
-            try:
-                return await _fetch_document(ctx, page, md_url, "md")
-            except FetchError as exc:
-                if exc.status not in (404, 410):
-                    return Failure(page.url, exc.message, exc.attempts, exc.status)
-                # No .md twin for this page after all: the HTML is the page.
+            # The text comes from the .md twin, but readers open the HTML page: it must
+            # answer too, or the page is a fetch problem (a cheap conditional HEAD).
+            stored = ctx.validators_for(md_url)
+            md, html = await asyncio.gather(
+                _fetch_document(ctx, page, md_url, "md"),
+                ctx.fetcher.get(page.url, Validators(None, stored.last_modified)
+                                if stored else None, method="HEAD"),
+                return_exceptions=True)
+            if isinstance(html, FetchError):
+                return Failure(page.url, html.message, html.attempts, html.status)
+            if not isinstance(md, FetchError):
+                if isinstance(md, BaseException):
+                    raise md
+                return md
+            if md.status not in (404, 410):
+                return Failure(page.url, md.message, md.attempts, md.status)
+            # No .md twin for this page after all: the HTML is the page.
         try:
             return await _fetch_document(ctx, page, page.url, "html")
         except FetchError as exc:
@@ -119,8 +130,10 @@ class ExdocSource:
 async def _fetch_document(ctx: CrawlContext, page: GuidePage, url: str, representation: str
                           ) -> Result:
     response = await ctx.fetcher.get(url, ctx.validators_for(url))
+    moved_to = _canonical(response.final_url) if response.moved_permanently else None
+    moved_to = moved_to if moved_to != page.url else None
     if response.not_modified:
-        return Unchanged(page.url, response.validators)
+        return Unchanged(page.url, response.validators, moved_to)
     expected = MARKDOWN_TYPES if representation == "md" else HTML_TYPES
     if response.content_type and response.content_type not in expected:
         raise FetchError(url, f"unexpected content type {response.content_type!r}",
@@ -131,7 +144,12 @@ async def _fetch_document(ctx: CrawlContext, page: GuidePage, url: str, represen
         raise FetchError(url, "no guide content found in the page (layout changed?)",
                          response.attempts, response.status)
     return Document(page.url, extracted.title or page.title, extracted.text, response.final_url,
-                    response.validators, representation, page.group)
+                    response.validators, representation, page.group, moved_to=moved_to)
+
+
+def _canonical(url: str) -> str:
+    """The HTML URL a reader opens for a fetched ``.md`` twin (or the URL itself)."""
+    return url[: -len(".md")] + ".html" if url.endswith(".md") else url
 
 
 async def discover(ctx: CrawlContext, root: str) -> PackageIndex:

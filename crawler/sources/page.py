@@ -78,8 +78,9 @@ class PageSource:
             response = await ctx.fetcher.get(url, ctx.validators_for(url))
         except FetchError as exc:
             return Failure(url, exc.message, exc.attempts, exc.status)
+        moved_to = response.final_url if response.moved_permanently else None
         if response.not_modified:
-            return Unchanged(url, response.validators)
+            return Unchanged(url, response.validators, moved_to)
         if response.content_type and response.content_type not in HTML_TYPES:
             return Failure(url, f"unexpected content type {response.content_type!r}",
                            response.attempts, response.status)
@@ -90,4 +91,4 @@ class PageSource:
             return Failure(url, f"no content found in {where}", response.attempts,
                            response.status)
         return Document(url, extracted.title or url, text, response.final_url,
-                        response.validators, "html")
+                        response.validators, "html", moved_to=moved_to)

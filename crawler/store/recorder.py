@@ -133,8 +133,12 @@ class SourceRecorder:
         else:
             previous = page.latest
         was_removed = page.status == "removed"
+        moved_before = (page.meta or {}).get("moved_to")
         page.title, page.group, page.status = doc.title, doc.group, "active"
-        page.item, page.meta, page.missing_runs = doc.item, doc.meta, 0
+        page.item, page.missing_runs = doc.item, 0
+        page.meta = doc.meta
+        if previous is not None:
+            self._note_move(session, page, moved_before, doc.moved_to)
         page.last_seen_run_id, page.last_fetched_at = self.run_id, now
         page.fetched_url = doc.fetched_url
         page.etag, page.last_modified = doc.validators.etag, doc.validators.last_modified
@@ -173,6 +177,18 @@ class SourceRecorder:
         kind = "added" if was_removed else "modified"
         self._change(session, page, kind, diff.summary(), previous, snapshot, details)
 
+    def _note_move(self, session: Session, page: Page, before: str | None,
+                   now: str | None) -> None:
+        """Report a permanent redirect once: the page lives on elsewhere, it is not gone."""
+        if now:
+            page.meta = {**(page.meta or {}), "moved_to": now}
+        elif before:
+            page.meta = {k: v for k, v in (page.meta or {}).items() if k != "moved_to"}
+        if now and now != before:
+            self.tally.changed += 1
+            self._change(session, page, "moved", f"moved to {now}", page.latest, None,
+                         {"from": page.url, "to": now})
+
     def _change(self, session: Session, page: Page, kind: str, summary: str,
                 old: Snapshot | None, new: Snapshot | None, details: dict | None = None) -> None:
         session.add(Change(run_id=self.run_id, report_run_id=self.run_id, page_id=page.id,
@@ -187,6 +203,7 @@ class SourceRecorder:
             return
         page.last_seen_run_id, page.last_fetched_at = self.run_id, utcnow()
         page.missing_runs = 0
+        self._note_move(session, page, (page.meta or {}).get("moved_to"), result.moved_to)
         if result.validators.etag or result.validators.last_modified:
             page.etag = result.validators.etag or page.etag
             page.last_modified = result.validators.last_modified or page.last_modified

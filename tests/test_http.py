@@ -1,0 +1,214 @@
+"""The shared HTTP client against a local server that really misbehaves."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+
+import pytest
+
+from crawler.demo.server import DocServer, Fault
+from crawler.http import Fetcher, FetchError, FetchSettings, Validators, decode_body
+
+PAGE = "/lumen/overview.html"
+
+
+@pytest.fixture
+def server():
+    with DocServer(version="v1") as s:
+        yield s
+
+
+def fetch(url: str, **settings) -> object:
+    """GET url with a fast-retrying Fetcher; return the Response or the FetchError."""
+    defaults = {"attempts": 3, "backoff": 0.01, "timeout": 2.0, "max_retry_after": 5}
+
+    async def go():
+        async with Fetcher(FetchSettings(**{**defaults, **settings})) as fetcher:
+            try:
+                return await fetcher.get(url)
+            except FetchError as exc:
+                return exc
+
+    return asyncio.run(go())
+
+
+def test_a_good_page_comes_back_with_its_validators(server):
+    response = fetch(server.url(PAGE))
+    assert response.status == 200 and b"top-content" in response.content
+    assert response.validators.etag and response.validators.last_modified
+
+
+def test_conditional_request_gets_304(server):
+    first = fetch(server.url(PAGE))
+
+    async def again():
+        async with Fetcher(FetchSettings()) as fetcher:
+            return await fetcher.get(server.url(PAGE), first.validators)
+
+    assert asyncio.run(again()).not_modified
+    assert server.log.not_modified(PAGE) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
+def test_transient_statuses_are_retried_then_succeed(server, status):
+    server.set_fault(PAGE, Fault(kind="status", status=status, times=2))
+    response = fetch(server.url(PAGE))
+    assert response.status == 200 and response.attempts == 3
+    assert server.log.statuses(PAGE) == [status, status, 200]
+
+
+def test_persistent_500_fails_after_the_bounded_attempts(server):
+    server.set_fault(PAGE, Fault(kind="status", status=500))
+    error = fetch(server.url(PAGE))
+    assert isinstance(error, FetchError)
+    assert (error.message, error.attempts, error.status) == ("HTTP 500", 3, 500)
+    assert server.log.count(PAGE) == 3
+
+
+def test_404_is_not_retried(server):
+    error = fetch(server.url("/lumen/nope.html"))
+    assert isinstance(error, FetchError) and error.status == 404 and error.attempts == 1
+
+
+def test_retry_after_seconds_is_honoured(server):
+    server.set_fault(PAGE, Fault(kind="status", status=429, retry_after=1, times=1))
+    started = time.monotonic()
+    response = fetch(server.url(PAGE))
+    assert response.status == 200
+    arrivals = server.log.arrivals(PAGE)
+    assert arrivals[1] - arrivals[0] >= 1.0
+    assert time.monotonic() - started >= 1.0
+
+
+def test_retry_after_http_date_is_honoured(server):
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+    server.set_fault(PAGE, Fault(kind="status", status=503, retry_after=when, times=1))
+    response = fetch(server.url(PAGE))
+    assert response.status == 200
+    arrivals = server.log.arrivals(PAGE)
+    assert arrivals[1] - arrivals[0] >= 0.9  # the date has one-second resolution
+
+
+def test_retry_after_beyond_the_cap_gives_up_instead_of_stalling(server):
+    server.set_fault(PAGE, Fault(kind="status", status=503, retry_after=120))
+    started = time.monotonic()
+    error = fetch(server.url(PAGE), max_retry_after=5)
+    assert isinstance(error, FetchError) and "Retry-After 120s exceeds" in error.message
+    assert time.monotonic() - started < 2 and server.log.count(PAGE) == 1
+
+
+def test_connection_reset_mid_body_is_retried_and_reported(server):
+    server.set_fault(PAGE, Fault(kind="reset"))
+    error = fetch(server.url(PAGE), attempts=2)
+    assert isinstance(error, FetchError) and error.attempts == 2
+    assert "connection error" in error.message
+
+
+def test_a_hanging_server_cannot_stall_beyond_the_timeout(server):
+    server.set_fault(PAGE, Fault(kind="hang", seconds=10))
+    started = time.monotonic()
+    error = fetch(server.url(PAGE), timeout=0.5, attempts=2)
+    elapsed = time.monotonic() - started
+    assert isinstance(error, FetchError) and "timed out" in error.message
+    assert elapsed < 3
+
+
+def test_redirect_loop_is_an_error(server):
+    server.set_fault("/a.html", Fault(kind="redirect", status=302, location="/b.html"))
+    server.set_fault("/b.html", Fault(kind="redirect", status=302, location="/a.html"))
+    error = fetch(server.url("/a.html"))
+    assert isinstance(error, FetchError) and "redirect loop" in error.message
+
+
+def test_permanent_redirect_is_followed_and_flagged(server):
+    server.set_fault("/old.html", Fault(kind="redirect", status=301, location=PAGE))
+    response = fetch(server.url("/old.html"))
+    assert response.status == 200 and response.moved_permanently
+    assert response.final_url == server.url(PAGE)
+
+
+def test_oversize_body_is_refused(server):
+    big = b"<html><body>" + b"x" * 300_000 + b"</body></html>"
+    server.set_fault(PAGE, Fault(kind="body", body=big, content_type="text/html"))
+    error = fetch(server.url(PAGE), max_bytes=100_000)
+    assert isinstance(error, FetchError) and "too large" in error.message
+
+
+def test_gzip_bomb_is_refused_after_decompression(server):
+    bomb = b"<html><body>" + b"\0" * 20_000_000 + b"</body></html>"  # ~20 KB gzipped
+    server.set_fault(PAGE, Fault(kind="body", body=bomb, content_type="text/html"))
+    error = fetch(server.url(PAGE), max_bytes=1_000_000)
+    assert isinstance(error, FetchError) and "after decompression" in error.message
+
+
+def test_per_host_concurrency_holds_under_retries(server):
+    server.set_fault("*", Fault(kind="delay", seconds=0.05))
+    server.set_fault("/flaky.html", Fault(kind="status", status=503, times=4))
+
+    async def go():
+        async with Fetcher(FetchSettings(per_host=2, concurrency=16, backoff=0.01)) as f:
+            urls = [server.url(PAGE)] * 12 + [server.url("/flaky.html")] * 2
+            return await asyncio.gather(*(f.get(u) for u in urls), return_exceptions=True)
+
+    asyncio.run(go())
+    assert server.log.max_inflight_per_host <= 2
+
+
+def test_per_host_delay_spaces_requests(server):
+    async def go():
+        async with Fetcher(FetchSettings(delay=0.2)) as f:
+            await asyncio.gather(*(f.get(server.url(PAGE)) for _ in range(4)))
+
+    asyncio.run(go())
+    arrivals = sorted(server.log.arrivals(PAGE))
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert min(gaps) >= 0.15
+
+
+def test_robots_txt_is_obeyed(server):
+    # The demo site's robots.txt disallows /private/.
+    async def go():
+        async with Fetcher(FetchSettings()) as fetcher:
+            with pytest.raises(FetchError, match="disallowed by robots.txt"):
+                await fetcher.get(server.url("/private/notes.html"))
+            return await asyncio.gather(*(fetcher.get(server.url(PAGE)) for _ in range(3)))
+
+    assert [r.status for r in asyncio.run(go())] == [200, 200, 200]
+    assert server.log.count("/private/notes.html") == 0
+    assert server.log.count("/robots.txt") == 1  # fetched once per host, then cached
+
+
+def test_robots_can_be_switched_off(server):
+    response = fetch(server.url("/private/notes.html"), respect_robots=False)
+    assert response.status == 200
+
+
+def test_robots_server_error_means_disallow_all(server):
+    server.set_fault("/robots.txt", Fault(kind="status", status=500))
+    error = fetch(server.url(PAGE), attempts=1)
+    assert isinstance(error, FetchError) and "robots.txt" in error.message
+
+
+def test_user_agent_is_descriptive(server):
+    fetch(server.url(PAGE), user_agent="docwatch-test/1.0 (+https://example.invalid)")
+    agents = {e.headers.get("User-Agent") for e in server.log.requests(PAGE)}
+    assert agents == {"docwatch-test/1.0 (+https://example.invalid)"}
+
+
+@pytest.mark.parametrize(("body", "content_type", "expected"), [
+    ("café".encode("latin-1"), "text/html; charset=iso-8859-1", "café"),
+    ("café".encode(), "text/html", "café"),
+    ('<meta charset="windows-1252"><p>caf\xe9</p>'.encode("cp1252"), "text/html",
+     "<p>café</p>"),
+    ("caf\xe9".encode("cp1252"), "text/html", "café"),  # mislabelled: detected
+])
+def test_bodies_are_decoded_by_declared_charset_then_detection(body, content_type, expected):
+    assert expected in decode_body(body, content_type)
+
+
+def test_validators_make_conditional_headers():
+    assert Validators('"abc"', "Mon, 01 Jan 2024 00:00:00 GMT").headers() == {
+        "If-None-Match": '"abc"', "If-Modified-Since": "Mon, 01 Jan 2024 00:00:00 GMT"}
+    assert Validators().headers() == {}

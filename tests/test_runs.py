@@ -1,0 +1,155 @@
+"""Whole runs as processes: kill -9 recovery, one run at a time, graceful SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from crawler.demo.server import DocServer, Fault
+
+SLOW = Fault(kind="delay", seconds=0.15)
+
+
+@pytest.fixture
+def site():
+    with DocServer(version="v1") as server:
+        yield server
+
+
+def write_config(tmp_path: Path, base: str) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(f"""
+report: {{title: "Lumen Research", dir: out}}
+http: {{per_host: 1}}
+sources:
+  - name: docs
+    kind: exdoc
+    urls: [{base}/lumen/, {base}/lumen_live/]
+skills:
+  - name: live
+    watches: ["{base}/lumen_live/*"]
+""")
+    return path
+
+
+def start(config: Path, db: Path, date: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler", "crawl", "--config", str(config),
+         "--db", f"sqlite:///{db}", "--date", date],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def crawl(config: Path, db: Path, date: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", "crawl", "--config", str(config),
+         "--db", f"sqlite:///{db}", "--date", date],
+        capture_output=True, text=True, timeout=120)
+
+
+def wait_for(db: Path, sql: str, at_least: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if sqlite3.connect(db).execute(sql).fetchone()[0] >= at_least:
+                return
+        except sqlite3.OperationalError:
+            pass  # the schema is not there yet
+        time.sleep(0.02)
+    raise AssertionError(f"{sql} never reached {at_least}")
+
+
+def report(tmp_path: Path, date: str) -> dict:
+    return json.loads((tmp_path / "out" / f"{date}-lumen-research.json").read_text())
+
+
+@pytest.mark.parametrize("kill_after", [1, 4])
+def test_kill_9_mid_run_then_every_change_is_reported_exactly_once(site, tmp_path, kill_after):
+    config, db = write_config(tmp_path, site.base_url), tmp_path / "db.sqlite3"
+    assert crawl(config, db, "2024-01-01").returncode == 0
+    site.set_version("v2")
+    site.set_fault("*", SLOW)
+
+    victim = start(config, db, "2024-02-01")
+    wait_for(db, "select count(*) from changes", kill_after)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+
+    site.set_fault("*", None)
+    finished = crawl(config, db, "2024-02-02")
+    assert finished.returncode == 0, finished.stderr
+
+    conn = sqlite3.connect(db)
+    assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+    statuses = [s for (s,) in conn.execute("select status from runs order by id")]
+    assert statuses == ["completed", "aborted", "completed"]
+    data = report(tmp_path, "2024-02-02")
+    found = sorted((c["change"], c["url"].rsplit("/", 2)[-2] + "/" + c["url"].rsplit("/", 1)[-1])
+                   for c in data["changes"])
+    assert found == sorted([
+        ("added", "lumen/json_apis.html"), ("added", "lumen_live/async.html"),
+        ("removed", "lumen/channels.html"), ("modified", "lumen/installation.html"),
+        ("modified", "lumen/routing.html"), ("modified", "lumen/changelog.html"),
+        ("modified", "lumen_live/bindings.html")])
+    # The killed run never wrote a report of its own; nothing is reported twice later.
+    assert not (tmp_path / "out" / "2024-02-01-lumen-research.json").exists()
+    assert crawl(config, db, "2024-02-03").returncode == 0
+    assert report(tmp_path, "2024-02-03")["changes"] == []
+
+
+def test_a_second_run_exits_at_once_while_one_is_running(site, tmp_path):
+    config, db = write_config(tmp_path, site.base_url), tmp_path / "db.sqlite3"
+    site.set_fault("*", SLOW)
+    first = start(config, db, "2024-01-01")
+    wait_for(db, "select count(*) from run_lock", 1)
+
+    started = time.monotonic()
+    second = crawl(config, db, "2024-01-01")
+    assert second.returncode == 3
+    assert "another docwatch run" in second.stderr
+    assert time.monotonic() - started < 10
+
+    site.set_fault("*", None)
+    assert first.wait(60) == 0
+    assert sqlite3.connect(db).execute("select count(*) from run_lock").fetchone()[0] == 0
+
+
+def test_a_stale_lock_from_a_killed_run_is_recovered(site, tmp_path):
+    config, db = write_config(tmp_path, site.base_url), tmp_path / "db.sqlite3"
+    site.set_fault("*", SLOW)
+    victim = start(config, db, "2024-01-01")
+    wait_for(db, "select count(*) from run_lock", 1)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+
+    site.set_fault("*", None)
+    result = crawl(config, db, "2024-01-01")
+    assert result.returncode == 0, result.stderr
+
+
+def test_sigterm_stops_gracefully_and_the_report_says_interrupted(site, tmp_path):
+    config, db = write_config(tmp_path, site.base_url), tmp_path / "db.sqlite3"
+    site.set_fault("*", SLOW)
+    proc = start(config, db, "2024-01-01")
+    wait_for(db, "select count(*) from snapshots", 2)
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(20) == 130
+
+    conn = sqlite3.connect(db)
+    status, message = conn.execute("select status, message from runs").fetchone()
+    assert status == "interrupted" and "signal" in message
+    assert conn.execute("select count(*) from run_lock").fetchone()[0] == 0
+    data = report(tmp_path, "2024-01-01")
+    assert data["interrupted"] is True
+    md = (tmp_path / "out" / "2024-01-01-lumen-research.md").read_text()
+    assert "This run was interrupted" in md
+
+    site.set_fault("*", None)  # the next run completes the baseline
+    assert crawl(config, db, "2024-01-02").returncode == 0
