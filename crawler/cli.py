@@ -1,21 +1,39 @@
-"""The ``docwatch`` command line: a thin shell over :mod:`crawler.pipeline`.
+"""The ``docwatch`` command line: a thin shell over the library.
 
-Exit status: 0 when a run completed (changes or not), 1 when every fetch failed,
-2 when the configuration (or a command-line value) is invalid, 3 when another run
-holds the database, 130 when interrupted.
+``crawl`` runs :mod:`crawler.pipeline`; ``report``, ``runs``, ``history``, ``show`` and
+``diff`` read the stored history through :mod:`crawler.history`; ``demo`` and ``init``
+call :mod:`crawler.demo.run` and :mod:`crawler.init`.
+
+Exit status of ``crawl``: 0 when a run completed (changes or not), 1 when every fetch
+failed, 2 when the configuration (or a command-line value) is invalid, 3 when another
+run holds the database, 130 when interrupted. The reading commands exit 0 when they
+showed what was asked, 1 when there is nothing to show (no database, an unknown URL,
+no run on that date) and 2 on an invalid configuration or command-line value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
 import sys
+import time
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
 from crawler.config import DEFAULT_CONFIG, ConfigError, load_config
 from crawler.store.db import ENV_VAR
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from crawler.history import PageRef
+
+T = TypeVar("T")
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -47,32 +65,46 @@ def cli() -> None:
               help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each step.")
+@click.option("--log-json", is_flag=True,
+              help="Log to stderr as one JSON object per line (for log collectors).")
 def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date | None,
-                  database: str | None, quiet: bool, verbose: bool) -> None:
+                  database: str | None, quiet: bool, verbose: bool, log_json: bool) -> None:
     """Crawl the sources, store snapshots, diff against the last run, write the report."""
     from crawler.pipeline import crawl
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if verbose else logging.WARNING
+    if log_json:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLogFormatter())
+        logging.basicConfig(level=level, handlers=[handler])
+    else:
+        logging.basicConfig(level=level,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from crawler.store.lock import RunLocked
 
-    config = _load(config_path)
+    say = _say_json if log_json else _say_plain
     try:
+        config = load_config(config_path)
         outcome = crawl(config, date=run_date, sources=list(sources) or None, database=database)
     except ConfigError as exc:
-        _fail_config(exc)
+        for problem in exc.problems:
+            say("error", problem)
+        sys.exit(EXIT_CONFIG)
     except RunLocked as exc:
-        click.echo(f"error: {exc}; not starting a second one", err=True)
+        say("error", f"{exc}; not starting a second one")
         sys.exit(EXIT_LOCKED)
     if not quiet:
         for path in outcome.report_paths:
             click.echo(str(path))
-        click.echo(f"run {outcome.run_id} {outcome.status}: {outcome.pages_checked} pages "
-                   f"checked, {outcome.changed} changed, {outcome.errors} errors", err=True)
+        say("info", f"run {outcome.run_id} {outcome.status}: {outcome.pages_checked} pages "
+                    f"checked, {outcome.changed} changed, {outcome.errors} errors",
+            run_id=outcome.run_id, status=outcome.status, pages_checked=outcome.pages_checked,
+            changed=outcome.changed, errors=outcome.errors,
+            reports=[str(p) for p in outcome.report_paths])
     if outcome.status == "interrupted":
         sys.exit(EXIT_INTERRUPTED)
     if outcome.all_failed:
-        click.echo("error: every fetch failed; see Fetch problems in the report", err=True)
+        say("error", "every fetch failed; see Fetch problems in the report")
         sys.exit(EXIT_ALL_FAILED)
 
 
@@ -113,6 +145,294 @@ def sources_command(config_path: Path, check: bool, sources: tuple[str, ...]) ->
         click.echo(f"  FAIL {result.source}: {result.url}: {result.detail}", err=True)
     if failures:
         sys.exit(EXIT_ALL_FAILED)
+
+
+# -- options shared by the reading commands ------------------------------------------------
+
+_config_option = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
+    show_default=True, help="The sources.yaml to use.")
+_db_option = click.option(
+    "--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
+    help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+_source_option = click.option(
+    "--source", metavar="NAME", help="The source the page belongs to, when several watch it.")
+
+
+@cli.command("report")
+@_config_option
+@click.option("--date", "report_date", callback=_parse_date, metavar="YYYY-MM-DD",
+              help="Re-render the report of this date from the database.")
+@click.option("--since", callback=_parse_date, metavar="YYYY-MM-DD",
+              help="One report over every run from this date on.")
+@click.option("--until", callback=_parse_date, metavar="YYYY-MM-DD",
+              help="With --since: the last date covered (default: today, UTC).")
+@_db_option
+def report_command(config_path: Path, report_date: dt.date | None, since: dt.date | None,
+                   until: dt.date | None, database: str | None) -> None:
+    """Write the report of a date (--date), or of everything since a date (--since)."""
+    from crawler import history
+    from crawler.report import build_report, write_report
+
+    if (report_date is None) == (since is None):
+        raise click.UsageError("give either --date or --since")
+    if until is not None and since is None:
+        raise click.UsageError("--until goes with --since")
+    config = _load(config_path)
+    engine = _open(database)
+    if report_date is not None:
+        if not history.runs_on(engine, report_date):
+            _fail(f"no run recorded on {report_date.isoformat()}; `docwatch runs` lists them")
+        report = build_report(engine, config, report_date)
+        paths = write_report(report, config.report_dir)
+    else:
+        until = until or dt.datetime.now(dt.UTC).date()
+        if since > until:
+            raise click.UsageError(f"--since {since} is after --until {until}")
+        if not history.runs_on(engine, since, until):
+            _fail(f"no run recorded from {since.isoformat()} to {until.isoformat()}; "
+                  "`docwatch runs` lists them")
+        report = history.build_report_range(engine, config, since, until)
+        paths = history.write_range_report(report, config.report_dir)
+    for path in paths:
+        click.echo(str(path))
+    click.echo(f"{_count(len(report.runs), 'run')}, {_count(len(report.changes), 'change')}, "
+               f"{_count(len(report.skills), 'skill')} to update", err=True)
+
+
+@cli.command("runs")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many runs to list.")
+@_db_option
+def runs_command(limit: int, database: str | None) -> None:
+    """List the most recent runs, newest first."""
+    from crawler.history import list_runs
+
+    runs = list_runs(_open(database), limit)
+    if not runs:
+        click.echo("no runs recorded yet; `docwatch crawl` makes the first", err=True)
+        return
+    rows = [["id", "date", "status", "started (UTC)", "duration", "checked", "changed",
+             "errors", "message"]]
+    for run in runs:
+        rows.append([str(run.id), run.date.isoformat(), run.status,
+                     f"{run.started_at:%Y-%m-%d %H:%M:%S}", _duration(run.duration),
+                     str(run.pages_checked), str(run.pages_changed), str(run.errors),
+                     run.message or ""])
+    _table(rows, right={0, 4, 5, 6, 7})
+
+
+@cli.command("history")
+@click.argument("url")
+@_source_option
+@_db_option
+def history_command(url: str, source: str | None, database: str | None) -> None:
+    """List the stored versions of the page at URL, oldest first."""
+    from crawler.history import page_history
+
+    engine = _open(database)
+    page = _page(engine, url, source)
+    events = page_history(engine, page)
+    status = "" if page.status == "active" else f", {page.status}"
+    click.echo(f"{page.url} ({page.source}{status}): {page.title}")
+    rows = [["date", "run", "snapshot", "size", "change"]]
+    for event in events:
+        snap = event.snapshot
+        new = snap is not None and snap.run_id == event.run_id and event.change != "removed"
+        summary = event.summary if event.summary and event.summary != event.change else ""
+        rows.append([event.run_date.isoformat(), str(event.run_id),
+                     snap.short_hash if new else "-", f"{snap.size:,}" if new else "-",
+                     f"{event.change}: {summary}" if summary else event.change])
+    _table(rows, right={1, 3})
+
+
+@cli.command("show")
+@click.argument("url")
+@click.option("--at", "at_date", callback=_parse_date, metavar="YYYY-MM-DD",
+              help="The version current on this date (default: the latest).")
+@_source_option
+@_db_option
+def show_command(url: str, at_date: dt.date | None, source: str | None,
+                 database: str | None) -> None:
+    """Print the stored normalised text of the page at URL."""
+    from crawler.history import snapshot_at, snapshot_text
+
+    engine = _open(database)
+    page = _page(engine, url, source)
+    snap = _or_fail(lambda: snapshot_at(engine, page, at_date))
+    click.echo(f"{page.url} @ {snap.run_date.isoformat()} (run {snap.run_id}, "
+               f"{snap.short_hash})", err=True)
+    click.echo(snapshot_text(engine, snap).rstrip("\n"))
+
+
+@cli.command("diff")
+@click.argument("url")
+@click.option("--from", "from_date", callback=_parse_date, metavar="YYYY-MM-DD",
+              help="Compare from the version current on this date (default: the previous one).")
+@click.option("--to", "to_date", callback=_parse_date, metavar="YYYY-MM-DD",
+              help="Compare to the version current on this date (default: the latest).")
+@click.option("-U", "--context", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Lines of context around each change.")
+@click.option("--color/--no-color", default=None,
+              help="Colour the diff (default: when printing to a terminal and NO_COLOR "
+                   "is unset).")
+@_source_option
+@_db_option
+def diff_command(url: str, from_date: dt.date | None, to_date: dt.date | None, context: int,
+                 color: bool | None, source: str | None, database: str | None) -> None:
+    """Print a unified diff of the page at URL between two stored versions."""
+    from crawler.history import diff_snapshots
+
+    engine = _open(database)
+    page = _page(engine, url, source)
+    diff = _or_fail(lambda: diff_snapshots(engine, page, from_date, to_date, context))
+    if diff.old is None:
+        click.echo(f"{page.url} has a single version up to {diff.new.run_date.isoformat()}; "
+                   "nothing to compare (use --from to pick another)", err=True)
+        return
+    if not diff.lines:
+        click.echo(f"{page.url}: no difference between {diff.old.run_date.isoformat()} and "
+                   f"{diff.new.run_date.isoformat()}", err=True)
+        return
+    if color is None:
+        color = click.get_text_stream("stdout").isatty() and not os.environ.get("NO_COLOR")
+    for line in diff.lines:
+        click.echo(_diff_style(line) if color else line, color=color)
+    sections = "; ".join(diff.stats.sections)
+    click.echo(f"{diff.stats.summary()}{': ' + sections if sections else ''}", err=True)
+
+
+@cli.command("demo")
+@click.option("--dir", "directory", type=click.Path(path_type=Path),
+              help="Write the demo here (empty, new, or a previous demo's; "
+                   "default: a new temporary directory).")
+def demo_command(directory: Path | None) -> None:
+    """Crawl the bundled two-version docs site offline and write its reports."""
+    from crawler.demo.run import DemoDirectoryInUse, run_demo
+
+    try:
+        outcome = run_demo(directory)
+    except DemoDirectoryInUse as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(f"demo project: {outcome.directory}")
+    for path in outcome.report_paths:
+        click.echo(str(path))
+    for line in outcome.summary():
+        click.echo(line)
+    routing = next((c.url for c in outcome.report.changes if c.url.endswith("/routing.html")),
+                   None)
+    if routing:
+        click.echo(f"next: docwatch diff {routing} --db {outcome.database}", err=True)
+
+
+@cli.command("init")
+@click.option("--force", is_flag=True, help="Overwrite starter files that already exist.")
+@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("."), help="Where to write them (default: the current directory).")
+def init_command(force: bool, directory: Path) -> None:
+    """Write a commented starter sources.yaml and a sample skill."""
+    from crawler.init import StarterExists, write_starter
+
+    try:
+        paths = write_starter(directory, force=force)
+    except StarterExists as exc:
+        click.echo(f"error: {exc}; pass --force to overwrite", err=True)
+        sys.exit(EXIT_CONFIG)
+    for path in paths:
+        click.echo(f"wrote {path}")
+    click.echo("next: edit sources.yaml, check it with `docwatch sources --check`, "
+               "then run `docwatch crawl`", err=True)
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per record: time (UTC), level, logger, message, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        extra = {"exception": self.formatException(record.exc_info)} if record.exc_info else {}
+        return _json_line(record.created, record.levelname.lower(), record.name,
+                          record.getMessage(), **extra)
+
+
+def _json_line(created: float, level: str, logger: str, message: str, **fields) -> str:
+    stamp = dt.datetime.fromtimestamp(created, dt.UTC).isoformat(timespec="milliseconds")
+    return json.dumps({"time": stamp.replace("+00:00", "Z"), "level": level, "logger": logger,
+                       "message": message, **fields}, ensure_ascii=False)
+
+
+def _say_plain(level: str, message: str, **_fields) -> None:
+    click.echo(f"error: {message}" if level == "error" else message, err=True)
+
+
+def _say_json(level: str, message: str, **fields) -> None:
+    click.echo(_json_line(time.time(), level, "docwatch", message, **fields), err=True)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ALL_FAILED)
+
+
+def _open(database: str | None) -> Engine:
+    from crawler.history import open_existing
+
+    return _or_fail(lambda: open_existing(database))
+
+
+def _page(engine: Engine, url: str, source: str | None) -> PageRef:
+    from crawler.history import find_page
+
+    return _or_fail(lambda: find_page(engine, url, source))
+
+
+def _or_fail(call: Callable[[], T]) -> T:
+    """``call()``, turning a :class:`~crawler.history.HistoryError` into exit status 1."""
+    from crawler.history import HistoryError
+
+    try:
+        return call()
+    except HistoryError as exc:
+        _fail(str(exc))
+
+
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}{'s' * (number != 1)}"
+
+
+def _duration(value: dt.timedelta | None) -> str:
+    if value is None:
+        return "-"
+    seconds = value.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _table(rows: list[list[str]], right: Collection[int] = ()) -> None:
+    """Print rows as aligned columns (the last column is never padded)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [cell.rjust(width) if i in right else cell.ljust(width)
+                 for i, (cell, width) in enumerate(zip(row, widths, strict=True))]
+        cells[-1] = row[-1]
+        click.echo("  ".join(cells).rstrip())
+
+
+def _diff_style(line: str) -> str:
+    if line.startswith(("---", "+++")):
+        return click.style(line, bold=True)
+    if line.startswith("@@"):
+        return click.style(line, fg="cyan")
+    if line.startswith("-"):
+        return click.style(line, fg="red")
+    if line.startswith("+"):
+        return click.style(line, fg="green")
+    return line
 
 
 def _load(path: Path):

@@ -69,6 +69,13 @@ class EmailConfig(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class NotifyConfig(_Model):
+    """Chat notifications through Apprise (optional extra ``docwatch[notify]``)."""
+
+    send: Literal["always", "changes", "never"] = "changes"
+    apprise: list[str] = []
+
+
 class ScheduleConfig(_Model):
     """When ``docwatch schedule`` runs the crawl."""
 
@@ -121,6 +128,7 @@ class Config(_Model):
     report: ReportConfig = ReportConfig()
     http: HttpConfig = HttpConfig()
     email: EmailConfig | None = None
+    notify: NotifyConfig | None = None
     schedule: ScheduleConfig = ScheduleConfig()
     sources: list[dict[str, Any]] = []
     skills: list[SkillConfig] = []
@@ -295,4 +303,5 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
 
 
 __all__ = ["DEFAULT_CONFIG", "Config", "ConfigError", "EmailConfig", "HttpConfig",
-           "ReportConfig", "ScheduleConfig", "SkillConfig", "check_http_url", "load_config"]
+           "NotifyConfig", "ReportConfig", "ScheduleConfig", "SkillConfig", "check_http_url",
+           "load_config"]

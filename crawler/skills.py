@@ -30,6 +30,10 @@ class PageChange:
     note: str = ""
     item: str = "page"  # page | post | release | package
     meta: dict = field(default_factory=dict)
+    # What the change taught: deprecation notices, terms and h2 sections that are new.
+    new_notices: list[dict] = field(default_factory=list)
+    new_terms: list[str] = field(default_factory=list)
+    new_sections: list[str] = field(default_factory=list)
 
     @property
     def match_urls(self) -> list[str]:
@@ -53,6 +57,8 @@ class SkillFlag:
     name: str
     path: str | None
     reasons: list[FlagReason] = field(default_factory=list)
+    stale_lines: list = field(default_factory=list)  # crawler.staleness.StaleLine
+    actions: list[str] = field(default_factory=list)
 
 
 @lru_cache(maxsize=512)
@@ -91,19 +97,6 @@ def flag_skills(changes: list[PageChange], skills: list[SkillConfig],
             path = (skill_paths or {}).get(skill.name, str(skill.path) if skill.path else None)
             flags.append(SkillFlag(skill.name, path, reasons))
     return flags
-
-
-def find_gaps(changes: list[PageChange], skills: list[SkillConfig]) -> list[PageChange]:
-    """New pages that no skill watches and none of whose keywords the page mentions."""
-    gaps = []
-    for change in changes:
-        if change.change != "added" or change.item != "page":
-            continue
-        text = f"{change.title}\n{change.text}"
-        if any(s.watches_url(change.url) or mentioned_keywords(s, text) for s in skills):
-            continue
-        gaps.append(change)
-    return gaps
 
 
 def skills_covering(skills: list[SkillConfig], docs_root: str) -> list[str]:

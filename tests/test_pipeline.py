@@ -63,7 +63,7 @@ def db_url(tmp_path: Path) -> str:
 
 def run(config, tmp_path, date):
     outcome = crawl(config, date=date, database=db_url(tmp_path))
-    md, js = outcome.report_paths
+    md, js = outcome.report_paths[:2]
     return outcome, md.read_text(), json.loads(js.read_text())
 
 
@@ -71,8 +71,8 @@ def test_first_crawl_records_a_baseline_instead_of_listing_new_pages(config, tmp
     outcome, md, data = run(config, tmp_path, DAY1)
 
     assert outcome.status == "completed"
-    assert [p.name for p in outcome.report_paths] == ["2024-01-02-lumen-research.md",
-                                                      "2024-01-02-lumen-research.json"]
+    assert [p.name for p in outcome.report_paths[:2]] == ["2024-01-02-lumen-research.md",
+                                                          "2024-01-02-lumen-research.json"]
     # 5 lumen guides + 3 lumen_live guides; module pages are not guides.
     assert data["sources"] == [{"name": "docs", "kind": "exdoc", "pages_checked": 8,
                                 "not_modified": 8, "changed": 0, "errors": 0,
@@ -112,8 +112,8 @@ def test_markdown_report_reads_like_a_research_note(config, site, tmp_path):
     _, md, _ = run(config, tmp_path, DAY2)
 
     headings = [line for line in md.splitlines() if line.startswith("## ")]
-    assert headings == ["## Sources reviewed", "## Key changes", "## Skills needing updates",
-                        "## Skill gaps", "## Fetch problems"]
+    assert headings == ["## Key takeaways", "## Sources reviewed", "## Key changes",
+                        "## Skills needing updates", "## Skill gaps", "## Fetch problems"]
     assert md.startswith("# Lumen Research — 2024-02-02\n")
     assert "### docs / lumen\n" in md and "### docs / lumen_live\n" in md
     assert "**New pages**" in md and "**Removed pages**" in md and "**Modified pages**" in md
@@ -143,7 +143,8 @@ def test_gaps_are_new_pages_no_skill_covers(config, site, tmp_path):
     _, md, data = run(config, tmp_path, DAY2)
 
     # async.html is watched by "live"; json_apis.html is watched and mentioned by nobody.
-    assert [g["url"].rsplit("/", 1)[-1] for g in data["gaps"]] == ["json_apis.html"]
+    pages = [g["url"].rsplit("/", 1)[-1] for g in data["gaps"] if g["kind"] == "page"]
+    assert pages == ["json_apis.html"]
     assert "no skill watches or mentions it" in md
 
 

@@ -53,7 +53,7 @@ class World:
         self.post(f"/__world/day/{day}")
         config = load_config(self.config_path)
         outcome = crawl(config, date=DATES[day], database=self.db)
-        md, js = outcome.report_paths
+        md, js = outcome.report_paths[:2]
         return outcome, json.loads(js.read_text()), md.read_text()
 
     def stop(self) -> None:
@@ -113,3 +113,71 @@ def test_day3_rebuild_noise_is_no_change_and_costs_almost_nothing(world, day2):
               and "/dist/" not in p}
     not_modified = sum(v["not_modified"] for v in guides.values())
     assert not_modified >= 0.9 * sum(v["count"] for v in guides.values())
+
+
+@pytest.fixture(scope="module")
+def day4(world, day2):
+    world.crawl(3)
+    world.post("/__world/log/reset")
+    return world.crawl(4)
+
+
+def test_day4_faults_are_fetch_problems_and_nothing_is_lost(world, day4):
+    outcome, data, md = day4
+    faulted = {e["url"].removeprefix(world.base) for e in data["errors"]}
+    assert faulted == {
+        "/hexdocs.pm/phoenix/routing.html", "/hexdocs.pm/phoenix_live_view/bindings.html",
+        "/hexdocs.pm/ecto/getting-started.html", "/hexdocs.pm/phoenix/presence.html",
+        "/hexdocs.pm/phoenix_live_view/js-interop.html", "/hexdocs.pm/phoenix/controllers.html",
+        "/elixir-lang.org/atom.xml", "/hexdocs.pm/phoenix/telemetry.html"}
+    kinds = {(c["change"], c["url"].removeprefix(world.base)) for c in data["changes"]}
+    assert kinds == {("modified", "/hexdocs.pm/phoenix/channels.html"),
+                     ("modified", "/hexdocs.pm/ecto/embedded-schemas.html"),
+                     ("moved", "/hexdocs.pm/phoenix/json_and_apis.html")}
+    assert "Retry-After 120s exceeds" in md
+    log = world.get("/__world/log")
+    assert log["paths"]["/hex.pm/api/packages/phoenix_live_view"]["statuses"] == {
+        "429": 1, "200": 1}
+    assert max(log["max_inflight_per_host"].values()) <= 4
+    assert outcome.status == "completed"
+
+
+def test_day5_reports_exactly_the_day5_changes(world, day4):
+    _, data, _ = world.crawl(5)
+    assert data["errors"] == []
+    pages = {c["url"].removeprefix(world.base) for c in data["changes"] if c["item"] == "page"}
+    assert pages == {"/hexdocs.pm/phoenix/changelog.html",
+                     "/hexdocs.pm/phoenix_live_view/changelog.html",
+                     "/hexdocs.pm/phoenix_live_view/bindings.html",
+                     "/hexdocs.pm/phoenix_live_view/uploads.html"}
+    assert {(r["package"], r["version"]) for r in data["releases"]} == {
+        ("phoenix", "1.8.5"), ("phoenix_live_view", "1.1.25"), ("phoenix_live_view", "1.1.26")}
+    assert not any(c["change"] == "removed" for c in data["changes"])
+
+
+PLANTED = {  # skill -> {(line, term)} the world's sample skills teach that day 2 retired
+    "phoenix-liveview": {(47, "phx-feedback-for"), (75, "phx-page-loading"), (92, "Floki"),
+                         (93, "Floki")},
+    "phoenix-api-channels": {(27, ":trailing_slash"), (34, ":namespace")},
+    "ecto-patterns": {(38, "literal/1"), (56, "Ecto.Repo.transaction/2"),
+                      (68, "Ecto.Repo.transaction/2")},
+}
+
+
+def test_day2_points_at_every_stale_skill_line_with_evidence(world, day2):
+    _, data, md = day2
+    skills = {s["name"]: s for s in data["skills"]}
+    for name, planted in PLANTED.items():
+        found = {(s["line"], s["term"]) for s in skills[name]["stale_lines"]}
+        assert planted <= found, name
+        assert len(found - planted) <= 1, (name, found - planted)  # at most one false alarm
+        for stale in skills[name]["stale_lines"]:
+            assert stale["evidence"]["url"].startswith(world.base)
+            assert stale["kind"] in ("deprecated", "removed", "replaced")
+    assert skills["phoenix-liveview"]["actions"][0].startswith("Update line 47")
+    takeaways = [t["text"] for t in data["takeaways"]]
+    assert takeaways[0].startswith("phoenix_live_view 0.20.17 → 1.1.24: a major release")
+    assert any("phx-feedback-for was removed" in t for t in takeaways)
+    assert "## Key takeaways" in md.split("## Sources reviewed")[0]
+    gap_pages = {g["url"].rsplit("/", 1)[-1] for g in data["gaps"] if g["kind"] == "page"}
+    assert "authn_authz.html" in gap_pages

@@ -14,16 +14,18 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, aliased
 
 from crawler.config import Config
-from crawler.skills import (
-    PageChange,
-    SkillFlag,
-    add_bump_reasons,
+from crawler.insights import (
+    Gap,
+    Takeaway,
+    attach_stale_lines,
     find_gaps,
-    flag_skills,
-    skills_covering,
+    suggest_actions,
+    takeaways,
 )
+from crawler.skills import PageChange, SkillFlag, add_bump_reasons, flag_skills, skills_covering
 from crawler.sources.base import package_of
 from crawler.sources.hexpm import bump_kind
+from crawler.staleness import check_skills
 from crawler.store.models import Change, FetchErrorRecord, Page, Run, RunSource, Snapshot
 
 
@@ -77,9 +79,10 @@ class Report:
     sources: list[SourceSummary] = field(default_factory=list)
     changes: list[PageChange] = field(default_factory=list)
     skills: list[SkillFlag] = field(default_factory=list)
-    gaps: list[PageChange] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
     errors: list[FetchProblem] = field(default_factory=list)
     bumps: list[VersionBump] = field(default_factory=list)
+    takeaways: list[Takeaway] = field(default_factory=list)
 
     @property
     def full_title(self) -> str:
@@ -141,12 +144,18 @@ def build_report(engine: Engine, config: Config, date: dt.date) -> Report:
         run_ids = [r.id for r in runs]
         report.changes = _changes(session, run_ids)
         report.errors = _errors(session, run_ids)
+        groups = dict(session.execute(select(Page.url, Page.group)
+                                      .where(Page.status == "active", Page.item == "page")).all())
         report.sources = _sources(session, run_ids, config, report)
     skill_paths = {s.name: str(s.path) if s.path else None for s in config.skills}
     report.bumps = _bumps(report.changes, config)
     report.skills = flag_skills(report.changes, config.skills, skill_paths)
     add_bump_reasons(report.skills, config.skills, report.bumps)
-    report.gaps = find_gaps(report.changes, config.skills)
+    attach_stale_lines(report.skills, check_skills(engine, config), config)
+    for flag in report.skills:
+        flag.actions = suggest_actions(flag, report)
+    report.gaps = find_gaps(report.changes, config, groups)
+    report.takeaways = takeaways(report)
     return report
 
 
@@ -200,14 +209,15 @@ def _sources(session: Session, run_ids: list[int], config: Config,
 def _changes(session: Session, run_ids: list[int]) -> list[PageChange]:
     old, new = aliased(Snapshot), aliased(Snapshot)
     rows = session.execute(
-        select(Change, Page, old.content, new.content)
+        select(Change, Page, old.content, new.content, old.notices, new.notices, old.terms,
+               new.terms)
         .join(Page, Change.page_id == Page.id)
         .outerjoin(old, Change.old_snapshot_id == old.id)
         .outerjoin(new, Change.new_snapshot_id == new.id)
         .where(Change.report_run_id.in_(run_ids))
         .order_by(Change.id))
     out = []
-    for change, page, old_text, new_text in rows:
+    for change, page, old_text, new_text, old_notices, new_notices, old_terms, new_terms in rows:
         if page.item == "feed":
             continue  # the feed document itself: kept for its validators only
         d = change.details or {}
@@ -226,8 +236,25 @@ def _changes(session: Session, run_ids: list[int]) -> list[PageChange]:
             change=change.kind, summary=change.summary, group=page.group,
             sections=list(d.get("sections", [])), lines_added=d.get("lines_added", 0),
             lines_removed=d.get("lines_removed", 0), diff=d.get("diff", ""), text=text,
-            note=d.get("representation", "") and f"fetched as {d['representation']}"))
+            note=d.get("representation", "") and f"fetched as {d['representation']}",
+            new_notices=_new_notices(old_notices or [], new_notices or [])
+            if change.kind in ("added", "modified") else [],
+            new_terms=sorted(set(new_terms or []) - set(old_terms or []))
+            if change.kind in ("added", "modified") else [],
+            new_sections=_new_sections(d.get("added_text", ""), old_text or "")
+            if change.kind == "modified" else []))
     return out
+
+
+def _new_notices(old: list[dict], new: list[dict]) -> list[dict]:
+    known = {(n["term"], n["kind"]) for n in old}
+    return [n for n in new if (n["term"], n["kind"]) not in known]
+
+
+def _new_sections(added_text: str, old_text: str) -> list[str]:
+    before = {line for line in old_text.splitlines() if line.startswith("#")}
+    return [line.lstrip("#").strip() for line in added_text.splitlines()
+            if line.startswith("## ") and line not in before]
 
 
 def _errors(session: Session, run_ids: list[int]) -> list[FetchProblem]:

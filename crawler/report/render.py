@@ -1,8 +1,10 @@
-"""Render a :class:`Report` to Markdown (Jinja2 template) and JSON, and write the files.
+"""Render a :class:`Report` to Markdown, HTML (Jinja2 templates) and JSON; write the files.
 
-Crawled text is hostile until proven otherwise: every title, heading and snippet goes
-through :func:`md_text`, every link through :func:`md_url`, and diffs sit in fenced
-code blocks whose fence the content cannot close. File names come from the
+Crawled text is hostile until proven otherwise. In Markdown every title, heading and
+snippet goes through :func:`md_text`, every link through :func:`md_url`, and diffs sit
+in fenced code blocks whose fence the content cannot close. In HTML the environment
+autoescapes everything, every ``href`` goes through :func:`html_url` (http/https only)
+and the page forbids scripts with a Content-Security-Policy. File names come from the
 configured title and the date only, never from crawled content.
 """
 
@@ -12,13 +14,17 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from crawler.report.model import Report
+
+INDEX_NAME = "index.html"
 
 # Markdown/HTML metacharacters; "_" only where it could open or close emphasis, so
 # names like phoenix_live_view stay readable.
@@ -82,6 +88,133 @@ def render_markdown(report: Report) -> str:
     return _env.get_template("report.md.j2").render(report=report)
 
 
+def html_url(value: object) -> str | None:
+    """The URL to put in an ``href``, or None unless it is an absolute http(s) URL.
+
+    ``javascript:``, ``data:``, relative and scheme-less URLs from crawled pages
+    render as text: a link in the report must only ever lead to a live web page.
+    """
+    return md_url(value)
+
+
+def html_link(text: object, url: object) -> Markup:
+    """An external link to ``url`` labelled ``text`` (or the URL), or plain text if unsafe."""
+    label = str(text) if text not in (None, "") else str(url)
+    href = html_url(url)
+    if href is None:
+        return Markup("{}").format(label)  # format() escapes its arguments
+    return Markup('<a href="{}" rel="noopener noreferrer">{}</a>').format(href, label)
+
+
+# Diff line kinds, by first character, as CSS classes for the coloured inline diff.
+_DIFF_CLASSES = {"+": "add", "-": "del", "@": "hunk", "…": "more"}
+
+
+def diff_lines(value: object) -> list[tuple[str, str]]:
+    """``(css class, line)`` for each line of a unified diff: add, del, hunk, more or ctx."""
+    out = []
+    for line in str(value).split("\n"):
+        kind = _DIFF_CLASSES.get(line[:1], "ctx")
+        if kind == "hunk" and not line.startswith("@@"):
+            kind = "ctx"
+        out.append((kind, line))
+    return out
+
+
+def _html_environment() -> Environment:
+    # A separate environment: the Markdown one must not escape for HTML, this one must.
+    env = Environment(loader=PackageLoader("crawler.report", "templates"),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True, autoescape=True)
+    env.filters.update(safe_url=html_url, link=html_link, diff_lines=diff_lines,
+                       plural=_plural)
+    return env
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
+
+
+_html_env = _html_environment()
+
+
+def render_html(report: Report) -> str:
+    """The report as a standalone HTML page (inline CSS, no scripts, strict CSP)."""
+    return _html_env.get_template("report.html.j2").render(report=report)
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One report listed in ``index.html``; counts are None when its JSON twin is unreadable."""
+
+    file: str
+    title: str
+    date: str
+    skills: int | None = None
+    changes: int | None = None
+    errors: int | None = None
+    interrupted: bool = False
+
+    @property
+    def headline(self) -> list[str]:
+        """The counts known from the JSON twin, e.g. ``["2 skills flagged", "7 changes"]``."""
+        counts = [(self.skills, "skill", " flagged"), (self.changes, "change", ""),
+                  (self.errors, "error", "")]
+        return [_plural(n, word) + suffix for n, word, suffix in counts if n is not None]
+
+
+_STEM_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})-")
+
+
+def index_entries(directory: Path) -> list[IndexEntry]:
+    """Every HTML report in ``directory`` (not ``index.html``), newest date first."""
+    entries = []
+    for path in directory.glob("*.html"):
+        if path.name == INDEX_NAME or path.name.startswith(".") or not path.is_file():
+            continue
+        match = _STEM_DATE.match(path.stem)
+        entry = IndexEntry(path.name, path.stem, match.group(1) if match else "")
+        entries.append(_with_twin_facts(entry, path.with_suffix(".json")))
+    # Newest first; among reports of one date, by file name for a stable order.
+    entries.sort(key=lambda e: e.file)
+    entries.sort(key=lambda e: e.date, reverse=True)
+    return entries
+
+
+def _with_twin_facts(entry: IndexEntry, twin: Path) -> IndexEntry:
+    # The JSON twin holds the title and counts; a missing or foreign file must not
+    # break the index, the report is then listed by its file name only.
+    try:
+        data = json.loads(twin.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return entry
+    if not isinstance(data, dict):
+        return entry
+
+    def count(key: str) -> int | None:
+        value = data.get(key)
+        return len(value) if isinstance(value, list) else None
+
+    title, date = data.get("title"), data.get("date")
+    return IndexEntry(entry.file, title if isinstance(title, str) and title else entry.title,
+                      date if isinstance(date, str) and date else entry.date,
+                      count("skills"), count("changes"), count("errors"),
+                      data.get("interrupted") is True)
+
+
+def render_index(entries: list[IndexEntry]) -> str:
+    """``index.html``: the given reports, in the given order, each linked by file name."""
+    return _html_env.get_template("index.html.j2").render(
+        entries=[(quote(e.file), e) for e in entries])
+
+
+def write_index(directory: Path) -> Path:
+    """Rewrite ``directory/index.html`` atomically to list every HTML report there."""
+    path = directory / INDEX_NAME
+    _atomic_write(path, render_index(index_entries(directory)))
+    return path
+
+
 def report_data(report: Report) -> dict[str, Any]:
     """The JSON twin: the same facts as the Markdown report, for machines."""
     return {
@@ -99,7 +232,8 @@ def report_data(report: Report) -> dict[str, Any]:
         "changes": [{"url": c.url, "source": c.source, "package": c.package, "title": c.title,
                      "item": c.item, "change": c.change, "summary": c.summary,
                      "sections": c.sections, "lines_added": c.lines_added,
-                     "lines_removed": c.lines_removed, "diff": c.diff}
+                     "lines_removed": c.lines_removed, "diff": c.diff,
+                     "moved_to": c.meta.get("moved_to") if c.change == "moved" else None}
                     for c in report.changes],
         "releases": [{"package": r.meta.get("package"), "version": r.meta.get("version"),
                       "published_at": r.meta.get("published_at"),
@@ -111,10 +245,20 @@ def report_data(report: Report) -> dict[str, Any]:
         "posts": [{"feed": p.meta.get("feed"), "title": p.title, "url": p.url,
                    "published_at": p.meta.get("published_at"), "author": p.meta.get("author"),
                    "updated": p.change == "modified"} for p in report.posts],
+        "takeaways": [{"text": t.text, "url": t.url} for t in report.takeaways],
         "skills": [{"name": f.name, "path": f.path,
                     "reasons": [{"url": r.url, "title": r.title, "change": r.change,
-                                 "why": r.why} for r in f.reasons]} for f in report.skills],
-        "gaps": [{"url": g.url, "source": g.source, "title": g.title} for g in report.gaps],
+                                 "why": r.why} for r in f.reasons],
+                    "stale_lines": [{"line": s.line, "text": s.text, "term": s.term,
+                                     "kind": s.kind, "replacement": s.replacement,
+                                     "evidence": {"url": s.evidence.url,
+                                                  "section": s.evidence.section,
+                                                  "sentence": s.evidence.sentence}}
+                                    for s in f.stale_lines],
+                    "actions": f.actions} for f in report.skills],
+        "gaps": [{"url": g.url, "source": g.source, "package": g.package, "title": g.title,
+                  "kind": g.kind, "suggested_skill": g.suggested_skill,
+                  "new_skill": g.new_skill} for g in report.gaps],
         "errors": [{"url": e.url, "source": e.source, "error": e.error,
                     "attempts": e.attempts, "status": e.status} for e in report.errors],
     }
@@ -129,14 +273,26 @@ def report_stem(report: Report) -> str:
 
 
 def write_report(report: Report, directory: Path) -> list[Path]:
-    """Write ``<date>-<slug>.md`` and its ``.json`` twin atomically; return their paths."""
+    """Write ``<date>-<slug>.md``, its ``.json`` and ``.html`` twins, and ``index.html``.
+
+    Every file is written atomically. Returns ``[md, json]``: callers unpack exactly
+    those two; the HTML report is :func:`html_report_path`.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     stem = report_stem(report)
     outputs = [(directory / f"{stem}.md", render_markdown(report)),
-               (directory / f"{stem}.json", render_json(report))]
+               (directory / f"{stem}.json", render_json(report)),
+               (directory / f"{stem}.html", render_html(report))]
     for path, text in outputs:
         _atomic_write(path, text)
-    return [path for path, _ in outputs]
+    # After the JSON twin is on disk, so the index shows this report's counts.
+    write_index(directory)
+    return [path for path, _ in outputs[:2]]
+
+
+def html_report_path(report: Report, directory: Path) -> Path:
+    """Where :func:`write_report` puts the HTML report of ``report``."""
+    return directory / f"{report_stem(report)}.html"
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -67,6 +67,8 @@ class Document:
     meta: dict[str, Any] = field(default_factory=dict)
     # Where a permanent redirect sent us, when the page now lives at another URL.
     moved_to: str | None = None
+    # Validators of other URLs fetched for this page (the HTML checked next to a .md).
+    aux_validators: tuple[tuple[str, Validators], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Unchanged:
     url: str
     validators: Validators = field(default_factory=Validators)
     moved_to: str | None = None
+    aux_validators: tuple[tuple[str, Validators], ...] = ()
 
 
 @dataclass(frozen=True)

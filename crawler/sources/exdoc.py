@@ -14,7 +14,7 @@ import fnmatch
 import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 from urllib.parse import urljoin
 
@@ -22,7 +22,7 @@ from pydantic import field_validator
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract import Extracted, extract_exdoc, extract_markdown
-from crawler.http import FetchError, Response, Validators
+from crawler.http import FetchError, Response
 from crawler.sources.base import (
     CrawlContext,
     Document,
@@ -106,18 +106,18 @@ class ExdocSource:
             md_url = page.url[: -len(".html")] + ".md"
             # The text comes from the .md twin, but readers open the HTML page: it must
             # answer too, or the page is a fetch problem (a cheap conditional HEAD).
-            stored = ctx.validators_for(md_url)
             md, html = await asyncio.gather(
                 _fetch_document(ctx, page, md_url, "md"),
-                ctx.fetcher.get(page.url, Validators(None, stored.last_modified)
-                                if stored else None, method="HEAD"),
+                ctx.fetcher.get(page.url, ctx.validators_for(page.url), method="HEAD"),
                 return_exceptions=True)
             if isinstance(html, FetchError):
                 return Failure(page.url, html.message, html.attempts, html.status)
+            if isinstance(html, BaseException):
+                raise html
             if not isinstance(md, FetchError):
                 if isinstance(md, BaseException):
                     raise md
-                return md
+                return replace(md, aux_validators=((page.url, html.validators),))
             if md.status not in (404, 410):
                 return Failure(page.url, md.message, md.attempts, md.status)
             # No .md twin for this page after all: the HTML is the page.

@@ -120,6 +120,10 @@ class Snapshot(Base):
     fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     etag: Mapped[str | None] = mapped_column(String(400))
     last_modified: Mapped[str | None] = mapped_column(String(100))
+    # The API vocabulary the text teaches ("function:assign_async/3", ...) and the
+    # deprecations it announces, computed once when the snapshot is written.
+    terms: Mapped[list[Any]] = mapped_column(default=list)
+    notices: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class Change(Base):

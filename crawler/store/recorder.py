@@ -27,6 +27,13 @@ from crawler.store.models import (
     SourceState,
     utcnow,
 )
+from crawler.vocab import notices, vocabulary
+
+
+def is_changelog(doc: Document) -> bool:
+    """Changelogs announce deprecations in headings and bullets, guides only in sentences."""
+    name = doc.url.rsplit("/", 1)[-1].lower()
+    return "changelog" in name or doc.title.lower().startswith("changelog")
 
 
 def start_run(engine: Engine, run_date: dt.date, sources: list[str]) -> int:
@@ -91,10 +98,13 @@ class SourceRecorder:
                 session.add(state)
             self.baseline = state.baseline_run_id is None
             rows = session.execute(
-                select(Page.url, Page.fetched_url, Page.etag, Page.last_modified)
+                select(Page.url, Page.fetched_url, Page.etag, Page.last_modified, Page.meta)
                 .where(Page.source == self.source, Page.status == "active")).all()
             self._validators = {fetched: Validators(etag, lm)
-                                for _, fetched, etag, lm in rows if fetched and (etag or lm)}
+                                for _, fetched, etag, lm, _ in rows if fetched and (etag or lm)}
+            for *_, meta in rows:
+                for url, (etag, lm) in (meta or {}).get("validators", {}).items():
+                    self._validators.setdefault(url, Validators(etag, lm))
             self._known = {url for url, *_ in rows}
 
     def validators_for(self, url: str) -> Validators | None:
@@ -137,6 +147,7 @@ class SourceRecorder:
         page.title, page.group, page.status = doc.title, doc.group, "active"
         page.item, page.missing_runs = doc.item, 0
         page.meta = doc.meta
+        self._keep_aux_validators(page, doc.aux_validators)
         if previous is not None:
             self._note_move(session, page, moved_before, doc.moved_to)
         page.last_seen_run_id, page.last_fetched_at = self.run_id, now
@@ -151,7 +162,10 @@ class SourceRecorder:
                             title=doc.title, content=doc.text, size=len(doc.text),
                             representation=doc.representation, fetched_url=doc.fetched_url,
                             fetched_at=now, etag=doc.validators.etag,
-                            last_modified=doc.validators.last_modified)
+                            last_modified=doc.validators.last_modified,
+                            terms=vocabulary(doc.text) if doc.item == "page" else [],
+                            notices=[n.as_dict() for n in notices(doc.text, is_changelog(doc))]
+                            if doc.item == "page" else [])
         session.add(snapshot)
         session.flush()
         page.latest_snapshot_id = snapshot.id
@@ -176,6 +190,17 @@ class SourceRecorder:
             details["representation"] = f"{previous.representation} → {doc.representation}"
         kind = "added" if was_removed else "modified"
         self._change(session, page, kind, diff.summary(), previous, snapshot, details)
+
+    @staticmethod
+    def _keep_aux_validators(page: Page, aux: tuple[tuple[str, Validators], ...]) -> None:
+        # A 304 answer carries no new validators: keep the stored ones then.
+        if not aux:
+            return
+        stored = dict((page.meta or {}).get("validators", {}))
+        for url, v in aux:
+            if v.etag or v.last_modified:
+                stored[url] = [v.etag, v.last_modified]
+        page.meta = {**(page.meta or {}), "validators": stored}
 
     def _note_move(self, session: Session, page: Page, before: str | None,
                    now: str | None) -> None:
@@ -204,6 +229,7 @@ class SourceRecorder:
         page.last_seen_run_id, page.last_fetched_at = self.run_id, utcnow()
         page.missing_runs = 0
         self._note_move(session, page, (page.meta or {}).get("moved_to"), result.moved_to)
+        self._keep_aux_validators(page, result.aux_validators)
         if result.validators.etag or result.validators.last_modified:
             page.etag = result.validators.etag or page.etag
             page.last_modified = result.validators.last_modified or page.last_modified

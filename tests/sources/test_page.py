@@ -73,7 +73,7 @@ class Run:
 def run(config: Config, folder: Path, day: int) -> Run:
     outcome = crawl(config, date=dt.date(2024, 3, day),
                     database=f"sqlite:///{folder}/db.sqlite3")
-    md_path, json_path = outcome.report_paths
+    md_path, json_path = outcome.report_paths[:2]
     assert (md_path.suffix, json_path.suffix) == (".md", ".json")
     return Run(outcome, json.loads(json_path.read_text(encoding="utf-8")),
                md_path.read_text(encoding="utf-8"))

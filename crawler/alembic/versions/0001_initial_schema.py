@@ -120,6 +120,8 @@ def upgrade() -> None:
     sa.Column('fetched_at', sa.DateTime(), nullable=False),
     sa.Column('etag', sa.String(length=400), nullable=True),
     sa.Column('last_modified', sa.String(length=100), nullable=True),
+    sa.Column('terms', sa.JSON(), nullable=False),
+    sa.Column('notices', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['page_id'], ['pages.id'], ),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], ),
     sa.PrimaryKeyConstraint('id')

@@ -1,0 +1,398 @@
+"""Read what past runs stored: runs, a page's snapshots, diffs between them, reports.
+
+This is the library behind ``docwatch runs``, ``history``, ``show``, ``diff`` and
+``report``; every function takes an :class:`~sqlalchemy.Engine` and returns plain
+dataclasses, so other tools can use the history without going through the CLI.
+Nothing here writes to the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from crawler.config import Config
+from crawler.diff import TextDiff, diff_texts
+from crawler.insights import attach_stale_lines, find_gaps, suggest_actions, takeaways
+from crawler.report.model import Report, RunInfo, _bumps, _changes, _errors, _sources
+from crawler.report.render import _atomic_write, render_markdown, report_data, slugify
+from crawler.skills import PageChange, add_bump_reasons, flag_skills
+from crawler.staleness import check_skills
+from crawler.store.db import database_url, open_database
+from crawler.store.models import Change, Page, Run, Snapshot
+
+SHORT_HASH = 10
+
+
+class HistoryError(Exception):
+    """Nothing to show, phrased for the user (an unknown URL, a date before any run...)."""
+
+
+# -- the database ---------------------------------------------------------------------
+
+
+def open_existing(database: str | None = None) -> Engine:
+    """Open (and migrate) the database of ``database_url(database)`` for reading.
+
+    A SQLite file that does not exist is an error rather than a new empty database:
+    reading the history of a mistyped path should say so, not create it.
+    """
+    url = database_url(database)
+    parsed = make_url(url)
+    if (parsed.get_backend_name() == "sqlite" and parsed.database
+            and parsed.database != ":memory:" and not Path(parsed.database).exists()):
+        raise HistoryError(f"no database at {parsed.database}; run `docwatch crawl` first "
+                           "(or pass --db / set DOCWATCH_DATABASE_URL)")
+    return open_database(url)
+
+
+# -- runs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One run as ``docwatch runs`` lists it."""
+
+    id: int
+    date: dt.date
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    sources: list[str]
+    pages_checked: int
+    pages_changed: int
+    errors: int
+    message: str | None
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        """Wall-clock time of the run; None while it is still running (or was killed)."""
+        return self.finished_at - self.started_at if self.finished_at else None
+
+
+def list_runs(engine: Engine, limit: int | None = 20) -> list[RunEntry]:
+    """The most recent runs, newest first (at most ``limit``; None for all)."""
+    query = select(Run).order_by(Run.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    with Session(engine) as session:
+        return [RunEntry(r.id, r.run_date, r.status, r.started_at, r.finished_at,
+                         list(r.sources or []), r.pages_checked, r.pages_changed, r.errors,
+                         r.message) for r in session.scalars(query)]
+
+
+def runs_on(engine: Engine, since: dt.date, until: dt.date | None = None) -> list[RunEntry]:
+    """The reportable (not aborted) runs whose logical date is in ``since..until``."""
+    until = until or since
+    with Session(engine) as session:
+        rows = session.scalars(select(Run).where(Run.run_date >= since, Run.run_date <= until,
+                                                 Run.status != "aborted").order_by(Run.id))
+        return [RunEntry(r.id, r.run_date, r.status, r.started_at, r.finished_at,
+                         list(r.sources or []), r.pages_checked, r.pages_changed, r.errors,
+                         r.message) for r in rows]
+
+
+# -- pages ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageRef:
+    """A stored page, identified by its source and canonical URL."""
+
+    id: int
+    source: str
+    url: str
+    title: str
+    item: str
+    status: str
+
+
+def url_variants(url: str) -> list[str]:
+    """The URLs a user may mean by ``url``, the exact one first.
+
+    A page is stored under the URL a reader opens: the HTML one even when ExDoc's
+    Markdown twin (``<id>.md``) was fetched. So ``.md`` also tries ``.html``, a
+    trailing slash is optional, and a fragment is ignored.
+    """
+    url = url.strip()
+    bases = [url]
+    without_fragment = url.split("#", 1)[0]
+    if without_fragment != url:
+        bases.append(without_fragment)
+    out: list[str] = []
+    for base in bases:
+        stripped = base.rstrip("/")
+        candidates = [base, stripped, stripped + "/"]
+        if stripped.endswith(".md"):
+            candidates.append(stripped[:-3] + ".html")
+        for candidate in candidates:
+            if candidate and candidate not in out:
+                out.append(candidate)
+    return out
+
+
+def find_page(engine: Engine, url: str, source: str | None = None) -> PageRef:
+    """The stored page ``url`` names (see :func:`url_variants`); a post also by its link.
+
+    Raises :class:`HistoryError` when no page matches, or when pages of several sources
+    do and ``source`` does not pick one.
+    """
+    variants = url_variants(url)
+    with Session(engine) as session:
+        query = select(Page).where(Page.url.in_(variants), Page.item != "feed")
+        if source:
+            query = query.where(Page.source == source)
+        pages = list(session.scalars(query))
+        if not pages:
+            # Feed entries are stored under their id/guid; the report shows their link.
+            query = select(Page).where(Page.item == "post")
+            if source:
+                query = query.where(Page.source == source)
+            pages = [p for p in session.scalars(query)
+                     if (p.meta or {}).get("link") in variants]
+        if not pages:
+            where = f" in source {source!r}" if source else ""
+            raise HistoryError(f"no page {url}{where} in the database")
+        best = min(variants.index(p.url) if p.url in variants else len(variants)
+                   for p in pages)
+        pages = [p for p in pages
+                 if (variants.index(p.url) if p.url in variants else len(variants)) == best]
+        if len({p.source for p in pages}) > 1:
+            names = ", ".join(sorted({p.source for p in pages}))
+            raise HistoryError(f"{url} is watched by several sources ({names}); "
+                               "pick one with --source")
+        page = pages[0]
+        return PageRef(page.id, page.source, page.url, page.title, page.item, page.status)
+
+
+# -- snapshots ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotEntry:
+    """One stored version of a page, with the change that created it."""
+
+    id: int
+    run_id: int
+    run_date: dt.date
+    fetched_at: dt.datetime
+    content_hash: str
+    size: int
+    title: str
+    representation: str
+    change: str  # added | modified | baseline (recorded by a source's first crawl)
+    summary: str
+
+    @property
+    def short_hash(self) -> str:
+        return self.content_hash[:SHORT_HASH]
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """A line of a page's history: a new snapshot, or a change that stored none."""
+
+    run_id: int
+    run_date: dt.date
+    change: str
+    summary: str
+    snapshot: SnapshotEntry | None = None
+
+
+def snapshots(engine: Engine, page: PageRef) -> list[SnapshotEntry]:
+    """Every stored version of ``page``, oldest first."""
+    with Session(engine) as session:
+        rows = session.execute(select(Snapshot, Run.run_date)
+                               .join(Run, Snapshot.run_id == Run.id)
+                               .where(Snapshot.page_id == page.id)
+                               .order_by(Snapshot.id)).all()
+        creators = _creating_changes(session, page)
+    out = []
+    for snap, run_date in rows:
+        change = creators.get(snap.id)
+        kind, summary = (change.kind, change.summary) if change else ("baseline",
+                                                                       "baseline")
+        out.append(SnapshotEntry(snap.id, snap.run_id, run_date, snap.fetched_at,
+                                 snap.content_hash, snap.size, snap.title,
+                                 snap.representation, kind, summary))
+    return out
+
+
+def _creating_changes(session: Session, page: PageRef) -> dict[int, Change]:
+    found: dict[int, Change] = {}
+    for change in session.scalars(select(Change).where(Change.page_id == page.id)
+                                  .order_by(Change.id)):
+        if change.new_snapshot_id is not None:
+            found.setdefault(change.new_snapshot_id, change)
+    return found
+
+
+def page_history(engine: Engine, page: PageRef) -> list[HistoryEvent]:
+    """``page``'s snapshots, and the changes that stored none (removals, re-listings),
+    oldest first."""
+    entries = snapshots(engine, page)
+    by_id = {s.id: s for s in entries}
+    keyed = [((s.run_id, 0, s.id), HistoryEvent(s.run_id, s.run_date, s.change, s.summary, s))
+             for s in entries]
+    with Session(engine) as session:
+        rows = session.execute(select(Change, Run.run_date).join(Run, Change.run_id == Run.id)
+                               .where(Change.page_id == page.id).order_by(Change.id)).all()
+        created = {c.id for c in _creating_changes(session, page).values()}
+    for change, run_date in rows:
+        if change.id not in created:
+            event = HistoryEvent(change.run_id, run_date, change.kind, change.summary,
+                                 by_id.get(change.new_snapshot_id or -1))
+            keyed.append(((change.run_id, 1, change.id), event))
+    # By run; within a run, the new snapshot before what else happened to the page.
+    return [event for _, event in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def snapshot_text(engine: Engine, snapshot: SnapshotEntry) -> str:
+    """The stored normalised text of ``snapshot``."""
+    with Session(engine) as session:
+        return session.get_one(Snapshot, snapshot.id).content
+
+
+def snapshot_at(engine: Engine, page: PageRef, date: dt.date | None = None) -> SnapshotEntry:
+    """The version of ``page`` current at the end of ``date`` (default: the latest)."""
+    entries = snapshots(engine, page)
+    if not entries:
+        raise HistoryError(f"{page.url} has no stored snapshot (every fetch failed)")
+    if date is None:
+        return entries[-1]
+    current = [s for s in entries if s.run_date <= date]
+    if not current:
+        raise HistoryError(f"{page.url} has no snapshot on or before {date.isoformat()}; "
+                           f"the first is from {entries[0].run_date.isoformat()}")
+    return current[-1]
+
+
+@dataclass(frozen=True)
+class SnapshotDiff:
+    """A unified diff between two versions of a page (``old`` is None: nothing before)."""
+
+    page: PageRef
+    old: SnapshotEntry | None
+    new: SnapshotEntry
+    lines: list[str] = field(default_factory=list)
+    stats: TextDiff = field(default_factory=TextDiff)
+
+
+def diff_snapshots(engine: Engine, page: PageRef, since: dt.date | None = None,
+                   until: dt.date | None = None, context: int = 3) -> SnapshotDiff:
+    """Diff the version current at ``since`` (default: the one before) with the one at
+    ``until`` (default: the latest). The diff is complete, never truncated."""
+    new = snapshot_at(engine, page, until)
+    if since is not None:
+        old: SnapshotEntry | None = snapshot_at(engine, page, since)
+    else:
+        earlier = [s for s in snapshots(engine, page) if s.id < new.id]
+        old = earlier[-1] if earlier else None
+    if old is None:
+        return SnapshotDiff(page, None, new)
+    old_text, new_text = snapshot_text(engine, old), snapshot_text(engine, new)
+    lines = list(difflib.unified_diff(
+        old_text.splitlines(), new_text.splitlines(),
+        fromfile=f"{page.url} @ {old.run_date.isoformat()} ({old.short_hash})",
+        tofile=f"{page.url} @ {new.run_date.isoformat()} ({new.short_hash})",
+        n=context, lineterm=""))
+    return SnapshotDiff(page, old, new, lines, diff_texts(old_text, new_text))
+
+
+# -- reports over a date range ----------------------------------------------------------
+
+
+@dataclass
+class RangeReport(Report):
+    """A report over every run from ``since`` to ``date`` (inclusive)."""
+
+    since: dt.date = dt.date.min
+
+    @property
+    def full_title(self) -> str:
+        return f"{self.title} — {self.since.isoformat()} to {self.date.isoformat()}"
+
+
+def build_report_range(engine: Engine, config: Config, since: dt.date,
+                       until: dt.date) -> RangeReport:
+    """Collect the findings of every run dated ``since..until`` into one report.
+
+    It holds what the dated reports of those days hold, together: every change each
+    run found (a page changed on two days is listed twice; when the period spans
+    several dates each change's summary starts with the date it was found), the
+    fetch problems of each source's latest run, the skills all of it flags.
+    """
+    report = RangeReport(config.report.title, until, since=since)
+    with Session(engine) as session:
+        runs = session.scalars(select(Run).where(Run.run_date >= since, Run.run_date <= until,
+                                                 Run.status != "aborted").order_by(Run.id)).all()
+        report.runs = [RunInfo(r.id, r.status, r.started_at, r.finished_at, r.message)
+                       for r in runs]
+        run_ids = [r.id for r in runs]
+        report.changes = _changes(session, run_ids)
+        if len({r.run_date for r in runs}) > 1:
+            report.changes = _dated(session, run_ids, report.changes)
+        report.errors = _errors(session, run_ids)
+        report.sources = _sources(session, run_ids, config, report)
+    _complete(report, engine, config)
+    return report
+
+
+def _complete(report: Report, engine: Engine, config: Config) -> None:
+    # What crawler.report.model.build_report does once the facts are gathered; kept in
+    # step with it (tests/test_history.py compares a one-day range with a dated report).
+    skill_paths = {s.name: str(s.path) if s.path else None for s in config.skills}
+    report.bumps = _bumps(report.changes, config)
+    report.skills = flag_skills(report.changes, config.skills, skill_paths)
+    add_bump_reasons(report.skills, config.skills, report.bumps)
+    attach_stale_lines(report.skills, check_skills(engine, config), config)
+    for flag in report.skills:
+        flag.actions = suggest_actions(flag, report)
+    report.gaps = find_gaps(report.changes, config)
+    report.takeaways = takeaways(report)
+
+
+def _dated(session: Session, run_ids: list[int], changes: list[PageChange]
+           ) -> list[PageChange]:
+    """``changes`` (as the report model gathers them) with the date each was found."""
+    # The model reads stored changes in this order, leaving out feed documents.
+    dates = session.execute(
+        select(Run.run_date).select_from(Change).join(Page, Change.page_id == Page.id)
+        .join(Run, Change.run_id == Run.id)
+        .where(Change.report_run_id.in_(run_ids), Page.item != "feed")
+        .order_by(Change.id)).scalars().all()
+    if len(dates) != len(changes):
+        return changes  # cannot pair them up: leave the summaries as they are
+    return [dataclasses.replace(c, summary=f"{d.isoformat()}: {c.summary}" if c.summary
+                                else d.isoformat()) for c, d in zip(changes, dates, strict=True)]
+
+
+def range_report_stem(report: RangeReport) -> str:
+    """``<since>--<until>-<slug of the title>``."""
+    return f"{report.since.isoformat()}--{report.date.isoformat()}-{slugify(report.title)}"
+
+
+def write_range_report(report: RangeReport, directory: Path) -> list[Path]:
+    """Write the ``.md`` and ``.json`` of a range report atomically; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = range_report_stem(report)
+    # The template says "(N runs this day)" for a source crawled more than once: true of
+    # a dated report, not of a period. The Markdown shows the figures without it.
+    flat = dataclasses.replace(report, sources=[dataclasses.replace(s, runs=1)
+                                                for s in report.sources])
+    data = report_data(report)
+    data = {"title": data.pop("title"), "since": report.since.isoformat(), **data}
+    outputs = [(directory / f"{stem}.md", render_markdown(flat)),
+               (directory / f"{stem}.json", json.dumps(data, indent=2, ensure_ascii=False)
+                + "\n")]
+    for path, text in outputs:
+        _atomic_write(path, text)
+    return [path for path, _ in outputs]

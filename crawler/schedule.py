@@ -1,0 +1,505 @@
+"""``docwatch schedule``: run the crawl in the foreground on the ``schedule:`` of sources.yaml.
+
+The APScheduler (3.x) ``BackgroundScheduler`` decides *when*; each run itself happens on
+the thread that called :func:`run_schedule` (the main thread under the CLI), because
+that is the only thread where :func:`crawler.pipeline.crawl` can install its own
+SIGINT/SIGTERM handling, which stops a run between pages and records it as interrupted.
+
+- Never two runs at once: the job has ``max_instances=1``, and a fire time that comes
+  while a run is still going is skipped (and logged), not queued.
+- ``coalesce=True`` and ``misfire_grace_time=schedule.grace_seconds``: runs missed
+  while the machine slept run once on wake-up, if it wakes within the grace period.
+- Each run re-reads the configuration, so edits apply without a restart (an edited
+  ``schedule:`` is read by the next run and used from then on); a configuration that
+  became invalid is logged and that run is skipped. A run that finds the database
+  held by another run (a manual ``docwatch crawl``) is logged and skipped.
+- SIGINT/SIGTERM between runs stop the scheduler at once; during a run they interrupt
+  the run the way ``docwatch crawl`` is interrupted, then the scheduler stops.
+
+``schedule.cron`` is a crontab expression with crontab's meanings (``0`` and ``7`` are
+Sunday; when both day of month and day of week are restricted, either one matching is
+enough), the ``@daily``-style macros, or six fields with the seconds first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import logging
+import queue
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import yaml
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+    SchedulerEvent,
+)
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from crawler.config import Config, ConfigError, ScheduleConfig, load_config
+from crawler.pipeline import RunOutcome, crawl
+from crawler.store.lock import RunLocked
+
+log = logging.getLogger("docwatch.schedule")
+
+EXIT_OK, EXIT_CONFIG = 0, 2
+JOB_ID = "docwatch-crawl"
+# How often the waiting main thread looks at its stop flags and at the wall clock (s).
+POLL_SECONDS = 0.2
+# A wall clock that moved this much against the monotonic one (suspend, NTP step) wakes
+# the scheduler, whose own waits run on the monotonic clock and would oversleep.
+CLOCK_JUMP_SECONDS = 1.0
+
+_MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+# crontab numbers days of the week from Sunday (0 or 7); APScheduler 3 from Monday (0).
+# Numbers are rewritten as names, which both read the same way.
+_CRON_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_NUMERIC_DAYS = re.compile(r"(?P<start>\*|\d+)(?:-(?P<end>\d+))?(?:/(?P<step>\d+))?")
+
+
+# -- the schedule: cron expression, time zone, trigger ------------------------------------
+
+def parse_timezone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``; a :class:`ValueError` naming it when there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    hint = next((z for z in sorted(available_timezones()) if z.lower() == name.lower()), None)
+    suggestion = f"; did you mean {hint!r}?" if hint else \
+        " (expected an IANA name such as 'UTC', 'Europe/Paris' or 'America/New_York')"
+    raise ValueError(f"unknown time zone {name!r}{suggestion}")
+
+
+def _crontab_weekdays(field: str) -> str:
+    """Rewrite a crontab day-of-week field (0/7 = Sunday) for APScheduler 3 (names)."""
+    days: list[str] = []
+    for item in field.split(","):
+        match = _NUMERIC_DAYS.fullmatch(item)
+        if match is None:  # names (mon-fri), "last fri", ...: the same in both
+            days.append(item)
+            continue
+        start, end, step = match["start"], match["end"], match["step"]
+        if start == "*" and step is None:
+            days.append("*")
+            continue
+        if start == "*":
+            if end is not None:
+                raise ValueError(f"bad day of week {item!r}")
+            low, high = 0, 6
+        else:
+            low = int(start)
+            high = int(end) if end is not None else (7 if step else low)
+        if low > 7 or high > 7:
+            raise ValueError(f"day of week {item!r} is out of range (0-7, 0 and 7 are Sunday)")
+        if low > high:
+            raise ValueError(f"bad day of week range {item!r}")
+        if step is not None and int(step) == 0:
+            raise ValueError(f"bad day of week step {item!r}")
+        days.extend(_CRON_DAY_NAMES[d] for d in range(low, high + 1, int(step or 1)))
+    return ",".join(dict.fromkeys(days))
+
+
+def make_trigger(cron: str, timezone: str) -> BaseTrigger:
+    """The trigger for a crontab expression in ``timezone``.
+
+    ``cron`` is five crontab fields (minute hour day month weekday), six with the
+    seconds first, or a macro such as ``@daily``. Raises :class:`ValueError` with a
+    message that names the offending value.
+    """
+    tz = parse_timezone(timezone)
+    fields = _MACROS.get(cron.strip().lower(), cron).split()
+    if len(fields) == 5:
+        second, (minute, hour, day, month, weekday) = "0", fields
+    elif len(fields) == 6:
+        second, minute, hour, day, month, weekday = fields
+    else:
+        raise ValueError(f"invalid cron expression {cron!r}: expected 5 fields (minute hour "
+                         f"day month weekday) or 6 (second first), got {len(fields)}")
+    try:
+        weekdays = _crontab_weekdays(weekday)
+        common = {"second": second, "minute": minute, "hour": hour, "month": month,
+                  "timezone": tz}
+        trigger: BaseTrigger
+        if not day.startswith("*") and not weekday.startswith("*"):
+            # crontab: when both are restricted, a day matching either one is a run day.
+            trigger = OrTrigger([CronTrigger(day=day, **common),
+                                 CronTrigger(day_of_week=weekdays, **common)])
+        else:
+            trigger = CronTrigger(day=day, day_of_week=weekdays, **common)
+    except ValueError as exc:
+        raise ValueError(f"invalid cron expression {cron!r}: {exc}") from None
+    if trigger.get_next_fire_time(None, dt.datetime.now(tz)) is None:
+        raise ValueError(f"cron expression {cron!r} never fires")
+    return trigger
+
+
+def next_fire_times(cron: str, timezone: str, n: int,
+                    after: dt.datetime | None = None) -> list[dt.datetime]:
+    """The next ``n`` times ``cron`` fires in ``timezone``, from ``after`` (default: now) on."""
+    trigger = make_trigger(cron, timezone)
+    moment = after or dt.datetime.now(parse_timezone(timezone))
+    times: list[dt.datetime] = []
+    fire = trigger.get_next_fire_time(None, moment)
+    while fire is not None and len(times) < n:
+        times.append(fire)
+        after_fire = fire + dt.timedelta(microseconds=1)
+        fire = trigger.get_next_fire_time(fire, after_fire)
+    return times
+
+
+def _line_of(path: Path, *keys: str) -> int | None:
+    """The line of ``keys`` (a path of mapping keys) in the YAML file, when it is there."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    line = None
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return line
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                line, node = key_node.start_mark.line + 1, value_node
+                break
+        else:
+            return line
+    return line
+
+
+def schedule_trigger(config: Config) -> BaseTrigger:
+    """The trigger of ``config.schedule``; a :class:`ConfigError` (file:line: field) if bad."""
+    schedule = config.schedule
+    try:
+        parse_timezone(schedule.timezone)
+    except ValueError as exc:
+        field = "timezone"
+        problem = str(exc)
+    else:
+        try:
+            return make_trigger(schedule.cron, schedule.timezone)
+        except ValueError as exc:
+            field = "cron"
+            problem = str(exc)
+    line = _line_of(config.path, "schedule", field)
+    where = f"{config.path}:{line}" if line else str(config.path)
+    raise ConfigError([f"{where}: schedule.{field}: {problem}"])
+
+
+def grace_time(grace_seconds: int) -> int:
+    """APScheduler's ``misfire_grace_time`` for ``grace_seconds``.
+
+    At least one second: APScheduler counts a run that starts any later than its grace
+    time as missed, and even an on-time run starts a few milliseconds late.
+    """
+    return max(int(grace_seconds), 1)
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S %Z}" if moment is not None else "never"
+
+
+def _describe(schedule: ScheduleConfig) -> str:
+    return f"{schedule.cron!r} ({schedule.timezone}), grace {schedule.grace_seconds}s"
+
+
+# -- the scheduler ------------------------------------------------------------------------
+
+def build_scheduler(config: Config, job: Callable[[], object], *,
+                    scheduler_cls: type[BaseScheduler] = BackgroundScheduler,
+                    trigger: BaseTrigger | None = None) -> BaseScheduler:
+    """A scheduler (not started) that calls ``job`` on ``config.schedule``.
+
+    The job never runs twice at once; missed runs coalesce into one, run if they are at
+    most ``grace_seconds`` late. Skipped and missed runs are logged. Raises
+    :class:`ConfigError` if the schedule is invalid.
+    """
+    schedule = config.schedule
+    trigger = trigger or schedule_trigger(config)
+    scheduler = scheduler_cls(timezone=parse_timezone(schedule.timezone))
+    scheduler.add_job(job, trigger, id=JOB_ID, name="docwatch crawl", max_instances=1,
+                      coalesce=True, misfire_grace_time=grace_time(schedule.grace_seconds),
+                      replace_existing=True)
+
+    def on_event(event: SchedulerEvent) -> None:
+        if isinstance(event, JobSubmissionEvent) and event.code == EVENT_JOB_MAX_INSTANCES:
+            for due in event.scheduled_run_times:
+                log.warning("run due at %s skipped: the previous run is still going",
+                            _when(due))
+        elif isinstance(event, JobExecutionEvent) and event.code == EVENT_JOB_MISSED:
+            current = scheduler.get_job(JOB_ID)
+            grace = current.misfire_grace_time if current else schedule.grace_seconds
+            log.warning("run due at %s missed: more than %ss late (schedule.grace_seconds)",
+                        _when(event.scheduled_run_time), grace)
+
+    scheduler.add_listener(on_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+    return scheduler
+
+
+class ScheduledRun:
+    """One scheduled run: re-read the configuration, crawl, log one line at start and end.
+
+    Calling it never raises but for :class:`KeyboardInterrupt` (a signal that stopped the
+    run before its crawl could catch it): an invalid configuration, a database held by
+    another run, or a failed run is logged and the call returns ``None``.
+    """
+
+    def __init__(self, config_path: Path, database: str | None,
+                 crawl_fn: Callable[..., RunOutcome] = crawl):
+        self.config_path = Path(config_path)
+        self.database = database
+        self.crawl_fn = crawl_fn
+        #: The last valid configuration read, and its trigger.
+        self.config: Config | None = None
+        self.trigger: BaseTrigger | None = None
+
+    def __call__(self) -> RunOutcome | None:
+        try:
+            config = load_config(self.config_path)
+            trigger = schedule_trigger(config)
+        except ConfigError as exc:
+            log.error("run skipped: the configuration is invalid: %s", "; ".join(exc.problems))
+            return None
+        self.config, self.trigger = config, trigger
+        names = ", ".join(s.name for s in config.typed_sources) or "(none)"
+        log.info("run starting: sources %s", names)
+        started = time.monotonic()
+        try:
+            outcome = self.crawl_fn(config, database=self.database)
+        except RunLocked as exc:
+            log.warning("run skipped: %s", exc)
+            return None
+        except KeyboardInterrupt:
+            log.warning("run stopped by a signal after %.1fs", time.monotonic() - started)
+            raise
+        except Exception as exc:
+            log.error("run failed after %.1fs: %s: %s", time.monotonic() - started,
+                      type(exc).__name__, exc, exc_info=True)
+            return None
+        elapsed = time.monotonic() - started
+        clean = outcome.status == "completed" and not outcome.errors \
+            and not outcome.delivery_problems
+        delivery = f"; {len(outcome.delivery_problems)} delivery problem(s)" \
+            if outcome.delivery_problems else ""
+        log.log(logging.INFO if clean else logging.WARNING,
+                "run %d %s: %d pages checked, %d changed, %d errors in %.1fs%s",
+                outcome.run_id, outcome.status, outcome.pages_checked, outcome.changed,
+                outcome.errors, elapsed, delivery)
+        return outcome
+
+
+class _Handoff:
+    """Carries each fired job from the scheduler's worker thread to the running thread.
+
+    The job (:meth:`fire`) waits until the run is over, so APScheduler sees the job as
+    running for the whole run and skips fire times that come meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.Queue[threading.Event] = queue.Queue()
+        self._closed = False
+
+    def fire(self) -> None:
+        """The scheduled job: ask for a run and wait until it is done (or we shut down)."""
+        done = threading.Event()
+        self._requests.put(done)
+        while not done.wait(POLL_SECONDS):
+            if self._closed:
+                return
+
+    def take(self, timeout: float) -> threading.Event | None:
+        """The next run asked for, within ``timeout`` seconds; set it when the run is over."""
+        try:
+            return self._requests.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        """Release every waiting job: no run is coming."""
+        self._closed = True
+        while (pending := self.take(0)) is not None:
+            pending.set()
+
+
+class _ClockWatch:
+    """Notices the wall clock jumping against the monotonic clock (suspend, NTP step)."""
+
+    def __init__(self, wall: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self._wall, self._monotonic = wall, monotonic
+        self._offset = wall() - monotonic()
+
+    def jumped(self) -> bool:
+        offset = self._wall() - self._monotonic()
+        moved = abs(offset - self._offset) > CLOCK_JUMP_SECONDS
+        self._offset = offset
+        return moved
+
+
+class _StopSignals:
+    """SIGINT/SIGTERM ask the scheduler to stop (main thread only; restored on exit).
+
+    Between runs the handler only notes the signal. During a run, crawl() has its own
+    handlers while it crawls; before they are installed this one raises
+    :class:`KeyboardInterrupt` to stop the run before it starts crawling.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._in_run = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.getsignal(s) for s in self.SIGNALS}
+            self._install()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    def _install(self) -> None:
+        for signum in self._previous:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        # Only plain assignments here: a signal handler must not take locks.
+        self.received = signum
+        if self._in_run:
+            raise KeyboardInterrupt
+
+    def guarded(self, crawl_fn: Callable[..., RunOutcome]) -> Callable[..., RunOutcome]:
+        """``crawl_fn`` as a run: a signal before crawl() takes over stops it, ours after."""
+
+        @functools.wraps(crawl_fn)
+        def run(*args: Any, **kwargs: Any) -> RunOutcome:
+            self._in_run = True
+            try:
+                if self.received:
+                    raise KeyboardInterrupt
+                return crawl_fn(*args, **kwargs)
+            finally:
+                self._in_run = False
+                # Leaving, asyncio has reset the handlers crawl() installed to the defaults.
+                self._install()
+
+        return run
+
+
+def run_schedule(config_path: Path, database: str | None, *,
+                 stop: threading.Event | None = None) -> int:
+    """Run the crawl on the configuration's schedule until stopped; return the exit status.
+
+    ``0`` once stopped by SIGINT/SIGTERM or by ``stop`` being set (checked between runs;
+    a run in progress finishes first), ``2`` when the configuration (its schedule
+    included) is invalid at startup. Logs to ``docwatch.schedule``.
+    """
+    stop = stop if stop is not None else threading.Event()
+    try:
+        config = load_config(config_path)
+        trigger = schedule_trigger(config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            log.error("%s", problem)
+        return EXIT_CONFIG
+
+    handoff = _Handoff()
+    scheduler = build_scheduler(config, handoff.fire, trigger=trigger)
+    current = config.schedule
+    reason = "stop requested"
+    with _StopSignals() as signals, _quiet_apscheduler():
+        runner = ScheduledRun(config_path, database, crawl_fn=signals.guarded(crawl))
+        scheduler.start()
+        log.info("scheduled %s; next run at %s", _describe(current),
+                 _when(scheduler.get_job(JOB_ID).next_run_time))
+        clock = _ClockWatch()
+        try:
+            while not (stop.is_set() or signals.received):
+                if clock.jumped():
+                    scheduler.wakeup()
+                request = handoff.take(POLL_SECONDS)
+                if request is None:
+                    continue
+                try:
+                    if stop.is_set() or signals.received:
+                        break
+                    outcome = runner()
+                except KeyboardInterrupt:
+                    reason = "run stopped by a signal"
+                    break
+                finally:
+                    request.set()
+                if outcome is not None and outcome.status == "interrupted":
+                    reason = "run interrupted by a signal"
+                    break
+                current = _apply_schedule_change(scheduler, runner, current)
+        finally:
+            handoff.close()
+            scheduler.shutdown(wait=False)
+    if signals.received and reason == "stop requested":
+        reason = f"received {signal.Signals(signals.received).name}"
+    log.info("scheduler stopped: %s", reason)
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _quiet_apscheduler() -> Iterator[None]:
+    """Keep APScheduler to its errors: its warnings repeat ours (skipped, missed runs).
+
+    Left alone when the application configured the ``apscheduler`` logger itself.
+    """
+    logger = logging.getLogger("apscheduler")
+    if logger.level != logging.NOTSET:
+        yield
+        return
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(logging.NOTSET)
+
+
+def _apply_schedule_change(scheduler: BaseScheduler, runner: ScheduledRun,
+                           current: ScheduleConfig) -> ScheduleConfig:
+    """Follow an edited ``schedule:`` from the next fire time on; return the one in force."""
+    if runner.config is None or runner.trigger is None:
+        return current
+    new = runner.config.schedule
+    if (new.cron, new.timezone, new.grace_seconds) == \
+            (current.cron, current.timezone, current.grace_seconds):
+        return current
+    scheduler.modify_job(JOB_ID, misfire_grace_time=grace_time(new.grace_seconds))
+    job = scheduler.reschedule_job(JOB_ID, trigger=runner.trigger)
+    log.info("schedule changed to %s; next run at %s", _describe(new), _when(job.next_run_time))
+    return new
+
+
+__all__ = ["JOB_ID", "ScheduledRun", "build_scheduler", "grace_time", "make_trigger",
+           "next_fire_times", "parse_timezone", "run_schedule", "schedule_trigger"]

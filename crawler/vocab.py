@@ -1,0 +1,251 @@
+"""The API vocabulary a page teaches, and the deprecations it announces.
+
+Terms are read from inline code (and bare ``phx-*`` attributes) in normalised text:
+modules (``Phoenix.LiveView.JS``), functions (``assign_async/3``,
+``Ecto.Multi.run/3``), mix tasks (``mix phx.gen.auth``), HTML attributes
+(``phx-update``), components (``<.link>``) and options (``:trailing_slash``).
+Notices are sentences and changelog sections that deprecate, remove or replace a term,
+kept with the section they sit in so a report can cite them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from crawler.diff import section_titles
+
+INLINE_CODE = re.compile(r"`([^`\n]{1,120})`")
+BARE_ATTRIBUTE = re.compile(r"(?<![\w-])(phx-[a-z][a-z0-9-]*[a-z0-9])(?![\w-])")
+MODULE = re.compile(r"^[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+$|^[A-Z][a-z]+[A-Z][A-Za-z0-9]*$")
+FUNCTION = re.compile(
+    r"^(?:(?P<mod>[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)*)\.)?"
+    r"(?P<name>[a-z_][a-z0-9_]*[?!]?)/(?P<arity>\d)$")
+CALL = re.compile(
+    r"^(?:(?P<mod>[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)*)\.)(?P<name>[a-z_][a-z0-9_]*[?!]?)\(")
+MIX_TASK = re.compile(r"^mix ([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)")
+ATTRIBUTE = re.compile(r"^(phx-[a-z][a-z0-9-]*[a-z0-9])(?:=.*)?$")
+COMPONENT = re.compile(r"^<\.([a-z_][a-z0-9_]*)")
+OPTION = re.compile(r"^:([a-z_][a-z0-9_]*[?!]?)$")
+KEYWORD = re.compile(r"^([a-z_][a-z0-9_]*):\s")
+
+DEPRECATED = re.compile(
+    r"\b(?:is|are|was|were|has been|have been|now)\s+(?:now\s+)?(?P<how>soft[- ]deprecated|"
+    r"deprecated|hard[- ]deprecated)\b", re.I)
+REMOVED = re.compile(
+    r"\b(?:is|are|was|were|has been|have been|have now been|has now been)\s+(?:now\s+)?"
+    r"removed\b|\bis no longer (?:supported|available)\b|\bare no longer (?:supported|"
+    r"available)\b", re.I)
+IN_FAVOR = re.compile(r"\bin favou?r of\b", re.I)
+NOTICE_HEADING = re.compile(
+    r"(?i)\b(deprecations?|deprecated|backwards[- ]incompatible|breaking changes?|removals?|"
+    r"removed)\b")
+MOVING_HEADING = re.compile(r"(?i)^(?:moving|migrating|switching) from (.+?) to (.+)$")
+IMPERATIVE = re.compile(
+    r"^\s*(?:[-*]\s*)?(?:\[[^\]]*\]\s*)?(remove[sd]?|drop(?:ped|s)?|deprecate[sd]?)\b", re.I)
+# A subject that starts with a gerund deprecates a usage ("Passing a list to `cast/3`"),
+# not the API it names.
+GERUND_SUBJECT = re.compile(r"^(?:[-*]\s*)?(?:\[[^\]]*\]\s*)?[A-Z]?[a-z]+ing\b")
+CONTEXT_WORDS = re.compile(r"\s(?:on|in|of|for|to|from|with|by|when|inside)\s", re.I)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One API term in canonical form, with what kind of thing it is."""
+
+    text: str
+    kind: str  # module | function | mix_task | attribute | component | option
+
+    def pattern(self) -> re.Pattern[str]:
+        """How the term is recognised in a skill file's line."""
+        return _term_pattern(self.text, self.kind)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A deprecation, removal or replacement announced by a page, citable."""
+
+    term: Term
+    kind: str  # deprecated | removed | replaced
+    section: str
+    sentence: str
+    replacement: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"term": self.term.text, "term_kind": self.term.kind, "kind": self.kind,
+                "section": self.section, "sentence": self.sentence,
+                "replacement": self.replacement}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Notice:
+        return cls(Term(d["term"], d["term_kind"]), d["kind"], d["section"], d["sentence"],
+                   d.get("replacement"))
+
+
+def classify(code: str) -> Term | None:
+    """The API term an inline-code span names, or None for anything else."""
+    code = code.strip()
+    if match := MIX_TASK.match(code):
+        return Term(f"mix {match.group(1)}", "mix_task")
+    if match := ATTRIBUTE.match(code):
+        return Term(match.group(1), "attribute")
+    if match := COMPONENT.match(code):
+        return Term(f"<.{match.group(1)}>", "component")
+    if match := FUNCTION.match(code):
+        mod = f"{match['mod']}." if match["mod"] else ""
+        return Term(f"{mod}{match['name']}/{match['arity']}", "function")
+    if match := OPTION.match(code):
+        return Term(f":{match.group(1)}", "option")
+    if MODULE.match(code):
+        return Term(code, "module")
+    if match := CALL.match(code):
+        return Term(f"{match['mod']}.{match['name']}", "function")
+    if code.startswith("use ") and MODULE.match(code[4:].split(",")[0].strip()):
+        return Term(code[4:].split(",")[0].strip(), "module")
+    return None
+
+
+def terms_in(text: str) -> list[Term]:
+    """Every API term in ``text``, in order of first appearance, without repeats."""
+    seen: dict[Term, None] = {}
+    for code in INLINE_CODE.findall(text):
+        term = classify(code)
+        if term:
+            seen.setdefault(term)
+    for attribute in BARE_ATTRIBUTE.findall(text):
+        seen.setdefault(Term(attribute, "attribute"))
+    return list(seen)
+
+
+def vocabulary(text: str) -> list[str]:
+    """The canonical terms a page teaches (stored with its snapshot)."""
+    in_code = False
+    prose = []
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code:
+            prose.append(line)
+    return sorted({f"{t.kind}:{t.text}" for t in terms_in("\n".join(prose))})
+
+
+def parse_vocabulary(entries: list[str]) -> list[Term]:
+    return [Term(text, kind) for kind, _, text in (e.partition(":") for e in entries)]
+
+
+def notices(text: str, changelog: bool = False) -> list[Notice]:
+    """Deprecations, removals and replacements announced in ``text``.
+
+    Sentences saying a term "is deprecated", "has been removed", "is no longer
+    supported" count anywhere; in a changelog, bullets under a Deprecations or
+    Backwards-incompatible heading count too, and so do "Moving from X to Y" headings
+    and "in favor of" / "instead of" replacements.
+    """
+    lines = text.splitlines()
+    sections = section_titles(lines)
+    found: list[Notice] = []
+    in_code = False
+    heading_kind: str | None = None
+    for line, section in zip(lines, sections, strict=True):
+        if line.startswith("```"):
+            in_code = not in_code
+            continue
+        if in_code or not line.strip():
+            continue
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+            heading_kind = _heading_kind(heading) if changelog else None
+            moving = MOVING_HEADING.match(heading.replace("`", ""))
+            if changelog and moving:
+                old, new = classify(moving.group(1)) or Term(moving.group(1), "module"), \
+                    moving.group(2)
+                found.append(Notice(old, "replaced", section, heading, new.strip()))
+            continue
+        found.extend(_sentence_notices(line, section, heading_kind, changelog))
+    return _dedupe(found)
+
+
+def _heading_kind(heading: str) -> str | None:
+    match = NOTICE_HEADING.search(heading)
+    if not match:
+        return None
+    word = match.group(1).lower()
+    return "deprecated" if word.startswith("deprecat") else "removed"
+
+
+def _sentence_notices(line: str, section: str, heading_kind: str | None,
+                      changelog: bool) -> list[Notice]:
+    out = []
+    for sentence in re.split(r"(?<=[.;])\s+(?=[A-Z`\[])", line):
+        kind, verb = None, None
+        if match := REMOVED.search(sentence):
+            kind, verb = "removed", match
+        elif match := DEPRECATED.search(sentence):
+            kind, verb = "deprecated", match
+        if kind and verb:
+            subject = sentence[: verb.start()]
+            if GERUND_SUBJECT.match(subject.strip()):
+                continue
+            subject = CONTEXT_WORDS.split(subject, maxsplit=1)[0]
+            replacement = _replacement(sentence[verb.end():])
+            for term in terms_in(subject):
+                if _is_api_term(term):
+                    out.append(Notice(term, kind, section, sentence.strip(), replacement))
+        elif heading_kind and (m := IMPERATIVE.match(sentence)):
+            # "- Remove `phx-feedback-for`" under "Backwards incompatible changes".
+            kind = "deprecated" if m.group(1).lower().startswith("deprecat") else "removed"
+            subject = CONTEXT_WORDS.split(sentence[m.end():], maxsplit=1)[0]
+            for term in terms_in(subject):
+                if _is_api_term(term):
+                    out.append(Notice(term, kind, section, sentence.strip(),
+                                      _replacement(sentence)))
+        elif changelog and (m := re.search(r"\bUse `([^`]+)` instead of `([^`]+)`", sentence)):
+            old = classify(m.group(2)) or (Term(m.group(2), "module")
+                                           if re.match(r"^[A-Z]\w+$", m.group(2)) else None)
+            if old and _is_api_term(old):
+                out.append(Notice(old, "replaced", section, sentence.strip(), m.group(1)))
+    return out
+
+
+def _replacement(rest: str) -> str | None:
+    match = IN_FAVOR.search(rest) or re.search(r"\b(?:use|using)\b", rest, re.I)
+    if not match:
+        return None
+    code = INLINE_CODE.search(rest, match.end())
+    return code.group(1) if code else None
+
+
+def _is_api_term(term: Term) -> bool:
+    # Plain lower-case words (`config`) are too common to judge a skill line by.
+    return term.kind != "module" or "." in term.text or any(c.isupper() for c in term.text)
+
+
+def _dedupe(found: list[Notice]) -> list[Notice]:
+    seen: dict[tuple[str, str], Notice] = {}
+    for notice in found:
+        seen.setdefault((notice.term.text, notice.kind), notice)
+    return list(seen.values())
+
+
+def _term_pattern(text: str, kind: str) -> re.Pattern[str]:
+    if kind == "function":
+        qualified = text.partition("/")[0]
+        parts = qualified.split(".")
+        name = parts[-1]
+        mod = parts[-2] if len(parts) > 1 else None
+        call = re.escape(f"{mod}.{name}") if mod else re.escape(name)
+        lead = r"(?<![\w.])" if mod else r"(?<![\w.:])"
+        # Unqualified names only count as calls or captures: literal( or literal/1.
+        tail = r"(?=\(|/\d)" if not mod else r"(?![\w?!])"
+        return re.compile(lead + call + tail)
+    if kind == "option":
+        name = re.escape(text[1:])
+        return re.compile(rf"(?<![\w])(?::{name}(?![\w?!])|{name}:(?=\s))")
+    if kind == "attribute":
+        return re.compile(rf"(?<![\w-]){re.escape(text)}(?![\w-])")
+    if kind == "component":
+        return re.compile(rf"<\.{re.escape(text[2:-1])}(?![\w])")
+    if kind == "mix_task":
+        return re.compile(rf"(?<![\w.]){re.escape(text[4:])}(?![\w.])")
+    # module: whole dotted name, not a prefix of a longer one
+    return re.compile(rf"(?<![\w.]){re.escape(text)}(?![\w])(?!\.[A-Z])")

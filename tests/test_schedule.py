@@ -1,0 +1,468 @@
+"""``docwatch schedule``: when runs fire, that they never overlap, and how the process stops.
+
+Cron expressions with six fields (seconds first) keep the timing tests short. The
+real crawls run against the bundled demo site on 127.0.0.1, into SQLite under tmp_path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from crawler.config import load_config
+from crawler.demo.server import DocServer, Fault
+from crawler.schedule import (
+    JOB_ID,
+    ScheduledRun,
+    build_scheduler,
+    next_fire_times,
+    run_schedule,
+)
+from crawler.store.db import open_database
+from crawler.store.models import RunLock
+
+UTC = dt.UTC
+NOWHERE = "http://127.0.0.1:9"  # for configs whose sources are never fetched
+END_LINE = re.compile(r"run (\d+) (completed|interrupted): (\d+) pages checked, (\d+) changed, "
+                      r"(\d+) errors in \d+\.\ds")
+
+
+def write_config(tmp_path: Path, base: str = NOWHERE, *, cron: str = "* * * * * *",
+                 timezone: str = "UTC", grace: int = 3600, extra_sources: str = "",
+                 name: str = "sources.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(f"""\
+report:
+  title: "Lumen Research"
+  dir: out
+http:
+  timeout: 20
+schedule:
+  cron: "{cron}"
+  timezone: "{timezone}"
+  grace_seconds: {grace}
+sources:
+  - name: docs
+    kind: exdoc
+    urls: [{base}/lumen/, {base}/lumen_live/]
+{extra_sources}""", encoding="utf-8")
+    return path
+
+
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'db' / 'docwatch.sqlite3'}"
+
+
+def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "docwatch.schedule"]
+
+
+@pytest.fixture
+def site() -> Iterator[DocServer]:
+    with DocServer(version="v1") as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def no_env_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCWATCH_DATABASE_URL", raising=False)
+
+
+# -- when runs fire -----------------------------------------------------------------------
+
+MONDAY = dt.datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def test_weekday_numbers_mean_what_they_mean_in_crontab():
+    # crontab: 0 and 7 are Sunday (APScheduler 3 alone would read 0 as Monday).
+    assert [t.date() for t in next_fire_times("0 3 * * 0", "UTC", 2, MONDAY)] == \
+        [dt.date(2024, 1, 7), dt.date(2024, 1, 14)]
+    assert next_fire_times("0 3 * * 7", "UTC", 1, MONDAY)[0].date() == dt.date(2024, 1, 7)
+    weekdays = next_fire_times("30 6 * * 1-5", "UTC", 6, MONDAY)
+    assert [t.strftime("%a %H:%M") for t in weekdays] == [
+        "Tue 06:30", "Wed 06:30", "Thu 06:30", "Fri 06:30", "Mon 06:30", "Tue 06:30"]
+
+
+def test_day_of_month_and_weekday_both_set_fire_on_either_like_cron():
+    fires = next_fire_times("0 3 13 * 5", "UTC", 4, dt.datetime(2024, 10, 1, tzinfo=UTC))
+    # Fridays of October 2024, and Sunday the 13th.
+    assert [t.day for t in fires] == [4, 11, 13, 18]
+
+
+def test_the_time_zone_is_the_wall_clock_the_runs_follow():
+    paris = next_fire_times("0 3 * * *", "Europe/Paris", 1, MONDAY)[0]
+    assert (paris.hour, paris.astimezone(UTC).hour) == (3, 2)
+    # Across the spring DST change the run stays at 03:00 Paris time.
+    spring = next_fire_times("0 3 * * *", "Europe/Paris", 2,
+                             dt.datetime(2024, 3, 30, 12, tzinfo=UTC))
+    assert [t.astimezone(UTC).strftime("%d %H:%M") for t in spring] == ["31 01:00", "01 01:00"]
+
+
+def test_six_fields_put_the_seconds_first_and_macros_are_understood():
+    fires = next_fire_times("*/15 * * * * *", "UTC", 4, MONDAY)
+    assert [t.strftime("%H:%M:%S") for t in fires] == [
+        "12:00:00", "12:00:15", "12:00:30", "12:00:45"]
+    assert [t.strftime("%d %H:%M") for t in next_fire_times("@daily", "UTC", 2, MONDAY)] == \
+        ["02 00:00", "03 00:00"]
+
+
+# -- invalid schedules stop the command at startup -----------------------------------------
+
+@pytest.mark.parametrize(("cron", "why"), [
+    ("61 3 * * *", "higher than the maximum"),
+    ("0 3 * *", "expected 5 fields"),
+    ("0 3 * * 8", "out of range"),
+    ("0 3 31 2 *", "never fires"),
+    ("every night", "expected 5 fields"),
+])
+def test_an_invalid_cron_is_a_clear_error_at_startup(tmp_path, caplog, cron, why):
+    config = write_config(tmp_path, cron=cron)
+
+    assert run_schedule(config, db_url(tmp_path)) == 2
+
+    [problem] = messages(caplog)
+    assert problem.startswith(f"{config}:7: schedule.cron: ")
+    assert repr(cron) in problem and why in problem
+    assert not (tmp_path / "db").exists()
+
+
+@pytest.mark.parametrize(("zone", "why"), [
+    ("Mars/Olympus_Mons", "expected an IANA name"),
+    ("europe/paris", "did you mean 'Europe/Paris'?"),
+    ("", "expected an IANA name"),
+])
+def test_an_invalid_timezone_is_a_clear_error_at_startup(tmp_path, caplog, zone, why):
+    config = write_config(tmp_path, timezone=zone)
+
+    assert run_schedule(config, db_url(tmp_path)) == 2
+
+    [problem] = messages(caplog)
+    assert problem.startswith(f"{config}:8: schedule.timezone: unknown time zone {zone!r}")
+    assert why in problem
+
+
+# -- the scheduler: overlap, missed runs ---------------------------------------------------
+
+def test_the_job_runs_once_at_a_time_missed_runs_coalesce_within_the_grace_period(tmp_path):
+    scheduler = build_scheduler(load_config(write_config(tmp_path, grace=900)), lambda: None)
+    job = scheduler.get_job(JOB_ID)
+
+    assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 900)
+    # A grace of 0 still lets an on-time run (a few milliseconds late) run.
+    zero = build_scheduler(load_config(write_config(tmp_path, grace=0)), lambda: None)
+    assert zero.get_job(JOB_ID).misfire_grace_time == 1
+
+
+def test_a_run_still_going_when_the_next_is_due_is_skipped_and_logged_not_queued(
+        tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="docwatch.schedule")
+    lock, release = threading.Lock(), threading.Event()
+    active, most_active, starts = 0, 0, []
+
+    def slow_run() -> None:  # 1.5 s, with a fire time every second
+        nonlocal active, most_active
+        with lock:
+            active += 1
+            most_active = max(most_active, active)
+            starts.append(time.monotonic())
+        release.wait(1.5)
+        with lock:
+            active -= 1
+
+    scheduler = build_scheduler(load_config(write_config(tmp_path, cron="* * * * * *")),
+                                slow_run)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(starts) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        release.set()
+        scheduler.shutdown(wait=True)
+
+    assert most_active == 1
+    skipped = [m for m in messages(caplog) if "skipped: the previous run is still going" in m]
+    assert skipped, messages(caplog)
+    # The skipped run was dropped: the next run came at its own fire time, 2 s after
+    # the first, not as soon as the first one ended (1.5 s).
+    assert len(starts) == 2 and starts[1] - starts[0] > 1.8
+
+
+def _asleep_for_five_minutes(tmp_path: Path, grace: int, ran: list[float]):
+    """A scheduler whose runs (every minute, 30 s from now) were missed for 5 minutes."""
+    second = (dt.datetime.now(UTC).second + 30) % 60
+    config = load_config(write_config(tmp_path, cron=f"{second} * * * * *", grace=grace))
+    scheduler = build_scheduler(config, lambda: ran.append(time.monotonic()))
+    scheduler.start(paused=True)
+    scheduler.get_job(JOB_ID).modify(
+        next_run_time=dt.datetime.now(UTC) - dt.timedelta(minutes=5))
+    return scheduler
+
+
+def test_runs_missed_while_asleep_run_once_on_wake_up_within_the_grace_period(tmp_path):
+    ran: list[float] = []
+    scheduler = _asleep_for_five_minutes(tmp_path, 3600, ran)
+    try:
+        scheduler.resume()  # wake up
+        deadline = time.monotonic() + 2
+        while not ran and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert len(ran) == 1  # five missed runs, one run
+
+
+def test_runs_missed_longer_than_the_grace_period_are_logged_not_run(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="docwatch.schedule")
+    ran: list[float] = []
+    scheduler = _asleep_for_five_minutes(tmp_path, 10, ran)
+    try:
+        scheduler.resume()
+        deadline = time.monotonic() + 2
+        while not any("missed" in m for m in messages(caplog)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert ran == []
+    assert any(re.fullmatch(r"run due at .+ UTC missed: more than 10s late "
+                            r"\(schedule\.grace_seconds\)", m) for m in messages(caplog))
+
+
+# -- one scheduled run ---------------------------------------------------------------------
+
+def test_each_run_rereads_the_config_and_logs_one_start_and_one_end_line(
+        tmp_path, site, caplog):
+    caplog.set_level(logging.INFO, logger="docwatch.schedule")
+    config = write_config(tmp_path, site.base_url)
+    run = ScheduledRun(config, db_url(tmp_path))
+
+    first = run()
+    assert first is not None and first.status == "completed"
+    assert messages(caplog)[0] == "run starting: sources docs"
+    assert END_LINE.fullmatch(messages(caplog)[1])
+    assert END_LINE.fullmatch(messages(caplog)[1]).groups() == ("1", "completed", "8", "0", "0")
+    assert len(messages(caplog)) == 2
+
+    # Broken between two runs: that run is skipped, nothing is crawled.
+    config.write_text(config.read_text() + "  - name: docs\n    kind: rss\n")
+    caplog.clear()
+    requests_before = len(site.log)
+    assert run() is None
+    [skipped] = messages(caplog)
+    assert skipped.startswith("run skipped: the configuration is invalid: ")
+    assert "unknown source kind 'rss'" in skipped
+    assert len(site.log) == requests_before
+
+    # Fixed, with one more source: the next run uses it without a restart.
+    write_config(tmp_path, site.base_url, extra_sources=f"""\
+  - name: notes
+    kind: page
+    urls: [{site.base_url}/private/notes.html]
+""")
+    caplog.clear()
+    second = run()
+    assert second is not None and second.run_id == 2
+    assert messages(caplog)[0] == "run starting: sources docs, notes"
+    assert END_LINE.fullmatch(messages(caplog)[1]).groups()[:3] == ("2", "completed", "9")
+
+
+def test_a_run_finding_the_database_held_by_another_run_is_skipped(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="docwatch.schedule")
+    engine = open_database(db_url(tmp_path))
+    with Session(engine) as session, session.begin():  # a manual `docwatch crawl` elsewhere
+        session.add(RunLock(name="crawl", holder="build-box:4242"))
+
+    assert ScheduledRun(write_config(tmp_path), db_url(tmp_path))() is None
+
+    assert messages(caplog)[0] == "run starting: sources docs"
+    assert messages(caplog)[1].startswith(
+        "run skipped: another docwatch run (build-box:4242) has been running")
+
+
+def test_a_failed_run_is_logged_with_its_exception(tmp_path, caplog):
+    (tmp_path / "not-a-folder").write_text("")
+    database = f"sqlite:///{tmp_path / 'not-a-folder' / 'docwatch.sqlite3'}"
+
+    assert ScheduledRun(write_config(tmp_path), database)() is None
+
+    record = next(r for r in caplog.records if r.getMessage().startswith("run failed"))
+    assert record.levelno == logging.ERROR and record.exc_info is not None
+    assert re.fullmatch(r"run failed after \d+\.\ds: \w+Error: .*not-a-folder.*",
+                        record.getMessage())
+
+
+# -- run_schedule in the foreground ------------------------------------------------------
+
+class _OnMessage(logging.Handler):
+    """Calls ``react(message)`` for every docwatch.schedule record."""
+
+    def __init__(self, react) -> None:
+        super().__init__()
+        self.react = react
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.react(record.getMessage())
+
+
+def test_run_schedule_runs_on_time_follows_schedule_edits_and_stops_on_request(
+        tmp_path, site, caplog):
+    caplog.set_level(logging.INFO, logger="docwatch.schedule")
+    config = write_config(tmp_path, site.base_url, cron="* * * * * *")
+    stop = threading.Event()
+
+    def react(message: str) -> None:
+        if message.startswith("scheduled "):  # edited before the first run starts
+            write_config(tmp_path, site.base_url, cron="0 3 * * *", timezone="Europe/Paris")
+        if message.startswith("schedule changed"):
+            stop.set()
+
+    watcher = _OnMessage(react)
+    logging.getLogger("docwatch.schedule").addHandler(watcher)
+    started = time.monotonic()
+    try:
+        status = run_schedule(config, db_url(tmp_path), stop=stop)
+    finally:
+        logging.getLogger("docwatch.schedule").removeHandler(watcher)
+
+    assert status == 0
+    assert time.monotonic() - started < 5
+    lines = messages(caplog)
+    assert lines[0].startswith("scheduled '* * * * * *' (UTC), grace 3600s; next run at ")
+    assert lines[1] == "run starting: sources docs"
+    assert END_LINE.fullmatch(lines[2]).groups() == ("1", "completed", "8", "0", "0")
+    assert re.fullmatch(r"schedule changed to '0 3 \* \* \*' \(Europe/Paris\), grace 3600s; "
+                        r"next run at \d{4}-\d\d-\d\d 03:00:00 CES?T", lines[3])
+    assert lines[4:] == ["scheduler stopped: stop requested"]
+    assert len(list((tmp_path / "out").glob("*.json"))) == 1
+
+
+# -- SIGTERM to a real `docwatch schedule` process -----------------------------------------
+
+SCHEDULE_PROCESS = """\
+import logging, sys
+from pathlib import Path
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+logging.getLogger("docwatch.schedule").setLevel(logging.INFO)
+from crawler.schedule import run_schedule
+sys.exit(run_schedule(Path(sys.argv[1]), sys.argv[2]))
+"""
+
+
+class ScheduleProcess:
+    """``run_schedule`` in a subprocess, its log lines read as they come."""
+
+    def __init__(self, config: Path, database: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", SCHEDULE_PROCESS, str(config),
+                                      database], cwd=config.parent, stderr=subprocess.PIPE,
+                                     text=True)
+        self.lines: list[str] = []
+        self._incoming: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._incoming.put(line.rstrip("\n"))
+        self._incoming.put(None)
+
+    def wait_for(self, pattern: str, timeout: float = 8) -> str:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._incoming.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(self.lines))
+
+    def terminate_and_wait(self) -> tuple[int, float]:
+        """SIGTERM; the exit status and the seconds the process took to exit."""
+        sent = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        status = self.proc.wait(timeout=10)
+        took = time.monotonic() - sent
+        with_rest = self._incoming
+        while (line := with_rest.get(timeout=5)) is not None:
+            self.lines.append(line)
+        return status, took
+
+    def schedule_lines(self) -> list[str]:
+        prefix = "docwatch.schedule: "
+        return [line.removeprefix(prefix) for line in self.lines if line.startswith(prefix)]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def schedule_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Two schedule processes, started together so that their start-ups overlap.
+
+    ``between`` crawls a quick site every 2 s; ``during`` is stuck in its first run
+    on a page the site answers only after 20 s.
+    """
+    with DocServer(version="v1") as quick, DocServer(version="v1") as slow:
+        slow.set_fault("/lumen/routing.html", Fault(kind="delay", seconds=20))
+        processes = {}
+        for name, site, cron in (("between", quick, "*/2 * * * * *"),
+                                 ("during", slow, "* * * * * *")):
+            folder = tmp_path_factory.mktemp(name)
+            config = write_config(folder, site.base_url, cron=cron)
+            processes[name] = (ScheduleProcess(config, db_url(folder)), site, folder)
+        try:
+            yield processes
+        finally:
+            for process, _, _ in processes.values():
+                process.kill()
+
+
+def test_sigterm_between_runs_exits_0_at_once(schedule_processes):
+    process, _, _ = schedule_processes["between"]
+    process.wait_for(r"run 1 completed")  # crawl() has come and gone with its handlers
+
+    status, took = process.terminate_and_wait()
+
+    assert status == 0 and took < 2
+    lines = process.schedule_lines()
+    assert lines[0].startswith("scheduled '*/2 * * * * *' (UTC)")
+    assert lines[1] == "run starting: sources docs"
+    assert END_LINE.fullmatch(lines[2]).groups() == ("1", "completed", "8", "0", "0")
+    assert lines[3:] == ["scheduler stopped: received SIGTERM"]
+
+
+def test_sigterm_during_a_run_interrupts_it_gracefully_then_exits_0(schedule_processes):
+    process, site, folder = schedule_processes["during"]
+    process.wait_for(r"run starting")
+    # Fire times that come while the run is stuck are skipped, and said so.
+    process.wait_for(r"run due at .* skipped: the previous run is still going")
+    assert len(site.log) >= 3  # crawling, stuck on one page
+
+    status, took = process.terminate_and_wait()
+
+    assert status == 0 and took < 4
+    lines = [line for line in process.schedule_lines() if not line.startswith("run due at ")]
+    assert lines[1] == "run starting: sources docs"
+    assert END_LINE.fullmatch(lines[2]).group(1, 2) == ("1", "interrupted")
+    assert lines[3:] == ["scheduler stopped: run interrupted by a signal"]
+    [report] = (folder / "out").glob("*.json")
+    assert json.loads(report.read_text())["interrupted"] is True
