@@ -442,12 +442,16 @@ def rows(latency_s: float, allowed: int) -> list[Row]:
 
 def median_table(results: dict[str, list[dict[str, Any]]], table_rows: list[Row]
                  ) -> tuple[str, dict[str, dict[str, float | None]]]:
-    """Text table of the medians (plus docwatch/urlwatch ratios), and the medians."""
+    """Text table of the medians (plus docwatch/urlwatch ratios), and the medians.
+
+    A process that exited with an error is left out of the medians (see :func:`failures`).
+    """
     medians: dict[str, dict[str, float | None]] = {}
     for row in table_rows:
         medians[row.label] = {}
         for column in COLUMNS:
-            values = [v for m in results.get(column, []) if (v := row.get(m)) is not None]
+            values = [v for m in results.get(column, [])
+                      if m["proc"]["returncode"] == 0 and (v := row.get(m)) is not None]
             medians[row.label][column] = statistics.median(values) if values else None
     headers = ["metric", *COLUMNS, "dw/uw cold", "dw/uw warm"]
     lines = []
@@ -554,29 +558,57 @@ def bench_main(args: argparse.Namespace) -> None:
                     _progress(column, i, m)
     finally:
         world.stop()
-    table_rows = rows(args.latency_ms / 1000, allowed)
-    table, medians = median_table(results, table_rows)
     elapsed = time.perf_counter() - started
-    print(f"\nMedians of {args.runs} run(s) (urlwatch: {settings.urlwatch_runs}); "
-          f"{len(urls)} pages, latency {args.latency_ms:g} ms, allowed concurrency "
-          f"min(C={args.concurrency}, P={args.per_host}) = {allowed}, urlwatch workers "
-          f"{settings.urlwatch_workers}; bench took {elapsed:.0f} s\n")
-    print(table)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = out / f"results-{stamp}.json"
-    path.write_text(json.dumps({
+    data = {
         "settings": asdict(settings),
         "environment": {"python": platform.python_version(), "machine": platform.machine(),
                         "cpus": os.cpu_count(), "platform": platform.platform(),
+                        "load_average": os.getloadavg(),
                         "docwatch_revision": _git_revision()},
         "pages": len(urls), "allowed_concurrency": allowed, "bench_seconds": elapsed,
-        "medians": medians, "raw": results, "table": table,
-    }, indent=2, default=str) + "\n")
+        "raw": results,
+    }
+    table, medians = summarise(data)
+    print(table)
+    data["medians"], data["table"] = medians, table
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = out / f"results-{stamp}.json"
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     print(f"\nraw numbers: {path}")
     if args.keep_tmp:
         print(f"kept: {tmp}")
     else:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def failures(results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The measured processes that exited with an error (left out of the medians)."""
+    return [f"{column} #{i} (exit {m['proc']['returncode']})"
+            for column in COLUMNS for i, m in enumerate(results.get(column, []), 1)
+            if m["proc"]["returncode"] != 0]
+
+
+def summarise(data: dict[str, Any]) -> tuple[str, dict[str, dict[str, float | None]]]:
+    """The heading and table of a benchmark's results, and its medians."""
+    s = data["settings"]
+    table, medians = median_table(data["raw"], rows(s["latency_ms"] / 1000,
+                                                    data["allowed_concurrency"]))
+    head = (f"Medians of {s['runs']} run(s) (urlwatch: {s['urlwatch_runs']}); "
+            f"{data['pages']} pages, latency {s['latency_ms']:g} ms, allowed concurrency "
+            f"min(C={s['concurrency']}, P={s['per_host']}) = {data['allowed_concurrency']}, "
+            f"urlwatch workers {s['urlwatch_workers']}; bench took "
+            f"{data['bench_seconds']:.0f} s")
+    failed = failures(data["raw"])
+    if failed:
+        head += "\nleft out of the medians (exited with an error): " + ", ".join(failed)
+    return f"\n{head}\n\n{table}", medians
+
+
+def table_main(args: argparse.Namespace) -> None:
+    """Print the table of a saved ``results-*.json`` again."""
+    if not args.results:
+        sys.exit("error: table needs --results FILE")
+    print(summarise(json.loads(Path(args.results).read_text()))[0])
 
 
 def _progress(column: str, i: int, m: dict[str, Any]) -> None:
@@ -729,8 +761,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """``[crawl]`` (default), ``micro``, or the internal ``report-time``."""
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
     parser.add_argument("command", nargs="?", default="crawl",
-                        choices=["crawl", "micro", "report-time"],
-                        help="crawl (default): the crawl benchmark; micro: micro-benchmarks")
+                        choices=["crawl", "micro", "table", "report-time"],
+                        help="crawl (default): the crawl benchmark; micro: micro-benchmarks; "
+                        "table: print the table of --results FILE again")
     parser.add_argument("--world", type=Path, default=DEFAULT_WORLD,
                         help="the world folder (serve.py)")
     parser.add_argument("--replicate", type=int, default=DEFAULT_REPLICATE,
@@ -752,6 +785,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--edits", type=int, default=50, help="micro: scattered edits")
     parser.add_argument("--pages", type=int, default=500, help="micro: modified pages")
     parser.add_argument("--repeat", type=int, default=20, help="micro: runs per measure")
+    parser.add_argument("--results", type=Path, help="table: a results-*.json to print")
     # report-time (internal)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
@@ -766,6 +800,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "micro":
         micro_main(args)
+    elif args.command == "table":
+        table_main(args)
     elif args.command == "report-time":
         report_time_main(args)
     else:

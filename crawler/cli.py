@@ -101,6 +101,8 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
             run_id=outcome.run_id, status=outcome.status, pages_checked=outcome.pages_checked,
             changed=outcome.changed, errors=outcome.errors,
             reports=[str(p) for p in outcome.report_paths])
+    for problem in outcome.delivery_problems:
+        say("warning", problem)  # the report is on disk; delivery never fails a run
     if outcome.status == "interrupted":
         sys.exit(EXIT_INTERRUPTED)
     if outcome.all_failed:
@@ -159,6 +161,52 @@ _source_option = click.option(
     "--source", metavar="NAME", help="The source the page belongs to, when several watch it.")
 
 
+@cli.group("skills")
+def skills_group() -> None:
+    """Check the skill files against what the docs teach today."""
+
+
+@skills_group.command("check")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              default=DEFAULT_CONFIG, show_default=True, help="The sources.yaml to use.")
+@click.option("--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
+              help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+@click.option("--json", "as_json", is_flag=True, help="Print the stale lines as JSON.")
+def skills_check_command(config_path: Path, database: str | None, as_json: bool) -> None:
+    """List every skill line that teaches what the latest snapshots deprecate or removed.
+
+    Exit status: 0 when no skill has a stale line, 1 when some do.
+    """
+    import json
+
+    from crawler.staleness import check_skills, describe
+
+    config = _load(config_path)
+    stale = check_skills(_open(database), config)
+    if as_json:
+        click.echo(json.dumps({name: [{"line": s.line, "text": s.text, "term": s.term,
+                                       "kind": s.kind, "replacement": s.replacement,
+                                       "evidence": {"url": s.evidence.url,
+                                                    "section": s.evidence.section}}
+                                      for s in lines] for name, lines in stale.items()},
+                              indent=2))
+    else:
+        for skill in config.skills:
+            path = config.skill_path(skill)
+            if skill.name not in stale:
+                click.echo(f"{skill.name}: no skill file to check")
+                continue
+            lines = stale[skill.name]
+            click.echo(f"{skill.name} ({path}): "
+                       + (f"{len(lines)} stale line{'s' * (len(lines) != 1)}" if lines
+                          else "up to date"))
+            for line in lines:
+                click.echo(f"  {path}:{line.line}: {describe(line)}: {line.text}")
+                click.echo(f"    evidence: {line.evidence.url}"
+                           + (f" ({line.evidence.section})" if line.evidence.section else ""))
+    sys.exit(1 if any(stale.values()) else 0)
+
+
 @cli.command("report")
 @_config_option
 @click.option("--date", "report_date", callback=_parse_date, metavar="YYYY-MM-DD",
@@ -172,7 +220,7 @@ def report_command(config_path: Path, report_date: dt.date | None, since: dt.dat
                    until: dt.date | None, database: str | None) -> None:
     """Write the report of a date (--date), or of everything since a date (--since)."""
     from crawler import history
-    from crawler.report import build_report, write_report
+    from crawler.report import build_report, publish
 
     if (report_date is None) == (since is None):
         raise click.UsageError("give either --date or --since")
@@ -184,7 +232,7 @@ def report_command(config_path: Path, report_date: dt.date | None, since: dt.dat
         if not history.runs_on(engine, report_date):
             _fail(f"no run recorded on {report_date.isoformat()}; `docwatch runs` lists them")
         report = build_report(engine, config, report_date)
-        paths = write_report(report, config.report_dir)
+        paths = publish(report, config)
     else:
         until = until or dt.datetime.now(dt.UTC).date()
         if since > until:
@@ -192,8 +240,8 @@ def report_command(config_path: Path, report_date: dt.date | None, since: dt.dat
         if not history.runs_on(engine, since, until):
             _fail(f"no run recorded from {since.isoformat()} to {until.isoformat()}; "
                   "`docwatch runs` lists them")
-        report = history.build_report_range(engine, config, since, until)
-        paths = history.write_range_report(report, config.report_dir)
+        report = build_report(engine, config, until, since=since)
+        paths = publish(report, config)
     for path in paths:
         click.echo(str(path))
     click.echo(f"{_count(len(report.runs), 'run')}, {_count(len(report.changes), 'change')}, "

@@ -18,7 +18,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crawler.sources import SOURCE_KINDS
-from crawler.sources.base import SourceConfig, check_http_url
+from crawler.sources.base import HistoryConfig, SourceConfig, check_http_url
 
 DEFAULT_CONFIG = Path("sources.yaml")
 USER_AGENT = "docwatch/0.1 (+https://github.com/docwatch/docwatch; documentation change monitor)"
@@ -39,6 +39,9 @@ class _Model(BaseModel):
 class ReportConfig(_Model):
     title: str = "docwatch research"
     dir: Path = Path("reports")
+    # Where the report folder is published (used for the Atom feed's links and ids).
+    base_url: str | None = None
+    feed_entries: Annotated[int, Field(ge=1)] = 20
 
 
 class HttpConfig(_Model):
@@ -67,6 +70,20 @@ class EmailConfig(_Model):
     timeout: Annotated[float, Field(gt=0)] = 30.0
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class AlertsConfig(_Model):
+    """When silent breakage is called out instead of recorded as a change."""
+
+    # A source failing on this many runs in a row is called out at the top of the report.
+    failing_runs: Annotated[int, Field(ge=1)] = 3
+    # Text shrinking below this share of its previous size is a probable breakage
+    # (login wall, cookie banner, selector that stopped matching) ...
+    shrink_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    # ... and an index listing fewer than this share of the known pages too.
+    index_shrink_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    # The same shrunken text seen on this many runs in a row is accepted as real.
+    confirm_runs: Annotated[int, Field(ge=2)] = 3
 
 
 class NotifyConfig(_Model):
@@ -129,6 +146,8 @@ class Config(_Model):
     http: HttpConfig = HttpConfig()
     email: EmailConfig | None = None
     notify: NotifyConfig | None = None
+    alerts: AlertsConfig = AlertsConfig()
+    history: HistoryConfig = HistoryConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     sources: list[dict[str, Any]] = []
     skills: list[SkillConfig] = []
@@ -147,6 +166,11 @@ class Config(_Model):
 
     def skill_path(self, skill: SkillConfig) -> Path | None:
         return self.base_dir / skill.path if skill.path else None
+
+    def history_for(self, source: str) -> HistoryConfig:
+        """The source's own retention, else the global one."""
+        own = next((s.history for s in self.typed_sources if s.name == source), None)
+        return own or self.history
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.typed_sources if s.name == name)
@@ -302,6 +326,6 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
     return config
 
 
-__all__ = ["DEFAULT_CONFIG", "Config", "ConfigError", "EmailConfig", "HttpConfig",
+__all__ = ["DEFAULT_CONFIG", "AlertsConfig", "Config", "ConfigError", "EmailConfig", "HttpConfig",
            "NotifyConfig", "ReportConfig", "ScheduleConfig", "SkillConfig", "check_http_url",
            "load_config"]

@@ -8,10 +8,8 @@ Nothing here writes to the database.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import difflib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,13 +17,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from crawler.config import Config
 from crawler.diff import TextDiff, diff_texts
-from crawler.insights import attach_stale_lines, find_gaps, suggest_actions, takeaways
-from crawler.report.model import Report, RunInfo, _bumps, _changes, _errors, _sources
-from crawler.report.render import _atomic_write, render_markdown, report_data, slugify
-from crawler.skills import PageChange, add_bump_reasons, flag_skills
-from crawler.staleness import check_skills
 from crawler.store.db import database_url, open_database
 from crawler.store.models import Change, Page, Run, Snapshot
 
@@ -305,94 +297,3 @@ def diff_snapshots(engine: Engine, page: PageRef, since: dt.date | None = None,
         tofile=f"{page.url} @ {new.run_date.isoformat()} ({new.short_hash})",
         n=context, lineterm=""))
     return SnapshotDiff(page, old, new, lines, diff_texts(old_text, new_text))
-
-
-# -- reports over a date range ----------------------------------------------------------
-
-
-@dataclass
-class RangeReport(Report):
-    """A report over every run from ``since`` to ``date`` (inclusive)."""
-
-    since: dt.date = dt.date.min
-
-    @property
-    def full_title(self) -> str:
-        return f"{self.title} — {self.since.isoformat()} to {self.date.isoformat()}"
-
-
-def build_report_range(engine: Engine, config: Config, since: dt.date,
-                       until: dt.date) -> RangeReport:
-    """Collect the findings of every run dated ``since..until`` into one report.
-
-    It holds what the dated reports of those days hold, together: every change each
-    run found (a page changed on two days is listed twice; when the period spans
-    several dates each change's summary starts with the date it was found), the
-    fetch problems of each source's latest run, the skills all of it flags.
-    """
-    report = RangeReport(config.report.title, until, since=since)
-    with Session(engine) as session:
-        runs = session.scalars(select(Run).where(Run.run_date >= since, Run.run_date <= until,
-                                                 Run.status != "aborted").order_by(Run.id)).all()
-        report.runs = [RunInfo(r.id, r.status, r.started_at, r.finished_at, r.message)
-                       for r in runs]
-        run_ids = [r.id for r in runs]
-        report.changes = _changes(session, run_ids)
-        if len({r.run_date for r in runs}) > 1:
-            report.changes = _dated(session, run_ids, report.changes)
-        report.errors = _errors(session, run_ids)
-        report.sources = _sources(session, run_ids, config, report)
-    _complete(report, engine, config)
-    return report
-
-
-def _complete(report: Report, engine: Engine, config: Config) -> None:
-    # What crawler.report.model.build_report does once the facts are gathered; kept in
-    # step with it (tests/test_history.py compares a one-day range with a dated report).
-    skill_paths = {s.name: str(s.path) if s.path else None for s in config.skills}
-    report.bumps = _bumps(report.changes, config)
-    report.skills = flag_skills(report.changes, config.skills, skill_paths)
-    add_bump_reasons(report.skills, config.skills, report.bumps)
-    attach_stale_lines(report.skills, check_skills(engine, config), config)
-    for flag in report.skills:
-        flag.actions = suggest_actions(flag, report)
-    report.gaps = find_gaps(report.changes, config)
-    report.takeaways = takeaways(report)
-
-
-def _dated(session: Session, run_ids: list[int], changes: list[PageChange]
-           ) -> list[PageChange]:
-    """``changes`` (as the report model gathers them) with the date each was found."""
-    # The model reads stored changes in this order, leaving out feed documents.
-    dates = session.execute(
-        select(Run.run_date).select_from(Change).join(Page, Change.page_id == Page.id)
-        .join(Run, Change.run_id == Run.id)
-        .where(Change.report_run_id.in_(run_ids), Page.item != "feed")
-        .order_by(Change.id)).scalars().all()
-    if len(dates) != len(changes):
-        return changes  # cannot pair them up: leave the summaries as they are
-    return [dataclasses.replace(c, summary=f"{d.isoformat()}: {c.summary}" if c.summary
-                                else d.isoformat()) for c, d in zip(changes, dates, strict=True)]
-
-
-def range_report_stem(report: RangeReport) -> str:
-    """``<since>--<until>-<slug of the title>``."""
-    return f"{report.since.isoformat()}--{report.date.isoformat()}-{slugify(report.title)}"
-
-
-def write_range_report(report: RangeReport, directory: Path) -> list[Path]:
-    """Write the ``.md`` and ``.json`` of a range report atomically; return their paths."""
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = range_report_stem(report)
-    # The template says "(N runs this day)" for a source crawled more than once: true of
-    # a dated report, not of a period. The Markdown shows the figures without it.
-    flat = dataclasses.replace(report, sources=[dataclasses.replace(s, runs=1)
-                                                for s in report.sources])
-    data = report_data(report)
-    data = {"title": data.pop("title"), "since": report.since.isoformat(), **data}
-    outputs = [(directory / f"{stem}.md", render_markdown(flat)),
-               (directory / f"{stem}.json", json.dumps(data, indent=2, ensure_ascii=False)
-                + "\n")]
-    for path, text in outputs:
-        _atomic_write(path, text)
-    return [path for path, _ in outputs]

@@ -124,7 +124,7 @@ def find_gaps(changes: list[PageChange], config: Config,
                 continue
             gaps.append(Gap("page", change.title, change.url, change.source, change.package,
                             closest, new_skill))
-        for section in change.new_sections:
+        for section in change.new_sections if not _is_changelog(change) else []:
             if not any(mentioned_keywords(s, section) for s in skills):
                 section_gaps.append(Gap("section", f"{change.title} › {section}", change.url,
                                         change.source, change.package, closest, new_skill))
@@ -171,8 +171,8 @@ def attach_stale_lines(flags: list[SkillFlag], stale: dict[str, list[StaleLine]]
 
 def suggest_actions(flag: SkillFlag, report: Report) -> list[str]:
     """Concrete next steps for one flagged skill, most specific first."""
-    actions = [f"Update line {s.line}: {describe(s).split(' still teaches ', 1)[1]} "
-               f"(see {s.evidence.section or s.evidence.url})" for s in flag.stale_lines]
+    actions = [f"Update line {s.line}: {describe(s)} (see {s.evidence.section or s.evidence.url})"
+               for s in flag.stale_lines]
     changes = {c.url: c for c in report.changes}
     for reason in flag.reasons:
         change = changes.get(reason.url)

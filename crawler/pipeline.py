@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from crawler.config import Config, ConfigError
 from crawler.http import Fetcher, FetchSettings, FetchStats
-from crawler.report import build_report, write_report
+from crawler.report import build_report, publish
 from crawler.report.deliver import deliver
 from crawler.sources import SOURCE_KINDS, make_source
 from crawler.sources.base import CrawlContext, SourceConfig
@@ -97,7 +97,8 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     run_id = start_run(engine, run_date, [s.name for s in selected])
     log.info("run %d started: %s", run_id, ", ".join(s.name for s in selected))
     recorders = [SourceRecorder(engine, run_id, s.name, s.kind,
-                                remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing)
+                                remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing,
+                                run_date=run_date, alerts=config.alerts)
                  for s in selected]
     status, message = "completed", None
     fetch_stats = FetchStats()
@@ -111,7 +112,7 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
         raise
     finish_run(engine, run_id, status, _stats(recorders, fetch_stats), message)
     report = build_report(engine, config, run_date)
-    paths = write_report(report, config.report_dir)
+    paths = publish(report, config)
     problems = deliver(report, paths, config)
     tallies = {r.source: r.tally for r in recorders}
     outcome = RunOutcome(run_id, status, run_date, paths, tallies, problems)
@@ -145,7 +146,7 @@ async def _crawl_all(config: Config, selected: list[SourceConfig],
 
 async def _crawl_source(fetcher: Fetcher, source: SourceConfig,
                         recorder: SourceRecorder) -> None:
-    ctx = CrawlContext(fetcher, recorder.validators_for, recorder.has_page)
+    ctx = CrawlContext(fetcher, recorder.validators_for, recorder.has_page, recorder.page_meta)
     async for result in make_source(source).crawl(ctx):
         recorder.record(result)
     recorder.finish()

@@ -400,8 +400,8 @@ class _StopSignals:
 
         @functools.wraps(crawl_fn)
         def run(*args: Any, **kwargs: Any) -> RunOutcome:
-            self._in_run = True
             try:
+                self._in_run = True
                 if self.received:
                     raise KeyboardInterrupt
                 return crawl_fn(*args, **kwargs)

@@ -141,11 +141,11 @@ def check_skills(engine: Engine, config: Config) -> dict[str, list[StaleLine]]:
 
 
 def describe(stale: StaleLine) -> str:
-    """One line for humans: what to change and why."""
+    """What is wrong with the line, for humans: ``X was removed; use Y``."""
     verb = {"deprecated": "is deprecated", "removed": "was removed",
             "replaced": "was replaced"}[stale.kind]
     advice = f"; use {stale.replacement}" if stale.replacement else ""
-    return f"line {stale.line} still teaches {stale.term}, which {verb}{advice}"
+    return f"{stale.term} {verb}{advice}"
 
 
 __all__ = ["Evidence", "Finding", "StaleLine", "check_skills", "describe", "docs_findings",

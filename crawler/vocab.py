@@ -27,7 +27,6 @@ MIX_TASK = re.compile(r"^mix ([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)")
 ATTRIBUTE = re.compile(r"^(phx-[a-z][a-z0-9-]*[a-z0-9])(?:=.*)?$")
 COMPONENT = re.compile(r"^<\.([a-z_][a-z0-9_]*)")
 OPTION = re.compile(r"^:([a-z_][a-z0-9_]*[?!]?)$")
-KEYWORD = re.compile(r"^([a-z_][a-z0-9_]*):\s")
 
 DEPRECATED = re.compile(
     r"\b(?:is|are|was|were|has been|have been|now)\s+(?:now\s+)?(?P<how>soft[- ]deprecated|"
@@ -43,6 +42,9 @@ NOTICE_HEADING = re.compile(
 MOVING_HEADING = re.compile(r"(?i)^(?:moving|migrating|switching) from (.+?) to (.+)$")
 IMPERATIVE = re.compile(
     r"^\s*(?:[-*]\s*)?(?:\[[^\]]*\]\s*)?(remove[sd]?|drop(?:ped|s)?|deprecate[sd]?)\b", re.I)
+BARE_PARTICIPLE = re.compile(
+    r"^\s*[-*]\s*(?:\[[^\]]*\]\s*)?`[^`]+`[^.;]{0,60}?\b(?:soft[- ])?(deprecated|removed)\b",
+    re.I)
 # A subject that starts with a gerund deprecates a usage ("Passing a list to `cast/3`"),
 # not the API it names.
 GERUND_SUBJECT = re.compile(r"^(?:[-*]\s*)?(?:\[[^\]]*\]\s*)?[A-Z]?[a-z]+ing\b")
@@ -191,6 +193,13 @@ def _sentence_notices(line: str, section: str, heading_kind: str | None,
             for term in terms_in(subject):
                 if _is_api_term(term):
                     out.append(Notice(term, kind, section, sentence.strip(), replacement))
+        elif heading_kind and (m := BARE_PARTICIPLE.match(sentence)):
+            # "- `Sparkle.dim/1` deprecated in favor of ..." under "Deprecations".
+            kind = "removed" if m.group(1).lower() == "removed" else "deprecated"
+            for term in terms_in(sentence)[:1]:
+                if _is_api_term(term):
+                    out.append(Notice(term, kind, section, sentence.strip(),
+                                      _replacement(sentence[m.end():])))
         elif heading_kind and (m := IMPERATIVE.match(sentence)):
             # "- Remove `phx-feedback-for`" under "Backwards incompatible changes".
             kind = "deprecated" if m.group(1).lower().startswith("deprecat") else "removed"
@@ -234,7 +243,8 @@ def _term_pattern(text: str, kind: str) -> re.Pattern[str]:
         name = parts[-1]
         mod = parts[-2] if len(parts) > 1 else None
         call = re.escape(f"{mod}.{name}") if mod else re.escape(name)
-        lead = r"(?<![\w.])" if mod else r"(?<![\w.:])"
+        # Qualified: Repo.transaction, also spelled out as Ecto.Repo.transaction.
+        lead = r"(?<![\w.])(?:[A-Z][A-Za-z0-9]*\.)*" if mod else r"(?<![\w.:])"
         # Unqualified names only count as calls or captures: literal( or literal/1.
         tail = r"(?=\(|/\d)" if not mod else r"(?![\w?!])"
         return re.compile(lead + call + tail)

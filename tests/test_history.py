@@ -174,6 +174,7 @@ def test_a_one_day_range_says_what_the_dated_report_says(project):
     dated_data = json.loads((out / "2024-02-01-lumen-research.json").read_text())
     ranged_data = json.loads((out / "2024-02-01--2024-02-01-lumen-research.json").read_text())
     assert ranged_data.pop("since") == "2024-02-01"
+    assert dated_data.pop("since") is None
     assert ranged_data == dated_data
 
 

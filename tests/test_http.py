@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import itertools
 import time
 
 import pytest
@@ -163,7 +164,7 @@ def test_per_host_delay_spaces_requests(server):
 
     asyncio.run(go())
     arrivals = sorted(server.log.arrivals(PAGE))
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert min(gaps) >= 0.15
 
 
@@ -171,7 +172,7 @@ def test_robots_txt_is_obeyed(server):
     # The demo site's robots.txt disallows /private/.
     async def go():
         async with Fetcher(FetchSettings()) as fetcher:
-            with pytest.raises(FetchError, match="disallowed by robots.txt"):
+            with pytest.raises(FetchError, match=r"disallowed by robots\.txt"):
                 await fetcher.get(server.url("/private/notes.html"))
             return await asyncio.gather(*(fetcher.get(server.url(PAGE)) for _ in range(3)))
 

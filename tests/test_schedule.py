@@ -27,6 +27,7 @@ from crawler.demo.server import DocServer, Fault
 from crawler.schedule import (
     JOB_ID,
     ScheduledRun,
+    _ClockWatch,
     build_scheduler,
     next_fire_times,
     run_schedule,
@@ -242,6 +243,19 @@ def test_runs_missed_longer_than_the_grace_period_are_logged_not_run(tmp_path, c
                             r"\(schedule\.grace_seconds\)", m) for m in messages(caplog))
 
 
+def test_a_wall_clock_jump_such_as_waking_from_suspend_is_noticed():
+    # The scheduler waits on the monotonic clock, which stands still during suspend:
+    # run_schedule wakes it when the wall clock moves on its own.
+    wall, monotonic = [1_000.0], [50.0]
+    watch = _ClockWatch(wall=lambda: wall[0], monotonic=lambda: monotonic[0])
+    wall[0] += 0.2
+    monotonic[0] += 0.2
+    assert not watch.jumped()
+    wall[0] += 6 * 3600  # six hours asleep
+    assert watch.jumped()
+    assert not watch.jumped()
+
+
 # -- one scheduled run ---------------------------------------------------------------------
 
 def test_each_run_rereads_the_config_and_logs_one_start_and_one_end_line(
@@ -379,7 +393,7 @@ class ScheduleProcess:
             self._incoming.put(line.rstrip("\n"))
         self._incoming.put(None)
 
-    def wait_for(self, pattern: str, timeout: float = 8) -> str:
+    def wait_for(self, pattern: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -442,7 +456,7 @@ def test_sigterm_between_runs_exits_0_at_once(schedule_processes):
 
     status, took = process.terminate_and_wait()
 
-    assert status == 0 and took < 2
+    assert status == 0 and took < 5
     lines = process.schedule_lines()
     assert lines[0].startswith("scheduled '*/2 * * * * *' (UTC)")
     assert lines[1] == "run starting: sources docs"
@@ -459,7 +473,7 @@ def test_sigterm_during_a_run_interrupts_it_gracefully_then_exits_0(schedule_pro
 
     status, took = process.terminate_and_wait()
 
-    assert status == 0 and took < 4
+    assert status == 0 and took < 5
     lines = [line for line in process.schedule_lines() if not line.startswith("run due at ")]
     assert lines[1] == "run starting: sources docs"
     assert END_LINE.fullmatch(lines[2]).group(1, 2) == ("1", "interrupted")

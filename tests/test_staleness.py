@@ -67,8 +67,7 @@ def test_stale_lines_flag_each_line_using_a_retired_term():
     assert [(s.line, s.term, s.kind, s.replacement) for s in stale] == [
         (7, "phx-glow", "removed", None),
         (8, "Glimmer.old_fun/2", "deprecated", "Glimmer.new_fun/2")]
-    assert describe(stale[1]) == ("line 8 still teaches Glimmer.old_fun/2, which is "
-                                  "deprecated; use Glimmer.new_fun/2")
+    assert describe(stale[1]) == "Glimmer.old_fun/2 is deprecated; use Glimmer.new_fun/2"
 
 
 # -- a tiny ExDoc-shaped package, served in two versions -------------------------------
@@ -188,8 +187,10 @@ skills:
             md, js = outcome.report_paths[:2]
             reports[date] = (md.read_text(encoding="utf-8"),
                              json.loads(js.read_text(encoding="utf-8")))
-        yield {"base": f"{site.base_url}/glimmer", "config": config,
-               "engine": open_database(database), "reports": reports}
+        engine = open_database(database)
+        yield {"base": f"{site.base_url}/glimmer", "config": config, "engine": engine,
+               "reports": reports}
+        engine.dispose()
 
 
 def skill_entry(data, name):

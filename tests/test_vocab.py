@@ -154,6 +154,18 @@ def test_changelog_notices_carry_their_section_path():
     assert (found["Glitter"].kind, found["Glitter"].replacement) == ("replaced", "Sparkle")
 
 
+@pytest.mark.parametrize(("heading", "bullet", "expected"), [
+    ("Deprecations", "- `Sparkle.dim/1` deprecated in favor of `Sparkle.fade/1`",
+     [("Sparkle.dim/1", "deprecated", "Sparkle.fade/1")]),
+    ("Backwards incompatible changes", "- `phx-flicker` removed",
+     [("phx-flicker", "removed", None)]),
+])
+def test_changelog_bullets_with_a_bare_participle_count(heading, bullet, expected):
+    text = f"# Changelog\n\n## v2.0.0\n\n### {heading}\n\n{bullet}\n"
+
+    assert kinds(notices(text, changelog=True)) == expected
+
+
 def test_deprecation_words_inside_code_fences_are_ignored():
     found = notices(CHANGELOG, changelog=True)
 
@@ -202,13 +214,12 @@ def test_qualified_function_pattern_matches_calls_through_the_alias(text, expect
     assert matches(Term("Ecto.Repo.transaction/2", "function"), text) is expected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "crawler/vocab.py _term_pattern: a function term keeps only its last module segment "
-    "and forbids a '.' before it, so the fully qualified call Ecto.Repo.transaction(...) "
-    "of Ecto.Repo.transaction/2 is not recognised in a skill line"))
-def test_qualified_function_pattern_matches_the_fully_qualified_call():
-    assert matches(Term("Ecto.Repo.transaction/2", "function"),
-                   "Ecto.Repo.transaction(fn -> :ok end)")
+@pytest.mark.parametrize(("term", "line"), [
+    ("Ecto.Repo.transaction/2", "Ecto.Repo.transaction(fn -> :ok end)"),
+    ("Sparkle.Effects.dim/1", "Sparkle.Effects.dim(element)"),
+])
+def test_qualified_function_pattern_matches_the_fully_qualified_call(term, line):
+    assert matches(Term(term, "function"), line)
 
 
 @pytest.mark.parametrize(("text", "expected"), [

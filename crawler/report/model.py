@@ -39,6 +39,9 @@ class SourceSummary:
     errors: int
     baseline: bool
     runs: int = 1
+    failing_runs: int = 0
+    failing_since: dt.date | None = None
+    recovered_after: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class VersionBump:
 class Report:
     title: str
     date: dt.date
+    since: dt.date | None = None  # a report over a period: every run from since to date
     runs: list[RunInfo] = field(default_factory=list)
     sources: list[SourceSummary] = field(default_factory=list)
     changes: list[PageChange] = field(default_factory=list)
@@ -83,9 +87,21 @@ class Report:
     errors: list[FetchProblem] = field(default_factory=list)
     bumps: list[VersionBump] = field(default_factory=list)
     takeaways: list[Takeaway] = field(default_factory=list)
+    failing_threshold: int = 3
+
+    @property
+    def failing_sources(self) -> list[SourceSummary]:
+        """Sources that have failed on at least ``failing_threshold`` runs in a row."""
+        return [s for s in self.sources if s.failing_runs >= self.failing_threshold]
+
+    @property
+    def recovered_sources(self) -> list[SourceSummary]:
+        return [s for s in self.sources if s.recovered_after >= self.failing_threshold]
 
     @property
     def full_title(self) -> str:
+        if self.since:
+            return f"{self.title} — {self.since.isoformat()} to {self.date.isoformat()}"
         return f"{self.title} — {self.date.isoformat()}"
 
     @property
@@ -133,16 +149,19 @@ class Report:
 _KIND_ORDER = {"added": 0, "removed": 1, "moved": 2, "modified": 3}
 
 
-def build_report(engine: Engine, config: Config, date: dt.date) -> Report:
-    """Collect every finding recorded for ``date`` (all runs of that logical date)."""
-    report = Report(config.report.title, date)
+def build_report(engine: Engine, config: Config, date: dt.date,
+                 since: dt.date | None = None) -> Report:
+    """Collect every finding recorded for ``date`` (all runs of that logical date), or,
+    with ``since``, for every run from ``since`` to ``date``."""
+    report = Report(config.report.title, date, since,
+                    failing_threshold=config.alerts.failing_runs)
     with Session(engine) as session:
-        runs = session.scalars(select(Run).where(Run.run_date == date,
+        runs = session.scalars(select(Run).where(Run.run_date.between(since or date, date),
                                                  Run.status != "aborted").order_by(Run.id)).all()
         report.runs = [RunInfo(r.id, r.status, r.started_at, r.finished_at, r.message)
                        for r in runs]
         run_ids = [r.id for r in runs]
-        report.changes = _changes(session, run_ids)
+        report.changes = _changes(session, run_ids, dated=len({r.run_date for r in runs}) > 1)
         report.errors = _errors(session, run_ids)
         groups = dict(session.execute(select(Page.url, Page.group)
                                       .where(Page.status == "active", Page.item == "page")).all())
@@ -200,24 +219,31 @@ def _sources(session: Session, run_ids: list[int], config: Config,
         changes = [c for c in report.changes if c.source == name]
         errors = sum(1 for e in report.errors if e.source == name)
         fetched_changes = sum(1 for c in changes if c.change != "removed")
+        last = rows[name][-1]
         out.append(SourceSummary(
-            name, rows[name][-1].kind, checked, max(0, checked - fetched_changes - errors),
-            len(changes), errors, any(r.baseline for r in rows[name]), len(rows[name])))
+            name, last.kind, checked, max(0, checked - fetched_changes - errors),
+            len(changes), errors, any(r.baseline for r in rows[name]), len(rows[name]),
+            last.failing_runs, last.failing_since,
+            max(r.recovered_after for r in rows[name])))
     return out
 
 
-def _changes(session: Session, run_ids: list[int]) -> list[PageChange]:
+def _changes(session: Session, run_ids: list[int], dated: bool = False) -> list[PageChange]:
+    """The changes reported by ``run_ids``; ``dated`` prefixes each summary with the date
+    its run found it (for a report over several dates)."""
     old, new = aliased(Snapshot), aliased(Snapshot)
     rows = session.execute(
         select(Change, Page, old.content, new.content, old.notices, new.notices, old.terms,
-               new.terms)
+               new.terms, Run.run_date)
         .join(Page, Change.page_id == Page.id)
+        .join(Run, Change.run_id == Run.id)
         .outerjoin(old, Change.old_snapshot_id == old.id)
         .outerjoin(new, Change.new_snapshot_id == new.id)
         .where(Change.report_run_id.in_(run_ids))
         .order_by(Change.id))
     out = []
-    for change, page, old_text, new_text, old_notices, new_notices, old_terms, new_terms in rows:
+    for (change, page, old_text, new_text, old_notices, new_notices, old_terms, new_terms,
+         found_on) in rows:
         if page.item == "feed":
             continue  # the feed document itself: kept for its validators only
         d = change.details or {}
@@ -233,7 +259,8 @@ def _changes(session: Session, run_ids: list[int]) -> list[PageChange]:
         out.append(PageChange(
             source=page.source, package=meta.get("package") or package_of(page.url),
             url=meta.get("link") or page.url, title=page.title, item=page.item, meta=meta,
-            change=change.kind, summary=change.summary, group=page.group,
+            change=change.kind, group=page.group,
+            summary=f"{found_on.isoformat()}: {change.summary}" if dated else change.summary,
             sections=list(d.get("sections", [])), lines_added=d.get("lines_added", 0),
             lines_removed=d.get("lines_removed", 0), diff=d.get("diff", ""), text=text,
             note=d.get("representation", "") and f"fetched as {d['representation']}",

@@ -220,6 +220,7 @@ def report_data(report: Report) -> dict[str, Any]:
     return {
         "title": report.title,
         "date": report.date.isoformat(),
+        "since": report.since.isoformat() if report.since else None,
         "runs": [{"id": r.id, "status": r.status,
                   "started_at": r.started_at.isoformat() + "Z",
                   "finished_at": r.finished_at.isoformat() + "Z" if r.finished_at else None}
@@ -227,7 +228,10 @@ def report_data(report: Report) -> dict[str, Any]:
         "interrupted": report.interrupted,
         "sources": [{"name": s.name, "kind": s.kind, "pages_checked": s.pages_checked,
                      "not_modified": s.pages_unchanged, "changed": s.pages_changed,
-                     "errors": s.errors, "baseline": s.baseline, "runs": s.runs}
+                     "errors": s.errors, "baseline": s.baseline, "runs": s.runs,
+                     "failing_runs": s.failing_runs,
+                     "failing_since": s.failing_since.isoformat() if s.failing_since else None,
+                     "recovered_after": s.recovered_after}
                     for s in report.sources],
         "changes": [{"url": c.url, "source": c.source, "package": c.package, "title": c.title,
                      "item": c.item, "change": c.change, "summary": c.summary,
@@ -269,7 +273,9 @@ def render_json(report: Report) -> str:
 
 
 def report_stem(report: Report) -> str:
-    return f"{report.date.isoformat()}-{slugify(report.title)}"
+    """``<date>-<slug>``, or ``<since>--<date>-<slug>`` for a report over a period."""
+    period = f"{report.since.isoformat()}--" if report.since else ""
+    return f"{period}{report.date.isoformat()}-{slugify(report.title)}"
 
 
 def write_report(report: Report, directory: Path) -> list[Path]:

@@ -40,6 +40,16 @@ def package_of(url: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 
 
+class HistoryConfig(BaseModel):
+    """How many snapshots ``docwatch prune`` keeps per page (global or per source)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keep: int | None = Field(None, ge=1)
+    max_age_days: int | None = Field(None, ge=1)
+    prune_after_run: bool = False
+
+
 class SourceConfig(BaseModel):
     """Keys every source kind accepts; kinds subclass it with their own."""
 
@@ -48,6 +58,9 @@ class SourceConfig(BaseModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     kind: str
     urls: list[HttpUrl] = []
+    # Its own cron expression for `docwatch schedule` (default: the global schedule).
+    schedule: str | None = None
+    history: HistoryConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,8 @@ class CrawlContext:
     fetcher: Fetcher
     validators_for: Callable[[str], Validators | None]
     has_page: Callable[[str], bool] = lambda _url: False
+    # What the store remembers about a page between runs (see Page.meta).
+    page_meta: Callable[[str], dict[str, Any]] = lambda _url: {}
 
 
 class Source(Protocol):

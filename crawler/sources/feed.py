@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from crawler.extract import extract_html
 from crawler.http import FetchError
@@ -41,6 +41,8 @@ class FeedConfig(SourceConfig):
     select: str = DEFAULT_ARTICLE
     # Hosts besides the feed's own whose entry pages may be fetched.
     allow_hosts: list[str] = []
+    # A feed with no entries on this many runs in a row is reported as a probable breakage.
+    empty_runs: int = Field(3, ge=1)
 
     @field_validator("allow_hosts")
     @classmethod
@@ -82,10 +84,17 @@ class FeedSource:
         if problem:
             await emit(Failure(feed_url, problem, response.attempts, response.status, page=False))
             return
-        # The feed itself is stored as a hidden item, for its validators (next run's 304).
+        # The feed itself is stored as a hidden item, for its validators (next run's 304)
+        # and for how many runs in a row it came back empty.
         feed_title = parsed.feed.get("title", feed_url)
+        empty = ctx.page_meta(feed_url).get("empty_runs", 0) + 1 if not parsed.entries else 0
         await emit(Document(feed_url, feed_title, f"# {feed_title}\n", response.final_url,
-                            response.validators, "feed", item="feed"))
+                            response.validators, "feed", item="feed",
+                            meta={"entries": len(parsed.entries), "empty_runs": empty}))
+        if empty >= self.config.empty_runs:
+            await emit(Failure(feed_url, f"probable breakage: the feed has returned no entries "
+                               f"on {empty} runs in a row", response.attempts, response.status,
+                               page=False))
         allowed = {urlsplit(response.final_url).hostname or "", *self.config.allow_hosts}
         for entry in parsed.entries:
             doc = entry_document(entry, response.final_url, parsed.feed.get("title", ""))

@@ -9,14 +9,29 @@ of the history to decide what changed.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class CompressedText(TypeDecorator[str]):
+    """Text stored zlib-compressed: normalised pages shrink four to eight times."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
+        return None if value is None else zlib.compress(value.encode("utf-8"), 6)
+
+    def process_result_value(self, value: bytes | None, dialect: Any) -> str | None:
+        return None if value is None else zlib.decompress(value).decode("utf-8")
 
 
 class Base(DeclarativeBase):
@@ -54,6 +69,11 @@ class SourceState(Base):
     kind: Mapped[str] = mapped_column(String(32))
     baseline_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    # Consecutive runs in which nothing of the source could be fetched, and since when.
+    failing_runs: Mapped[int] = mapped_column(default=0)
+    failing_since: Mapped[dt.date | None]
+    # Breakage suspicions carried between runs (e.g. an index that suddenly shrank).
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class RunSource(Base):
@@ -69,6 +89,10 @@ class RunSource(Base):
     pages_unchanged: Mapped[int] = mapped_column(default=0)
     pages_changed: Mapped[int] = mapped_column(default=0)
     errors: Mapped[int] = mapped_column(default=0)
+    # The source's failing streak as of this run, and whether this run ended one.
+    failing_runs: Mapped[int] = mapped_column(default=0)
+    failing_since: Mapped[dt.date | None]
+    recovered_after: Mapped[int] = mapped_column(default=0)
 
 
 class Page(Base):
@@ -113,7 +137,7 @@ class Snapshot(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     content_hash: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(Text, default="")
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(CompressedText)
     size: Mapped[int] = mapped_column(default=0)
     representation: Mapped[str] = mapped_column(String(16), default="html")
     fetched_url: Mapped[str] = mapped_column(String(2000))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from crawler.config import AlertsConfig
 from crawler.diff import diff_texts
 from crawler.extract import content_hash
 from crawler.http import Validators
@@ -28,6 +29,18 @@ from crawler.store.models import (
     utcnow,
 )
 from crawler.vocab import notices, vocabulary
+
+MIN_SHRINK_SIZE = 400  # below this a page is too short for its size to mean anything
+MIN_INDEX_SIZE = 6
+
+
+def _mostly_kept(new: str, old: str) -> bool:
+    """Whether the shorter text is largely made of the old one's lines (a real trim or
+    split), unlike a login wall or a cookie banner, which share nothing with the page."""
+    new_lines = [line for line in new.splitlines() if line.strip()]
+    old_lines = {line for line in old.splitlines() if line.strip()}
+    kept = sum(1 for line in new_lines if line in old_lines)
+    return kept >= 3 and kept >= 0.2 * len(new_lines)
 
 
 def is_changelog(doc: Document) -> bool:
@@ -89,6 +102,9 @@ class SourceRecorder:
     baseline: bool = False
     _validators: dict[str, Validators] = field(default_factory=dict)
     _known: set[str] = field(default_factory=set)
+    _meta: dict[str, dict] = field(default_factory=dict)
+    run_date: dt.date | None = None
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     def __post_init__(self) -> None:
         with Session(self.engine) as session, session.begin():
@@ -106,6 +122,10 @@ class SourceRecorder:
                 for url, (etag, lm) in (meta or {}).get("validators", {}).items():
                     self._validators.setdefault(url, Validators(etag, lm))
             self._known = {url for url, *_ in rows}
+            self._meta = {url: dict(meta or {}) for url, *_, meta in rows}
+
+    def page_meta(self, url: str) -> dict:
+        return self._meta.get(url, {})
 
     def validators_for(self, url: str) -> Validators | None:
         return self._validators.get(url)
@@ -142,6 +162,9 @@ class SourceRecorder:
             previous = None
         else:
             previous = page.latest
+            if previous is not None and self._suspect_shrink(session, page, previous, doc,
+                                                             digest):
+                return
         was_removed = page.status == "removed"
         moved_before = (page.meta or {}).get("moved_to")
         page.title, page.group, page.status = doc.title, doc.group, "active"
@@ -190,6 +213,37 @@ class SourceRecorder:
             details["representation"] = f"{previous.representation} → {doc.representation}"
         kind = "added" if was_removed else "modified"
         self._change(session, page, kind, diff.summary(), previous, snapshot, details)
+
+    def _suspect_shrink(self, session: Session, page: Page, previous: Snapshot, doc: Document,
+                        digest: str) -> bool:
+        """Hold back text that suddenly shrank (login wall, cookie banner, lost selector).
+
+        The last good snapshot stays and the run reports a probable breakage. The same
+        shrunken text seen on ``confirm_runs`` runs in a row is accepted as real.
+        """
+        meta = dict(page.meta or {})
+        shrunk = (previous.content_hash != digest and previous.size >= MIN_SHRINK_SIZE
+                  and len(doc.text) < self.alerts.shrink_ratio * previous.size
+                  and not _mostly_kept(doc.text, previous.content))
+        if not shrunk:
+            if "suspect" in meta:
+                page.meta = {k: v for k, v in meta.items() if k != "suspect"}
+            return False
+        suspect = meta.get("suspect") or {}
+        runs = suspect.get("runs", 0) + 1 if suspect.get("hash") == digest else 1
+        if runs >= self.alerts.confirm_runs:
+            page.meta = {k: v for k, v in meta.items() if k != "suspect"}
+            return False
+        page.meta = {**meta, "suspect": {"hash": digest, "runs": runs}}
+        page.last_seen_run_id = self.run_id
+        self.tally.errors += 1
+        session.add(FetchErrorRecord(
+            run_id=self.run_id, source=self.source, url=doc.url, attempts=1,
+            error=f"probable breakage: the text shrank from {previous.size} to "
+                  f"{len(doc.text)} characters (a login wall, a cookie banner or a selector "
+                  f"that stopped matching?); the last good snapshot is kept "
+                  f"(run {runs} of {self.alerts.confirm_runs} before it is accepted)"))
+        return True
 
     @staticmethod
     def _keep_aux_validators(page: Page, aux: tuple[tuple[str, Validators], ...]) -> None:
@@ -253,12 +307,16 @@ class SourceRecorder:
                          page.latest, None)
 
     def finish(self) -> None:
-        """Apply the source's listings (removals) and close its baseline and tally."""
+        """Apply the source's listings (removals), track failing streaks, close the tally."""
         with Session(self.engine) as session, session.begin():
+            state = session.get_one(SourceState, self.source)
             for listing in self.listings:
                 pages = session.scalars(
                     select(Page).where(Page.source == self.source, Page.status == "active",
-                                       Page.url.startswith(listing.scope, autoescape=True)))
+                                       Page.url.startswith(listing.scope, autoescape=True))
+                ).all()
+                if self._suspect_index(session, state, listing, len(pages)):
+                    continue
                 for page in pages:
                     if page.url in listing.urls:
                         continue
@@ -266,11 +324,51 @@ class SourceRecorder:
                     self.tally.changed += 1
                     self._change(session, page, "removed",
                                  "no longer listed by the package index", page.latest, None)
-            state = session.get_one(SourceState, self.source)
             if state.baseline_run_id is None and self.tally.checked > self.tally.errors:
                 state.baseline_run_id = self.run_id
             state.last_run_id = self.run_id
+            recovered_after = self._track_streak(state)
             session.merge(RunSource(run_id=self.run_id, source=self.source, kind=self.kind,
                                     baseline=self.baseline, pages_checked=self.tally.checked,
                                     pages_unchanged=self.tally.unchanged,
-                                    pages_changed=self.tally.changed, errors=self.tally.errors))
+                                    pages_changed=self.tally.changed, errors=self.tally.errors,
+                                    failing_runs=state.failing_runs,
+                                    failing_since=state.failing_since,
+                                    recovered_after=recovered_after))
+
+    def _suspect_index(self, session: Session, state: SourceState, listing: Listing,
+                       known: int) -> bool:
+        """An index that suddenly lists far fewer pages is a probable breakage, not a purge."""
+        suspects = dict((state.meta or {}).get("index_suspects", {}))
+        shrunk = known >= MIN_INDEX_SIZE and len(listing.urls) < self.alerts.index_shrink_ratio \
+            * known
+        if not shrunk:
+            if listing.scope in suspects:
+                suspects.pop(listing.scope)
+                state.meta = {**(state.meta or {}), "index_suspects": suspects}
+            return False
+        runs = suspects.get(listing.scope, 0) + 1
+        if runs >= self.alerts.confirm_runs:
+            suspects.pop(listing.scope, None)
+            state.meta = {**(state.meta or {}), "index_suspects": suspects}
+            return False
+        suspects[listing.scope] = runs
+        state.meta = {**(state.meta or {}), "index_suspects": suspects}
+        self.tally.errors += 1
+        session.add(FetchErrorRecord(
+            run_id=self.run_id, source=self.source, url=listing.scope, attempts=1,
+            error=f"probable breakage: the package index lists {len(listing.urls)} pages where "
+                  f"{known} were known; no page is reported removed (run {runs} of "
+                  f"{self.alerts.confirm_runs} before the shorter index is accepted)"))
+        return True
+
+    def _track_streak(self, state: SourceState) -> int:
+        """Count runs in which nothing could be fetched; return the streak this run ended."""
+        failed = self.tally.errors > 0 and self.tally.checked <= self.tally.errors
+        if failed:
+            state.failing_runs += 1
+            state.failing_since = state.failing_since or self.run_date
+            return 0
+        ended = state.failing_runs
+        state.failing_runs, state.failing_since = 0, None
+        return ended

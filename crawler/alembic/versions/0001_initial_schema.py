@@ -95,6 +95,9 @@ def upgrade() -> None:
     sa.Column('pages_unchanged', sa.Integer(), nullable=False),
     sa.Column('pages_changed', sa.Integer(), nullable=False),
     sa.Column('errors', sa.Integer(), nullable=False),
+    sa.Column('failing_runs', sa.Integer(), nullable=False),
+    sa.Column('failing_since', sa.Date(), nullable=True),
+    sa.Column('recovered_after', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], ),
     sa.PrimaryKeyConstraint('run_id', 'source')
     )
@@ -103,6 +106,9 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('baseline_run_id', sa.Integer(), nullable=True),
     sa.Column('last_run_id', sa.Integer(), nullable=True),
+    sa.Column('failing_runs', sa.Integer(), nullable=False),
+    sa.Column('failing_since', sa.Date(), nullable=True),
+    sa.Column('meta', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['baseline_run_id'], ['runs.id'], ),
     sa.ForeignKeyConstraint(['last_run_id'], ['runs.id'], ),
     sa.PrimaryKeyConstraint('name')
@@ -113,7 +119,7 @@ def upgrade() -> None:
     sa.Column('run_id', sa.Integer(), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
-    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('representation', sa.String(length=16), nullable=False),
     sa.Column('fetched_url', sa.String(length=2000), nullable=False),
