@@ -86,6 +86,9 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
     try:
         config = load_config(config_path)
         outcome = crawl(config, date=run_date, sources=list(sources) or None, database=database)
+    except KeyboardInterrupt:
+        say("error", "interrupted")
+        sys.exit(EXIT_INTERRUPTED)
     except ConfigError as exc:
         for problem in exc.problems:
             say("error", problem)
@@ -205,6 +208,75 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
                 click.echo(f"    evidence: {line.evidence.url}"
                            + (f" ({line.evidence.section})" if line.evidence.section else ""))
     sys.exit(1 if any(stale.values()) else 0)
+
+
+@cli.command("schedule")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              default=DEFAULT_CONFIG, show_default=True, help="The sources.yaml to use.")
+@click.option("--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
+              help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+def schedule_command(config_path: Path, database: str | None) -> None:
+    """Run in the foreground, crawling on the `schedule:` of sources.yaml (and each
+    source's own `schedule:`) until SIGTERM/SIGINT."""
+    from crawler.schedule import run_schedule
+
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("docwatch.schedule").setLevel(logging.INFO)
+    sys.exit(run_schedule(config_path, database))
+
+
+@cli.command("prune")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              default=DEFAULT_CONFIG, show_default=True, help="The sources.yaml to use.")
+@click.option("--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
+              help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+def prune_command(config_path: Path, database: str | None, dry_run: bool) -> None:
+    """Delete old snapshots as the `history:` settings say (first, latest and every
+    snapshot a kept report needs stay), then vacuum the database."""
+    from crawler.store.lock import RunLocked, run_lock
+    from crawler.store.prune import prune
+
+    config = _load(config_path)
+    engine = _open(database)
+    try:
+        with run_lock(engine):
+            result = prune(engine, config, dry_run=dry_run)
+    except RunLocked as exc:
+        click.echo(f"error: {exc}; try again when it is done", err=True)
+        sys.exit(EXIT_LOCKED)
+    if not result.deleted:
+        click.echo("no `history:` policy is set in the configuration: nothing to prune")
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for source, count in result.deleted.items():
+        dates = result.kept_dates.get(source, [])
+        click.echo(f"{source}: {verb} {_count(count, 'snapshot')}; kept the reports of "
+                   f"{_count(len(dates), 'date')}")
+    if result.size_before is not None and result.size_after is not None and not dry_run:
+        click.echo(f"database: {result.size_before:,} → {result.size_after:,} bytes")
+
+
+@cli.command("stats")
+@click.option("--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
+              help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+def stats_command(database: str | None) -> None:
+    """Pages, snapshots and bytes stored per source."""
+    from crawler.store.prune import stats
+
+    rows = stats(_open(database))
+    click.echo(f"{'source':<20} {'pages':>7} {'removed':>8} {'snapshots':>10} "
+               f"{'stored bytes':>13} {'text bytes':>12}")
+    for r in rows:
+        click.echo(f"{r.source:<20} {r.pages:>7} {r.removed_pages:>8} {r.snapshots:>10} "
+                   f"{r.stored_bytes:>13,} {r.text_bytes:>12,}")
+    if rows:
+        click.echo(f"{'total':<20} {sum(r.pages for r in rows):>7} "
+                   f"{sum(r.removed_pages for r in rows):>8} "
+                   f"{sum(r.snapshots for r in rows):>10} "
+                   f"{sum(r.stored_bytes for r in rows):>13,} "
+                   f"{sum(r.text_bytes for r in rows):>12,}")
 
 
 @cli.command("report")

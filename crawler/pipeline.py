@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,15 +103,29 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
                  for s in selected]
     status, message = "completed", None
     fetch_stats = FetchStats()
-    try:
-        asyncio.run(_until_signalled(_crawl_all(config, selected, recorders, fetch_stats)))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        status, message = "interrupted", "stopped by a signal before every page was checked"
-    except BaseException as exc:
-        finish_run(engine, run_id, "failed", _stats(recorders, fetch_stats),
-                   f"{type(exc).__name__}: {exc}")
-        raise
+    with _signals_kept():
+        try:
+            asyncio.run(_until_signalled(_crawl_all(config, selected, recorders, fetch_stats)))
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            status, message = "interrupted", "stopped by a signal before every page was checked"
+        except BaseException as exc:
+            finish_run(engine, run_id, "failed", _stats(recorders, fetch_stats),
+                       f"{type(exc).__name__}: {exc}")
+            raise
+        with _signals_deferred():
+            return _finish(config, selected, run_id, run_date, engine, recorders, fetch_stats,
+                           status, message)
+
+
+def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date: dt.date,
+            engine: Engine, recorders: list[SourceRecorder], fetch_stats: FetchStats,
+            status: str, message: str | None) -> RunOutcome:
+    """Record the run's end, then prune, report and deliver."""
     finish_run(engine, run_id, status, _stats(recorders, fetch_stats), message)
+    if any(config.history_for(s.name).prune_after_run for s in selected):
+        from crawler.store.prune import prune
+
+        prune(engine, config, today=run_date)
     report = build_report(engine, config, run_date)
     paths = publish(report, config)
     problems = deliver(report, paths, config)
@@ -119,6 +134,41 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     log.info("run %d %s: %d pages checked, %d changed, %d errors", run_id, status,
              outcome.pages_checked, outcome.changed, outcome.errors)
     return outcome
+
+
+@contextlib.contextmanager
+def _signals_kept():
+    """Restore the SIGINT/SIGTERM handlers the caller had (asyncio resets them to default
+    when it removes its own, which would let a late signal kill the process)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """While the report is written, a SIGINT/SIGTERM waits: the run's end is not lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    saved = {signum: signal.signal(signum, lambda n, _f: received.append(n))
+             for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        if received:
+            log.warning("signal %d received while the report was written: stopping now",
+                        received[0])
+            signal.raise_signal(received[0])
 
 
 async def _until_signalled(work) -> None:

@@ -229,21 +229,63 @@ def _describe(schedule: ScheduleConfig) -> str:
 
 # -- the scheduler ------------------------------------------------------------------------
 
-def build_scheduler(config: Config, job: Callable[[], object], *,
+def source_groups(config: Config) -> dict[str, list[str]]:
+    """Sources grouped by the cron expression they run on (their own, else the global one).
+
+    With no source schedule of its own, one group: every source on ``schedule.cron``.
+    """
+    groups: dict[str, list[str]] = {}
+    for source in config.typed_sources:
+        groups.setdefault(source.schedule or config.schedule.cron, []).append(source.name)
+    return groups or {config.schedule.cron: []}
+
+
+def source_triggers(config: Config) -> dict[str, BaseTrigger]:
+    """A trigger per source-level cron expression; a :class:`ConfigError` if one is bad."""
+    triggers = {}
+    for i, source in enumerate(config.typed_sources):
+        if source.schedule and source.schedule not in triggers:
+            try:
+                triggers[source.schedule] = make_trigger(source.schedule,
+                                                         config.schedule.timezone)
+            except ValueError as exc:
+                line = _line_of(config.path, "sources") or ""
+                where = f"{config.path}:{line}" if line else str(config.path)
+                raise ConfigError([f"{where}: sources[{i}].schedule: {exc}"]) from None
+    return triggers
+
+
+def _add_jobs(scheduler: BaseScheduler, config: Config, job: Callable[..., object],
+              trigger: BaseTrigger) -> None:
+    grace = grace_time(config.schedule.grace_seconds)
+    groups = source_groups(config)
+    if len(groups) == 1:
+        # One schedule for everything: the job crawls every source.
+        scheduler.add_job(job, trigger, id=JOB_ID, name="docwatch crawl", max_instances=1,
+                          coalesce=True, misfire_grace_time=grace, replace_existing=True)
+        return
+    own = source_triggers(config)
+    for cron, names in groups.items():
+        scheduler.add_job(job, own.get(cron, trigger), args=[names], id=f"{JOB_ID}:{cron}",
+                          name=f"docwatch crawl {', '.join(names)}", max_instances=1,
+                          coalesce=True, misfire_grace_time=grace, replace_existing=True)
+
+
+def build_scheduler(config: Config, job: Callable[..., object], *,
                     scheduler_cls: type[BaseScheduler] = BackgroundScheduler,
                     trigger: BaseTrigger | None = None) -> BaseScheduler:
     """A scheduler (not started) that calls ``job`` on ``config.schedule``.
 
-    The job never runs twice at once; missed runs coalesce into one, run if they are at
+    Sources with a ``schedule:`` of their own get a job each (grouped by cron
+    expression), called with their names; without any, one job crawls every source.
+    A job never runs twice at once; missed runs coalesce into one, run if they are at
     most ``grace_seconds`` late. Skipped and missed runs are logged. Raises
-    :class:`ConfigError` if the schedule is invalid.
+    :class:`ConfigError` if a schedule is invalid.
     """
     schedule = config.schedule
     trigger = trigger or schedule_trigger(config)
     scheduler = scheduler_cls(timezone=parse_timezone(schedule.timezone))
-    scheduler.add_job(job, trigger, id=JOB_ID, name="docwatch crawl", max_instances=1,
-                      coalesce=True, misfire_grace_time=grace_time(schedule.grace_seconds),
-                      replace_existing=True)
+    _add_jobs(scheduler, config, job, trigger)
 
     def on_event(event: SchedulerEvent) -> None:
         if isinstance(event, JobSubmissionEvent) and event.code == EVENT_JOB_MAX_INSTANCES:
@@ -251,7 +293,7 @@ def build_scheduler(config: Config, job: Callable[[], object], *,
                 log.warning("run due at %s skipped: the previous run is still going",
                             _when(due))
         elif isinstance(event, JobExecutionEvent) and event.code == EVENT_JOB_MISSED:
-            current = scheduler.get_job(JOB_ID)
+            current = scheduler.get_job(event.job_id)
             grace = current.misfire_grace_time if current else schedule.grace_seconds
             log.warning("run due at %s missed: more than %ss late (schedule.grace_seconds)",
                         _when(event.scheduled_run_time), grace)
@@ -277,19 +319,22 @@ class ScheduledRun:
         self.config: Config | None = None
         self.trigger: BaseTrigger | None = None
 
-    def __call__(self) -> RunOutcome | None:
+    def __call__(self, sources: list[str] | None = None) -> RunOutcome | None:
         try:
             config = load_config(self.config_path)
             trigger = schedule_trigger(config)
+            source_triggers(config)
         except ConfigError as exc:
             log.error("run skipped: the configuration is invalid: %s", "; ".join(exc.problems))
             return None
         self.config, self.trigger = config, trigger
-        names = ", ".join(s.name for s in config.typed_sources) or "(none)"
+        known = {s.name for s in config.typed_sources}
+        sources = [n for n in sources if n in known] if sources else None
+        names = ", ".join(sources or (s.name for s in config.typed_sources)) or "(none)"
         log.info("run starting: sources %s", names)
         started = time.monotonic()
         try:
-            outcome = self.crawl_fn(config, database=self.database)
+            outcome = self.crawl_fn(config, database=self.database, sources=sources)
         except RunLocked as exc:
             log.warning("run skipped: %s", exc)
             return None
@@ -320,19 +365,21 @@ class _Handoff:
     """
 
     def __init__(self) -> None:
-        self._requests: queue.Queue[threading.Event] = queue.Queue()
+        self._requests: queue.Queue[tuple[threading.Event, list[str] | None]] = queue.Queue()
         self._closed = False
 
-    def fire(self) -> None:
-        """The scheduled job: ask for a run and wait until it is done (or we shut down)."""
+    def fire(self, sources: list[str] | None = None) -> None:
+        """The scheduled job: ask for a run (of ``sources``, or all) and wait until it is
+        done (or we shut down). Runs asked for by several jobs happen one after another."""
         done = threading.Event()
-        self._requests.put(done)
+        self._requests.put((done, sources))
         while not done.wait(POLL_SECONDS):
             if self._closed:
                 return
 
-    def take(self, timeout: float) -> threading.Event | None:
-        """The next run asked for, within ``timeout`` seconds; set it when the run is over."""
+    def take(self, timeout: float) -> tuple[threading.Event, list[str] | None] | None:
+        """The next run asked for, within ``timeout`` seconds: its done event (set it when
+        the run is over) and its sources."""
         try:
             return self._requests.get(timeout=timeout)
         except queue.Empty:
@@ -425,6 +472,7 @@ def run_schedule(config_path: Path, database: str | None, *,
     try:
         config = load_config(config_path)
         trigger = schedule_trigger(config)
+        source_triggers(config)
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("%s", problem)
@@ -432,25 +480,27 @@ def run_schedule(config_path: Path, database: str | None, *,
 
     handoff = _Handoff()
     scheduler = build_scheduler(config, handoff.fire, trigger=trigger)
-    current = config.schedule
+    current = config
     reason = "stop requested"
     with _StopSignals() as signals, _quiet_apscheduler():
         runner = ScheduledRun(config_path, database, crawl_fn=signals.guarded(crawl))
         scheduler.start()
-        log.info("scheduled %s; next run at %s", _describe(current),
-                 _when(scheduler.get_job(JOB_ID).next_run_time))
+        for job in scheduler.get_jobs():
+            log.info("scheduled %s%s; next run at %s", _label(job), _describe(current.schedule),
+                     _when(job.next_run_time))
         clock = _ClockWatch()
         try:
             while not (stop.is_set() or signals.received):
                 if clock.jumped():
                     scheduler.wakeup()
-                request = handoff.take(POLL_SECONDS)
-                if request is None:
+                taken = handoff.take(POLL_SECONDS)
+                if taken is None:
                     continue
+                request, names = taken
                 try:
                     if stop.is_set() or signals.received:
                         break
-                    outcome = runner()
+                    outcome = runner(names)
                 except KeyboardInterrupt:
                     reason = "run stopped by a signal"
                     break
@@ -459,7 +509,7 @@ def run_schedule(config_path: Path, database: str | None, *,
                 if outcome is not None and outcome.status == "interrupted":
                     reason = "run interrupted by a signal"
                     break
-                current = _apply_schedule_change(scheduler, runner, current)
+                current = _apply_schedule_change(scheduler, runner, current, handoff.fire)
         finally:
             handoff.close()
             scheduler.shutdown(wait=False)
@@ -486,20 +536,33 @@ def _quiet_apscheduler() -> Iterator[None]:
         logger.setLevel(logging.NOTSET)
 
 
+def _signature(config: Config) -> tuple:
+    """What the scheduler's jobs depend on: the global schedule and the source groups."""
+    schedule = config.schedule
+    groups = tuple(sorted((cron, tuple(names)) for cron, names in source_groups(config).items()))
+    return schedule.cron, schedule.timezone, schedule.grace_seconds, groups
+
+
 def _apply_schedule_change(scheduler: BaseScheduler, runner: ScheduledRun,
-                           current: ScheduleConfig) -> ScheduleConfig:
-    """Follow an edited ``schedule:`` from the next fire time on; return the one in force."""
-    if runner.config is None or runner.trigger is None:
+                           current: Config, job: Callable[..., object]) -> Config:
+    """Follow an edited ``schedule:`` (global or per source) from the next fire time on;
+    return the configuration whose schedule is in force."""
+    if runner.config is None or runner.trigger is None \
+            or _signature(runner.config) == _signature(current):
         return current
-    new = runner.config.schedule
-    if (new.cron, new.timezone, new.grace_seconds) == \
-            (current.cron, current.timezone, current.grace_seconds):
-        return current
-    scheduler.modify_job(JOB_ID, misfire_grace_time=grace_time(new.grace_seconds))
-    job = scheduler.reschedule_job(JOB_ID, trigger=runner.trigger)
-    log.info("schedule changed to %s; next run at %s", _describe(new), _when(job.next_run_time))
-    return new
+    scheduler.remove_all_jobs()
+    _add_jobs(scheduler, runner.config, job, runner.trigger)
+    for scheduled in scheduler.get_jobs():
+        log.info("schedule changed to %s%s; next run at %s", _label(scheduled),
+                 _describe(runner.config.schedule), _when(scheduled.next_run_time))
+    return runner.config
+
+
+def _label(job) -> str:
+    # The single all-sources job keeps the short form; per-source jobs say whose they are.
+    return "" if job.id == JOB_ID else f"{job.name} on {job.id.split(':', 1)[1]!r}, "
 
 
 __all__ = ["JOB_ID", "ScheduledRun", "build_scheduler", "grace_time", "make_trigger",
-           "next_fire_times", "parse_timezone", "run_schedule", "schedule_trigger"]
+           "next_fire_times", "parse_timezone", "run_schedule", "schedule_trigger",
+           "source_groups", "source_triggers"]

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy.orm import Session
@@ -413,8 +414,7 @@ class ScheduleProcess:
         self.proc.send_signal(signal.SIGTERM)
         status = self.proc.wait(timeout=10)
         took = time.monotonic() - sent
-        with_rest = self._incoming
-        while (line := with_rest.get(timeout=5)) is not None:
+        while (line := self._incoming.get(timeout=5)) is not None:
             self.lines.append(line)
         return status, took
 
@@ -480,3 +480,45 @@ def test_sigterm_during_a_run_interrupts_it_gracefully_then_exits_0(schedule_pro
     assert lines[3:] == ["scheduler stopped: run interrupted by a signal"]
     [report] = (folder / "out").glob("*.json")
     assert json.loads(report.read_text())["interrupted"] is True
+
+
+def test_sources_with_their_own_schedule_run_on_it_one_run_at_a_time(tmp_path):
+    from crawler.schedule import ScheduledRun, build_scheduler, source_groups
+
+    path = tmp_path / "sources.yaml"
+    path.write_text("""
+schedule: {cron: "0 3 * * *"}
+sources:
+  - {name: docs, kind: exdoc, urls: ["http://127.0.0.1:9/docs/"]}
+  - {name: blog, kind: feed, urls: ["http://127.0.0.1:9/feed.xml"], schedule: "0 * * * *"}
+  - {name: news, kind: feed, urls: ["http://127.0.0.1:9/news.xml"], schedule: "0 * * * *"}
+""")
+    config = load_config(path)
+    assert source_groups(config) == {"0 3 * * *": ["docs"], "0 * * * *": ["blog", "news"]}
+
+    fired: list[object] = []
+    scheduler = build_scheduler(config, lambda names=None: fired.append(names))
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert {tuple(job.args[0]) for job in jobs.values()} == {("docs",), ("blog", "news")}
+    assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
+
+    calls = []
+    outcome = SimpleNamespace(run_id=1, status="completed", pages_checked=2, changed=0,
+                              errors=0, delivery_problems=[])
+    runner = ScheduledRun(path, None,
+                          crawl_fn=lambda config, **kw: calls.append(kw) or outcome)
+    assert runner(["blog", "news"]) is outcome
+    assert calls == [{"database": None, "sources": ["blog", "news"]}]
+
+
+def test_a_bad_source_schedule_is_a_config_error(tmp_path):
+    from crawler.config import ConfigError
+    from crawler.schedule import source_triggers
+
+    path = tmp_path / "sources.yaml"
+    path.write_text("""
+sources:
+  - {name: blog, kind: feed, urls: ["http://127.0.0.1:9/feed.xml"], schedule: "61 * * * *"}
+""")
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.schedule"):
+        source_triggers(load_config(path))

@@ -150,6 +150,7 @@ class IndexEntry:
     file: str
     title: str
     date: str
+    since: str = ""  # the first date of a report over a period
     skills: int | None = None
     changes: int | None = None
     errors: int | None = None
@@ -163,7 +164,8 @@ class IndexEntry:
         return [_plural(n, word) + suffix for n, word, suffix in counts if n is not None]
 
 
-_STEM_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})-")
+# <date>-<slug>, or <since>--<date>-<slug> for a report over a period (see report_stem).
+_STEM_DATES = re.compile(r"^(?:(\d{4}-\d{2}-\d{2})--)?(\d{4}-\d{2}-\d{2})-")
 
 
 def index_entries(directory: Path) -> list[IndexEntry]:
@@ -172,8 +174,9 @@ def index_entries(directory: Path) -> list[IndexEntry]:
     for path in directory.glob("*.html"):
         if path.name == INDEX_NAME or path.name.startswith(".") or not path.is_file():
             continue
-        match = _STEM_DATE.match(path.stem)
-        entry = IndexEntry(path.name, path.stem, match.group(1) if match else "")
+        match = _STEM_DATES.match(path.stem)
+        since, date = (match.group(1) or "", match.group(2)) if match else ("", "")
+        entry = IndexEntry(path.name, path.stem, date, since)
         entries.append(_with_twin_facts(entry, path.with_suffix(".json")))
     # Newest first; among reports of one date, by file name for a stable order.
     entries.sort(key=lambda e: e.file)
@@ -195,11 +198,13 @@ def _with_twin_facts(entry: IndexEntry, twin: Path) -> IndexEntry:
         value = data.get(key)
         return len(value) if isinstance(value, list) else None
 
-    title, date = data.get("title"), data.get("date")
-    return IndexEntry(entry.file, title if isinstance(title, str) and title else entry.title,
-                      date if isinstance(date, str) and date else entry.date,
-                      count("skills"), count("changes"), count("errors"),
-                      data.get("interrupted") is True)
+    def text(key: str, default: str) -> str:
+        value = data.get(key)
+        return value if isinstance(value, str) and value else default
+
+    return IndexEntry(entry.file, text("title", entry.title), text("date", entry.date),
+                      text("since", entry.since), count("skills"), count("changes"),
+                      count("errors"), data.get("interrupted") is True)
 
 
 def render_index(entries: list[IndexEntry]) -> str:

@@ -215,6 +215,19 @@ def test_gaps_and_takeaways_are_listed_with_their_suggestions():
     assert "lumen 2.0.0 &lt;script&gt;alert(1)&lt;/script&gt; is out" in html
 
 
+def test_a_source_failing_run_after_run_gets_a_banner_and_its_recovery_too():
+    report = hostile_report()
+    report.sources = [SourceSummary("docs", "exdoc", 9, 0, 0, 9, False, failing_runs=3,
+                                    failing_since=DAY1),
+                      SourceSummary("blog", "feed", 1, 1, 0, 0, False, recovered_after=4)]
+    html = render_html(report)
+    header = html[:html.index('id="skills"')]
+
+    assert "docs has failed on 3 runs in a row</strong> (since 2024-01-02)" in header
+    assert "blog recovered</strong> after failing on 4 runs in a row" in header
+    assert "has failed on" not in render_html(hostile_report())
+
+
 def test_summary_line_counts_what_the_reader_will_find():
     html = render_html(hostile_report())
 
@@ -286,6 +299,16 @@ def test_index_lists_a_report_without_a_json_twin_by_its_file_name(tmp_path):
     dom = Dom((tmp_path / "index.html").read_text())
     assert dom.hrefs() == ["2024-03-01-hand-made.html", "2024-02-02-lumen-research.html",
                            "2024-01-02-lumen-research.html", "2023-12-01-broken.html"]
+
+
+def test_index_shows_the_period_of_a_report_over_several_dates(tmp_path):
+    report = hostile_report(DAY2)
+    report.since = DAY1
+    write_report(report, tmp_path)
+
+    index = (tmp_path / "index.html").read_text()
+    assert Dom(index).hrefs() == ["2024-01-02--2024-02-02-lumen-research.html"]
+    assert "2024-01-02 to 2024-02-02" in index
 
 
 # --- the real pipeline -----------------------------------------------------------------

@@ -48,7 +48,8 @@ sources:
         config = load_config(config_path)
         db = f"sqlite:///{tmp_path / 'db.sqlite3'}"
         crawl(config, date=dt.date(2024, 1, 1), database=db)
-        site.set_fault("/lumen/routing.html",
+        site.set_version("v2")  # json_apis.html is new in v2: it arrives hostile
+        site.set_fault("/lumen/json_apis.html",
                        Fault(kind="body", body=PAYLOAD_PAGE, content_type="text/html"))
         outcome = crawl(config, date=dt.date(2024, 1, 2), database=db)
 
