@@ -197,8 +197,11 @@ async def _crawl_all(config: Config, selected: list[SourceConfig],
 async def _crawl_source(fetcher: Fetcher, source: SourceConfig,
                         recorder: SourceRecorder) -> None:
     ctx = CrawlContext(fetcher, recorder.validators_for, recorder.has_page, recorder.page_meta)
-    async for result in make_source(source).crawl(ctx):
-        recorder.record(result)
+    try:
+        async for result in make_source(source).crawl(ctx):
+            recorder.record(result)
+    finally:
+        recorder.flush()  # an interrupted run keeps every page it finished
     recorder.finish()
 
 

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
+import random
+from typing import Any
+
 import pytest
 
-from crawler.diff import MAX_DIFF_LINES, diff_texts, section_titles
+from crawler.diff import (
+    MAX_DIFF_LINES,
+    Opcode,
+    _grouped_opcodes,
+    _line_opcodes,
+    diff_texts,
+    section_titles,
+)
 
 GUIDE = """\
 # Lumen guide
@@ -140,3 +151,242 @@ def test_comment_inside_a_code_block_does_not_end_the_section():
     )
     new = edited(old, "defaults to 4000", "defaults to 8080")
     assert diff_texts(old, new).sections == ["Configuration"]
+
+
+# --------------------------------------------------------------------------- matching
+#
+# diff_texts matches lines with unique-line anchors and only hands the small ranges
+# between them to difflib. These tests check the opcodes themselves: they must rebuild
+# the new text from the old one, count exactly, and agree with difflib on ordinary edits.
+
+WORDS = ["socket", "assign", "stream", "render", "changeset", "query", "router", "plug",
+         "the", "a", "of", "to", "and", "with", "endpoint", "conn", "params", "mount"]
+
+# Lines that recur all over a page: blank lines, fences, list stubs, Elixir and C-ish code.
+REPEATED = ["", "", "", "end", "  end", "```", "```elixir", "}", "- see above", "do", "  x + 1"]
+
+
+def rebuild(a: list[str], b: list[str], opcodes: list[Opcode]) -> list[str]:
+    """Apply ``opcodes`` to ``a``, taking new lines from ``b``; check their shape on the way.
+
+    The opcodes must be contiguous, cover both lists, use each tag as difflib does and
+    never put two ``equal`` spans next to each other.
+    """
+    out: list[str] = []
+    i = j = 0
+    previous = ""
+    for tag, i1, i2, j1, j2 in opcodes:
+        assert (i1, j1) == (i, j), "opcodes must be contiguous"
+        assert i1 <= i2 and j1 <= j2
+        if tag == "equal":
+            assert previous != "equal", "adjacent equal spans must be merged"
+            assert a[i1:i2] == b[j1:j2] and i2 > i1
+            out.extend(a[i1:i2])
+        elif tag == "delete":
+            assert i2 > i1 and j1 == j2
+        elif tag == "insert":
+            assert i1 == i2 and j2 > j1
+            out.extend(b[j1:j2])
+        else:
+            assert tag == "replace" and i2 > i1 and j2 > j1
+            out.extend(b[j1:j2])
+        i, j, previous = i2, j2, tag
+    assert (i, j) == (len(a), len(b)), "opcodes must cover both texts"
+    return out
+
+
+def changed_lines(a: list[str], b: list[str], opcodes: list[Opcode]) -> tuple[list[str], ...]:
+    """The non-blank lines the opcodes add and remove, in order."""
+    added = [line for tag, _, _, j1, j2 in opcodes if tag != "equal"
+             for line in b[j1:j2] if line.strip()]
+    removed = [line for tag, i1, i2, _, _ in opcodes if tag != "equal"
+               for line in a[i1:i2] if line.strip()]
+    return added, removed
+
+
+def random_lines(rng: random.Random, count: int) -> list[str]:
+    """A text from a small vocabulary of recurring lines, plus (mostly) unique ones."""
+    return [rng.choice(REPEATED) if rng.random() < 0.4
+            else " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 6)))
+            for _ in range(count)]
+
+
+def randomly_edited(rng: random.Random, lines: list[str], edits: int) -> list[str]:
+    """``lines`` after random inserts, deletes and replacements of 1-4 lines each."""
+    out = list(lines)
+    for _ in range(edits):
+        at = rng.randrange(len(out) + 1)
+        size = rng.randint(1, 4)
+        action = rng.random()
+        if action < 0.35:
+            out[at:at] = random_lines(rng, size)
+        elif action < 0.7:
+            del out[at:at + size]
+        else:
+            out[at:at + size] = random_lines(rng, rng.randint(1, 4))
+    return out
+
+
+def page_lines(rng: random.Random, count: int) -> list[str]:
+    """A Markdown-like page: headings, paragraphs, blank lines and Elixir code blocks."""
+    out = ["# Guide"]
+    while len(out) < count:
+        kind = rng.random()
+        if kind < 0.05:
+            out.extend(["", f"## Section {len(out)}", ""])
+        elif kind < 0.15:
+            out.extend(["```elixir", f"def f{len(out)}(x) do", "  x + 1", "end", "```"])
+        elif kind < 0.25:
+            out.append("")
+        else:
+            out.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 20))))
+    return out[:count]
+
+
+def scattered(rng: random.Random, lines: list[str], edits: int) -> list[str]:
+    """``edits`` one-line edits spread evenly over a page, never on a blank line."""
+    out = list(lines)
+    step = len(lines) // edits
+    for k in reversed(range(edits)):
+        at = k * step + rng.randrange(step)
+        while at > 0 and not out[at].strip():
+            at -= 1
+        if k % 3 == 0:
+            out[at] += " (edited)"
+        elif k % 3 == 1:
+            out.insert(at, " ".join(rng.choice(WORDS) for _ in range(12)))
+        else:
+            del out[at]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_edits_rebuild_the_new_text_and_count_exactly(seed: int):
+    rng = random.Random(seed)
+    a = random_lines(rng, rng.randint(200, 2000))
+    b = randomly_edited(rng, a, rng.randint(1, 60))
+    opcodes = _line_opcodes(a, b)
+    assert rebuild(a, b, opcodes) == b
+    added, removed = changed_lines(a, b, opcodes)
+    diff = diff_texts("\n".join(a), "\n".join(b))
+    assert (diff.lines_added, diff.lines_removed) == (len(added), len(removed))
+    assert diff.added_text == "\n".join(added)
+    assert diff.removed_text == "\n".join(removed)
+    assert diff.changed == bool(added or removed)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ordinary_edits_give_the_same_opcodes_as_difflib(seed: int):
+    rng = random.Random(seed)
+    a = page_lines(rng, rng.randint(200, 1500))
+    b = scattered(rng, a, rng.randint(1, 30))
+    expected = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    assert _line_opcodes(a, b) == expected
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("context", [0, 1, 3])
+def test_hunks_are_grouped_as_difflib_groups_them(seed: int, context: int):
+    rng = random.Random(seed)
+    a = random_lines(rng, rng.randint(200, 600))
+    b = randomly_edited(rng, a, rng.randint(1, 20))
+    opcodes = _line_opcodes(a, b)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    matcher.opcodes = list(opcodes)  # get_grouped_opcodes() edits that list in place
+    assert _grouped_opcodes(opcodes, context) == list(matcher.get_grouped_opcodes(context))
+
+
+def test_identical_long_texts_are_one_equal_span():
+    lines = random_lines(random.Random(7), 1500)
+    assert _line_opcodes(lines, list(lines)) == [("equal", 0, 1500, 0, 1500)]
+    diff = diff_texts("\n".join(lines), "\n".join(lines))
+    assert not diff.changed and diff.unified == "" and diff.sections == []
+
+
+def test_both_empty():
+    assert _line_opcodes([], []) == []
+    assert diff_texts("", "") == diff_texts(GUIDE, GUIDE)
+
+
+def test_empty_old_text_adds_every_non_blank_line():
+    diff = diff_texts("", GUIDE)
+    assert _line_opcodes([], GUIDE.splitlines()) == \
+        [("insert", 0, 0, 0, len(GUIDE.splitlines()))]
+    assert (diff.lines_added, diff.lines_removed) == (9, 0)
+    assert diff.sections == ["(introduction)", "Routing", "Pipelines", "Pipelines › Browser",
+                             "Pipelines › API"]
+    assert diff.unified.splitlines()[0] == "@@ -1,0 +1,17 @@"
+
+
+def test_empty_new_text_removes_every_non_blank_line():
+    diff = diff_texts(GUIDE, "")
+    assert _line_opcodes(GUIDE.splitlines(), []) == \
+        [("delete", 0, len(GUIDE.splitlines()), 0, 0)]
+    assert (diff.lines_added, diff.lines_removed) == (0, 9)
+    assert diff.unified.splitlines()[0] == "@@ -1,17 +1,0 @@"
+
+
+def code_page(functions: int) -> list[str]:
+    """Many small code blocks whose bodies and ``end`` lines are all the same."""
+    lines = ["# Callbacks", ""]
+    for k in range(functions):
+        lines.extend([f"## f{k}", "", "```elixir", f"def f{k}(x) do", "  x + 1", "end",
+                      "```", ""])
+    return lines
+
+
+@pytest.mark.parametrize("change", ["body", "insert", "delete"])
+def test_many_repeated_lines_count_exactly_and_match_difflib(change: str):
+    a = code_page(200)
+    b = list(a)
+    at = a.index("def f120(x) do")
+    if change == "body":
+        b[at + 1] = "  x + 2"
+    elif change == "insert":
+        b[at + 3:at + 3] = ["", "def g(x) do", "  x + 1", "end"]
+    else:
+        del b[at - 3:at + 5]  # the whole "## f120" section
+    expected = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    assert _line_opcodes(a, b) == expected
+    diff = diff_texts("\n".join(a), "\n".join(b))
+    counts = {"body": (1, 1), "insert": (3, 0), "delete": (0, 6)}[change]
+    assert (diff.lines_added, diff.lines_removed) == counts
+    assert diff.sections == ["f120"]
+
+
+def test_text_of_only_repeated_lines_falls_back_to_difflib():
+    a = ["end", "", "do", "end", "end", "", "do"] * 30
+    b = a[:100] + ["do"] + a[100:]
+    opcodes = _line_opcodes(a, b)
+    assert opcodes == difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    assert (diff_texts("\n".join(a), "\n".join(b)).lines_added) == 1
+
+
+def test_a_moved_paragraph_is_removed_and_added():
+    a = [f"Paragraph {k} says something." for k in range(50)]
+    b = a[:10] + a[11:40] + [a[10]] + a[40:]
+    assert rebuild(a, b, _line_opcodes(a, b)) == b
+    diff = diff_texts("\n".join(a), "\n".join(b))
+    assert (diff.lines_added, diff.lines_removed) == (1, 1)
+    assert diff.added_text == diff.removed_text == "Paragraph 10 says something."
+
+
+def test_long_page_only_hands_small_ranges_to_difflib(monkeypatch: pytest.MonkeyPatch):
+    # Speed itself is measured by `bench/run.py micro`, not here; this checks the cause
+    # of the speed: SequenceMatcher never sees more than a few lines of a long page.
+    seen: list[tuple[int, int]] = []
+
+    class CountingMatcher(difflib.SequenceMatcher):
+        def __init__(self, isjunk: Any = None, a: Any = "", b: Any = "",
+                     autojunk: bool = True) -> None:
+            seen.append((len(a), len(b)))
+            super().__init__(isjunk, a, b, autojunk)
+
+    monkeypatch.setattr(difflib, "SequenceMatcher", CountingMatcher)
+    rng = random.Random(3)
+    a = page_lines(rng, 5000)
+    b = scattered(rng, a, 50)
+    diff = diff_texts("\n".join(a), "\n".join(b))
+    assert (diff.lines_added, diff.lines_removed) == (34, 33)
+    assert len(seen) <= 50
+    assert max(len_a * len_b for len_a, len_b in seen) <= 16

@@ -8,6 +8,7 @@ database says it stands.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select, update
@@ -30,6 +31,8 @@ from crawler.store.models import (
 )
 from crawler.vocab import notices, vocabulary
 
+BATCH_PAGES = 25  # pages per transaction
+BATCH_SECONDS = 0.5  # ... or less, so a slow run still commits as it goes
 MIN_SHRINK_SIZE = 400  # below this a page is too short for its size to mean anything
 MIN_INDEX_SIZE = 6
 
@@ -103,6 +106,10 @@ class SourceRecorder:
     _validators: dict[str, Validators] = field(default_factory=dict)
     _known: set[str] = field(default_factory=set)
     _meta: dict[str, dict] = field(default_factory=dict)
+    _ids: dict[str, int] = field(default_factory=dict)
+    _session: Session | None = None
+    _pending: int = 0
+    _batch_started: float = 0.0
     run_date: dt.date | None = None
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
@@ -122,6 +129,8 @@ class SourceRecorder:
                 for url, (etag, lm) in (meta or {}).get("validators", {}).items():
                     self._validators.setdefault(url, Validators(etag, lm))
             self._known = {url for url, *_ in rows}
+            self._ids = dict(session.execute(select(Page.url, Page.id)
+                                             .where(Page.source == self.source)).all())
             self._meta = {url: dict(meta or {}) for url, *_, meta in rows}
 
     def page_meta(self, url: str) -> dict:
@@ -134,19 +143,48 @@ class SourceRecorder:
         return url in self._known
 
     def record(self, result: Result) -> None:
+        """Record one result. Pages are written in small batches, one transaction each:
+        a page is never half-written, and a killed run loses at most the last batch."""
         if isinstance(result, Listing):
             self.listings.append(result)
             return
         self.tally.checked += not isinstance(result, Failure) or result.page
-        with Session(self.engine) as session, session.begin():
+        if self._session is None:
+            self._session = Session(self.engine)
+            self._session.begin()
+            self._batch_started = time.monotonic()
+        try:
             if isinstance(result, Document):
-                self._document(session, result)
+                self._document(self._session, result)
             elif isinstance(result, Unchanged):
-                self._unchanged(session, result)
+                self._unchanged(self._session, result)
             else:
-                self._failure(session, result)
+                self._failure(self._session, result)
+        except BaseException:
+            self._discard()
+            raise
+        self._pending += 1
+        if self._pending >= BATCH_PAGES \
+                or time.monotonic() - self._batch_started >= BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the pages recorded so far."""
+        if self._session is not None:
+            self._session.commit()
+            self._session.close()
+        self._session, self._pending = None, 0
+
+    def _discard(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+            self._session.close()
+        self._session, self._pending = None, 0
 
     def _page(self, session: Session, url: str) -> Page | None:
+        page_id = self._ids.get(url)
+        if page_id is not None:
+            return session.get(Page, page_id)
         return session.scalar(select(Page).where(Page.source == self.source, Page.url == url))
 
     def _document(self, session: Session, doc: Document) -> None:
@@ -308,6 +346,7 @@ class SourceRecorder:
 
     def finish(self) -> None:
         """Apply the source's listings (removals), track failing streaks, close the tally."""
+        self.flush()
         with Session(self.engine) as session, session.begin():
             state = session.get_one(SourceState, self.source)
             for listing in self.listings:
