@@ -76,6 +76,7 @@ def _titles_at(sections: tuple[list[int], list[str]], index: int) -> str:
 
 
 def _heading_level(line: str) -> int:
+    """The level of an ATX heading line (``## Title`` is 2), 0 for any other line."""
     if not line.startswith("#"):
         return 0
     level = len(line) - len(line.lstrip("#"))
@@ -286,5 +287,6 @@ def _unified(opcodes: list[Opcode], a: list[str], b: list[str], context: int) ->
 
 
 def _add_once(items: list[str], item: str) -> None:
+    """Append ``item`` unless ``items`` already holds it (keeps first-seen order)."""
     if item not in items:
         items.append(item)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawler.config import Config, SkillConfig
-from crawler.skills import PageChange, SkillFlag, mentioned_keywords
+from crawler.skills import PageChange, SkillFlag, mentions_any, watching_glob
 from crawler.staleness import StaleLine, describe
 from crawler.vocab import parse_vocabulary
 
@@ -74,11 +74,15 @@ def closest_skill(url: str, group: str, skills: list[SkillConfig],
     the host, or the package but not the topic, is not close.
     """
     folder = url.rsplit("/", 1)[0] + "/"
+    return _closest(folder, [u for u, g in groups.items() if g == group], skills)
+
+
+def _closest(folder: str, group_urls: list[str], skills: list[SkillConfig]) -> str | None:
+    """``closest_skill`` for any page in ``folder``, given the URLs of its group."""
+    urls = [u for u in group_urls if u.startswith(folder)]
     best, best_count = None, 0
     for skill in skills:
-        count = sum(1 for page_url, page_group in groups.items()
-                    if page_group == group and page_url.startswith(folder)
-                    and skill.watches_url(page_url))
+        count = sum(1 for page_url in urls if watching_glob(skill, page_url))
         if count > best_count:
             best, best_count = skill.name, count
     return best
@@ -104,6 +108,11 @@ def find_gaps(changes: list[PageChange], config: Config,
     """
     skills = config.skills
     groups = groups or {}
+    # closest_skill depends only on a page's folder and group: work it out once for each.
+    urls_by_group: dict[str, list[str]] = {}
+    for page_url, page_group in groups.items():
+        urls_by_group.setdefault(page_group, []).append(page_url)
+    closest_by_place: dict[tuple[str, str], str | None] = {}
     skill_texts = "\n".join(_skill_text(config, s) for s in skills)
     namespaces = {_camel(c.package.split("_")[0]) for c in changes if c.item == "page"}
     gaps: list[Gap] = []
@@ -113,19 +122,23 @@ def find_gaps(changes: list[PageChange], config: Config,
     for change in changes:
         if change.item != "page" or change.change not in ("added", "modified"):
             continue
-        watched = any(s.watches_url(change.url) for s in skills)
+        watched = any(watching_glob(s, change.url) for s in skills)
         if watched:
             continue
-        closest = closest_skill(change.url, change.group, skills, groups)
+        place = (change.url.rsplit("/", 1)[0] + "/", change.group)
+        if place not in closest_by_place:
+            closest_by_place[place] = _closest(place[0], urls_by_group.get(change.group, []),
+                                               skills)
+        closest = closest_by_place[place]
         new_skill = None if closest else f"{change.package}-{slug(change.group or change.title)}"
         if change.change == "added":
             text = f"{change.title}\n{change.text}"
-            if any(mentioned_keywords(s, text) for s in skills):
+            if mentions_any(skills, text):
                 continue
             gaps.append(Gap("page", change.title, change.url, change.source, change.package,
                             closest, new_skill))
         for section in change.new_sections if not _is_changelog(change) else []:
-            if not any(mentioned_keywords(s, section) for s in skills):
+            if not mentions_any(skills, section):
                 section_gaps.append(Gap("section", f"{change.title} › {section}", change.url,
                                         change.source, change.package, closest, new_skill))
         for term in parse_vocabulary(change.new_terms):
@@ -133,7 +146,7 @@ def find_gaps(changes: list[PageChange], config: Config,
                 continue
             if term.text in seen_terms or term.pattern().search(skill_texts):
                 continue
-            if any(mentioned_keywords(s, term.text) for s in skills):
+            if mentions_any(skills, term.text):
                 continue
             seen_terms.add(term.text)
             term_gaps.append((TERM_KIND_ORDER.get(term.kind, 9),

@@ -24,7 +24,13 @@ from crawler.sources import SOURCE_KINDS, make_source
 from crawler.sources.base import CrawlContext, SourceConfig
 from crawler.store.db import database_url, open_database
 from crawler.store.lock import run_lock
-from crawler.store.recorder import SourceRecorder, SourceTally, finish_run, start_run
+from crawler.store.recorder import (
+    BatchWriter,
+    SourceRecorder,
+    SourceTally,
+    finish_run,
+    start_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +103,10 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
                   engine: Engine) -> RunOutcome:
     run_id = start_run(engine, run_date, [s.name for s in selected])
     log.info("run %d started: %s", run_id, ", ".join(s.name for s in selected))
+    writer = BatchWriter(engine)
     recorders = [SourceRecorder(engine, run_id, s.name, s.kind,
                                 remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing,
-                                run_date=run_date, alerts=config.alerts)
+                                run_date=run_date, alerts=config.alerts, writer=writer)
                  for s in selected]
     status, message = "completed", None
     fetch_stats = FetchStats()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -65,37 +66,109 @@ class SkillFlag:
 def keyword_pattern(keyword: str) -> re.Pattern[str]:
     # Whole-word match; a keyword with an upper-case letter is matched case-sensitively
     # (``Phoenix.Token``), an all-lower-case one is not (``stream`` matches ``Stream``).
-    flags = 0 if keyword != keyword.lower() else re.IGNORECASE
+    flags = 0 if _case_sensitive(keyword) else re.IGNORECASE
     return re.compile(r"(?<![\w.-])" + re.escape(keyword) + r"(?![\w-])", flags)
 
 
-def mentioned_keywords(skill: SkillConfig, text: str) -> list[str]:
-    return [k for k in skill.keywords if keyword_pattern(k).search(text)]
+def _case_sensitive(keyword: str) -> bool:
+    return keyword != keyword.lower()
+
+
+# Besides its other case, re.IGNORECASE lets an ASCII letter match four more characters
+# (see the ``re`` docs): mapping them first makes every case-insensitive match of an
+# ASCII keyword a plain substring of the folded text.
+_IGNORECASE_EXTRAS = (("\u0130", "i"), ("\u0131", "i"), ("\u017f", "s"), ("\u212a", "k"))
+
+
+def fold(text: str) -> str:
+    """``text`` lower-cased for the keyword pre-filter, with its offsets unchanged.
+
+    Only U+0130 lower-cases to two characters, and it is mapped to ``i`` beforehand.
+    """
+    if not text.isascii():
+        for char, letter in _IGNORECASE_EXTRAS:
+            if char in text:  # rare: replace() only then (str.translate is slow)
+                text = text.replace(char, letter)
+    return text.lower()
+
+
+def mentions(keyword: str, text: str, folded: str | None = None) -> bool:
+    """Whether ``text`` mentions ``keyword`` (``keyword_pattern(keyword).search(text)``).
+
+    The pattern is tried only where the keyword's literal text occurs (in ``folded``,
+    i.e. ``fold(text)``, for a case-insensitive keyword): a whole-text search with a
+    leading look-behind would try every offset of a long page. ``match`` at an offset
+    still sees the character before it, so the answer is the same.
+    """
+    pattern = keyword_pattern(keyword)
+    if _case_sensitive(keyword):
+        haystack = text
+    elif keyword.isascii():
+        haystack = fold(text) if folded is None else folded
+    else:
+        return pattern.search(text) is not None
+    start = haystack.find(keyword)
+    while start >= 0:
+        if pattern.match(text, start):
+            return True
+        start = haystack.find(keyword, start + 1)
+    return False
+
+
+def mentioned_keywords(skill: SkillConfig, text: str, folded: str | None = None) -> list[str]:
+    """The keywords of ``skill`` that ``text`` mentions, in the skill's order.
+
+    ``folded`` is ``fold(text)`` when the caller already has it (several skills, one text).
+    """
+    if folded is None and any(k.isascii() and not _case_sensitive(k) for k in skill.keywords):
+        folded = fold(text)
+    return [k for k in skill.keywords if mentions(k, text, folded)]
+
+
+def mentions_any(skills: list[SkillConfig], text: str) -> bool:
+    """Whether ``text`` mentions a keyword of any of ``skills``."""
+    folded = fold(text)
+    return any(mentions(k, text, folded) for skill in skills for k in skill.keywords)
+
+
+@lru_cache(maxsize=4096)
+def _glob_match(glob: str) -> Callable[[str], re.Match[str] | None]:
+    # What fnmatch.fnmatchcase(url, glob) does, without its per-call overhead.
+    return re.compile(fnmatch.translate(glob)).match
+
+
+def watching_glob(skill: SkillConfig, url: str) -> str | None:
+    """The first watch glob of ``skill`` that matches ``url`` (``skill.watches_url``)."""
+    return next((g for g in skill.watches if _glob_match(g)(url)), None)
 
 
 def flag_skills(changes: list[PageChange], skills: list[SkillConfig],
                 skill_paths: dict[str, str | None] | None = None) -> list[SkillFlag]:
     """The skills whose ``watches`` match a changed URL or whose ``keywords`` it mentions."""
-    flags: list[SkillFlag] = []
-    for skill in skills:
-        reasons = []
-        for change in changes:
-            if change.item in ("release", "package"):
-                continue  # releases flag skills through the version bump (add_bump_reasons)
+    reasons: list[list[FlagReason]] = [[] for _ in skills]
+    for change in changes:
+        if change.item in ("release", "package"):
+            continue  # releases flag skills through the version bump (add_bump_reasons)
+        text = f"{change.title}\n{change.text}"
+        folded = fold(text)  # once per change, shared by every skill
+        urls = change.match_urls
+        for skill, found in zip(skills, reasons, strict=True):
             why = []
-            glob = next(filter(None, map(skill.watches_url, change.match_urls)), None)
+            glob = next(filter(None, (watching_glob(skill, url) for url in urls)), None)
             if glob:
                 why.append(f"watches {glob}")
-            words = mentioned_keywords(skill, f"{change.title}\n{change.text}")
+            words = mentioned_keywords(skill, text, folded)
             if words:
                 listed = ", ".join(words[:5]) + (" …" if len(words) > 5 else "")
                 why.append(f"mentions {listed}")
             if why:
-                reasons.append(FlagReason(change.url, change.title, change.change,
-                                          "; ".join(why)))
-        if reasons:
+                found.append(FlagReason(change.url, change.title, change.change,
+                                        "; ".join(why)))
+    flags: list[SkillFlag] = []
+    for skill, found in zip(skills, reasons, strict=True):
+        if found:
             path = (skill_paths or {}).get(skill.name, str(skill.path) if skill.path else None)
-            flags.append(SkillFlag(skill.name, path, reasons))
+            flags.append(SkillFlag(skill.name, path, found))
     return flags
 
 

@@ -21,6 +21,9 @@ from crawler.vocab import Notice, Term, parse_vocabulary
 # Kinds whose disappearance from every page is evidence of removal: the docs list
 # every binding and every task, so one that vanishes is gone from the API.
 DISAPPEARING_KINDS = frozenset({"attribute", "mix_task"})
+# Rows fetched at a time when scanning snapshots (their terms, or their whole texts).
+TERMS_BATCH = 1000
+TEXTS_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,8 @@ def docs_findings(engine: Engine) -> list[Finding]:
         latest = session.execute(
             select(Page.url, Snapshot.notices, Snapshot.terms)
             .join(Snapshot, Snapshot.id == Page.latest_snapshot_id)
-            .where(Page.status == "active", Page.item == "page")).all()
+            .where(Page.status == "active", Page.item == "page")
+            .execution_options(yield_per=TERMS_BATCH))
         for url, page_notices, terms in latest:
             current_terms.update(terms or [])
             for raw in page_notices or []:
@@ -75,18 +79,18 @@ def docs_findings(engine: Engine) -> list[Finding]:
 
 def _disappeared(session: Session, current_terms: set[str]) -> list[Finding]:
     taught: dict[str, int] = {}
-    for snapshot_id, terms in session.execute(select(Snapshot.id, Snapshot.terms)):
+    for snapshot_id, terms in session.execute(
+            select(Snapshot.id, Snapshot.terms).execution_options(yield_per=TERMS_BATCH)):
         for term in terms or []:
             if term.split(":", 1)[0] in DISAPPEARING_KINDS and term not in current_terms:
                 taught[term] = max(snapshot_id, taught.get(term, 0))
     if not taught:
         return []
-    current_text = "\n".join(session.scalars(
-        select(Snapshot.content).join(Page, Page.latest_snapshot_id == Snapshot.id)
-        .where(Page.status == "active", Page.item == "page")))
+    candidates = parse_vocabulary(sorted(taught))
+    still_there = _still_mentioned(session, candidates)
     out = []
-    for term in parse_vocabulary(sorted(taught)):
-        if term.pattern().search(current_text):
+    for term in candidates:
+        if term in still_there:
             continue  # still there (in code, or outside prose): not gone
         last = session.get_one(Snapshot, taught[f"{term.kind}:{term.text}"])
         page = session.get_one(Page, last.page_id)
@@ -95,6 +99,32 @@ def _disappeared(session: Session, current_terms: set[str]) -> list[Finding]:
             f"{term.text} is no longer mentioned anywhere in the docs "
             f"(last taught by {page.title or page.url})")))
     return out
+
+
+def _still_mentioned(session: Session, terms: list[Term]) -> set[Term]:
+    """The ``terms`` that some current page still mentions, anywhere in its text.
+
+    Pages are read a batch at a time, and a term's pattern only runs on a page that
+    holds its literal text; the scan stops once every term has been seen.
+    """
+    unseen = {term: (term.literal(), term.pattern()) for term in terms}
+    seen: set[Term] = set()
+    texts = session.scalars(
+        select(Snapshot.content).join(Page, Page.latest_snapshot_id == Snapshot.id)
+        .where(Page.status == "active", Page.item == "page")
+        .execution_options(yield_per=TEXTS_BATCH))
+    try:
+        for text in texts:
+            found = [term for term, (literal, pattern) in unseen.items()
+                     if literal in text and pattern.search(text)]
+            for term in found:
+                del unseen[term]
+                seen.add(term)
+            if not unseen:
+                break
+    finally:
+        texts.close()
+    return seen
 
 
 def _section_of(text: str, term: Term) -> str:

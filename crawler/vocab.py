@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from crawler.diff import section_titles
 
@@ -49,6 +50,18 @@ BARE_PARTICIPLE = re.compile(
 # not the API it names.
 GERUND_SUBJECT = re.compile(r"^(?:[-*]\s*)?(?:\[[^\]]*\]\s*)?[A-Z]?[a-z]+ing\b")
 CONTEXT_WORDS = re.compile(r"\s(?:on|in|of|for|to|from|with|by|when|inside)\s", re.I)
+SENTENCE_BREAK = re.compile(r"(?<=[.;])\s+(?=[A-Z`\[])")
+USE_INSTEAD = re.compile(r"\bUse `([^`]+)` instead of `([^`]+)`")
+CAPITALISED_WORD = re.compile(r"^[A-Z]\w+$")
+USE_WORD = re.compile(r"\b(?:use|using)\b", re.I)
+
+# A line can only announce something if it holds one of these words (lower-cased):
+# DEPRECATED, REMOVED and BARE_PARTICIPLE need "deprecated", "removed" or "no longer";
+# in a changelog IMPERATIVE also needs "remove", "drop" or "deprecate", and USE_INSTEAD
+# "instead of". None of their letters is one that re.IGNORECASE also matches outside
+# ASCII (i, k, s), so ``word in line.lower()`` never misses a line the regexes match.
+SENTENCE_WORDS = ("deprecated", "removed", "no longer")
+CHANGELOG_WORDS = ("deprecate", "remove", "no longer", "drop", "instead of")
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,19 @@ class Term:
     def pattern(self) -> re.Pattern[str]:
         """How the term is recognised in a skill file's line."""
         return _term_pattern(self.text, self.kind)
+
+    def literal(self) -> str:
+        """Plain text that every match of :meth:`pattern` contains (a cheap pre-filter)."""
+        if self.kind == "function":
+            parts = self.text.partition("/")[0].split(".")
+            return ".".join(parts[-2:])  # "Mod.name", or the bare name
+        if self.kind == "option":
+            return self.text[1:]  # ":name" or "name:"
+        if self.kind == "component":
+            return f"<.{self.text[2:-1]}"
+        if self.kind == "mix_task":
+            return self.text[4:]
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -86,7 +112,13 @@ class Notice:
 
 def classify(code: str) -> Term | None:
     """The API term an inline-code span names, or None for anything else."""
-    code = code.strip()
+    return _classify(code.strip())
+
+
+@lru_cache(maxsize=65536)
+def _classify(code: str) -> Term | None:
+    # Pages repeat the same spans over and over: each is classified once (Terms are
+    # immutable, so sharing them is safe).
     if match := MIX_TASK.match(code):
         return Term(f"mix {match.group(1)}", "mix_task")
     if match := ATTRIBUTE.match(code):
@@ -110,25 +142,46 @@ def classify(code: str) -> Term | None:
 def terms_in(text: str) -> list[Term]:
     """Every API term in ``text``, in order of first appearance, without repeats."""
     seen: dict[Term, None] = {}
-    for code in INLINE_CODE.findall(text):
-        term = classify(code)
-        if term:
-            seen.setdefault(term)
-    for attribute in BARE_ATTRIBUTE.findall(text):
+    if "`" in text:
+        for code in INLINE_CODE.findall(text):
+            term = _classify(code.strip())
+            if term:
+                seen.setdefault(term)
+    for attribute in _bare_attributes(text):
         seen.setdefault(Term(attribute, "attribute"))
     return list(seen)
 
 
+def _bare_attributes(text: str) -> list[str]:
+    """``BARE_ATTRIBUTE.findall(text)``, tried only where ``phx-`` occurs.
+
+    BARE_ATTRIBUTE opens with a look-behind, which makes ``findall`` try every offset;
+    ``match`` at each ``phx-`` gives the same matches (its look-behind still sees the
+    character before ``pos``, and two matches can never overlap) far faster.
+    """
+    found = []
+    start = text.find("phx-")
+    while start >= 0:
+        match = BARE_ATTRIBUTE.match(text, start)
+        if match:
+            found.append(match.group(1))
+            start = match.end()
+        else:
+            start += 1
+        start = text.find("phx-", start)
+    return found
+
+
 def vocabulary(text: str) -> list[str]:
     """The canonical terms a page teaches (stored with its snapshot)."""
-    in_code = False
-    prose = []
-    for line in text.splitlines():
-        if line.startswith("```"):
-            in_code = not in_code
-        elif not in_code:
-            prose.append(line)
-    return sorted({f"{t.kind}:{t.text}" for t in terms_in("\n".join(prose))})
+    lines = text.splitlines()
+    if "```" in text:
+        # Each fence line opens or closes a code block: keep what lies outside them.
+        fences = [i for i, line in enumerate(lines) if line.startswith("```")]
+        bounds = [-1, *fences, len(lines)]
+        lines = [line for start, end in zip(bounds[::2], bounds[1::2], strict=False)
+                 for line in lines[start + 1:end]]
+    return sorted({f"{t.kind}:{t.text}" for t in terms_in("\n".join(lines))})
 
 
 def parse_vocabulary(entries: list[str]) -> list[Term]:
@@ -143,6 +196,13 @@ def notices(text: str, changelog: bool = False) -> list[Notice]:
     Backwards-incompatible heading count too, and so do "Moving from X to Y" headings
     and "in favor of" / "instead of" replacements.
     """
+    words = CHANGELOG_WORDS if changelog else SENTENCE_WORDS
+    if not changelog:
+        # Outside a changelog only sentences count, so a page without any of the
+        # words announces nothing (most pages): skip the line-by-line walk.
+        lowered = text.lower()
+        if not any(word in lowered for word in words):
+            return []
     lines = text.splitlines()
     sections = section_titles(lines)
     found: list[Notice] = []
@@ -163,6 +223,9 @@ def notices(text: str, changelog: bool = False) -> list[Notice]:
                     moving.group(2)
                 found.append(Notice(old, "replaced", section, heading, new.strip()))
             continue
+        lowered = line.lower()
+        if not any(word in lowered for word in words):
+            continue  # cannot announce anything (see SENTENCE_WORDS)
         found.extend(_sentence_notices(line, section, heading_kind, changelog))
     return _dedupe(found)
 
@@ -178,7 +241,7 @@ def _heading_kind(heading: str) -> str | None:
 def _sentence_notices(line: str, section: str, heading_kind: str | None,
                       changelog: bool) -> list[Notice]:
     out = []
-    for sentence in re.split(r"(?<=[.;])\s+(?=[A-Z`\[])", line):
+    for sentence in SENTENCE_BREAK.split(line):
         kind, verb = None, None
         if match := REMOVED.search(sentence):
             kind, verb = "removed", match
@@ -208,16 +271,16 @@ def _sentence_notices(line: str, section: str, heading_kind: str | None,
                 if _is_api_term(term):
                     out.append(Notice(term, kind, section, sentence.strip(),
                                       _replacement(sentence)))
-        elif changelog and (m := re.search(r"\bUse `([^`]+)` instead of `([^`]+)`", sentence)):
+        elif changelog and (m := USE_INSTEAD.search(sentence)):
             old = classify(m.group(2)) or (Term(m.group(2), "module")
-                                           if re.match(r"^[A-Z]\w+$", m.group(2)) else None)
+                                           if CAPITALISED_WORD.match(m.group(2)) else None)
             if old and _is_api_term(old):
                 out.append(Notice(old, "replaced", section, sentence.strip(), m.group(1)))
     return out
 
 
 def _replacement(rest: str) -> str | None:
-    match = IN_FAVOR.search(rest) or re.search(r"\b(?:use|using)\b", rest, re.I)
+    match = IN_FAVOR.search(rest) or USE_WORD.search(rest)
     if not match:
         return None
     code = INLINE_CODE.search(rest, match.end())
@@ -236,6 +299,7 @@ def _dedupe(found: list[Notice]) -> list[Notice]:
     return list(seen.values())
 
 
+@lru_cache(maxsize=8192)
 def _term_pattern(text: str, kind: str) -> re.Pattern[str]:
     if kind == "function":
         qualified = text.partition("/")[0]

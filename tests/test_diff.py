@@ -13,6 +13,8 @@ from crawler.diff import (
     Opcode,
     _grouped_opcodes,
     _line_opcodes,
+    _section_starts,
+    _titles_at,
     diff_texts,
     section_titles,
 )
@@ -140,6 +142,19 @@ def test_section_titles_maps_each_line_to_its_heading_path():
 @pytest.mark.parametrize("not_a_heading", ["#hashtag", "####### seven", "#"])
 def test_lines_that_only_look_like_headings_do_not_start_sections(not_a_heading: str):
     assert section_titles(["## A", not_a_heading, "a"]) == ["A", "A", "A"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_section_lookup_agrees_with_section_titles(seed: int):
+    rng = random.Random(seed)
+    lines = page_lines(rng, 400)
+    lines[:0] = ["## First", "#not a heading", "### Sub", "```", "## inside a fence", "```",
+                 "# Another h1", "#### Deep"]
+    sections = _section_starts(lines)
+    titles = section_titles(lines)
+    assert len(titles) == len(lines)
+    assert [_titles_at(sections, i) for i in range(len(lines))] == titles
+    assert titles[:8] == ["First", "First", *["First › Sub"] * 4, "(introduction)", "Deep"]
 
 
 def test_comment_inside_a_code_block_does_not_end_the_section():
@@ -312,18 +327,18 @@ def test_empty_old_text_adds_every_non_blank_line():
     diff = diff_texts("", GUIDE)
     assert _line_opcodes([], GUIDE.splitlines()) == \
         [("insert", 0, 0, 0, len(GUIDE.splitlines()))]
-    assert (diff.lines_added, diff.lines_removed) == (9, 0)
+    assert (diff.lines_added, diff.lines_removed) == (10, 0)
     assert diff.sections == ["(introduction)", "Routing", "Pipelines", "Pipelines › Browser",
                              "Pipelines › API"]
-    assert diff.unified.splitlines()[0] == "@@ -1,0 +1,17 @@"
+    assert diff.unified.splitlines()[0] == "@@ -1,0 +1,19 @@"
 
 
 def test_empty_new_text_removes_every_non_blank_line():
     diff = diff_texts(GUIDE, "")
     assert _line_opcodes(GUIDE.splitlines(), []) == \
         [("delete", 0, len(GUIDE.splitlines()), 0, 0)]
-    assert (diff.lines_added, diff.lines_removed) == (0, 9)
-    assert diff.unified.splitlines()[0] == "@@ -1,17 +1,0 @@"
+    assert (diff.lines_added, diff.lines_removed) == (0, 10)
+    assert diff.unified.splitlines()[0] == "@@ -1,19 +1,0 @@"
 
 
 def code_page(functions: int) -> list[str]:
@@ -354,12 +369,36 @@ def test_many_repeated_lines_count_exactly_and_match_difflib(change: str):
     assert diff.sections == ["f120"]
 
 
-def test_text_of_only_repeated_lines_falls_back_to_difflib():
+def test_one_edit_in_a_text_of_only_repeated_lines_is_one_change():
     a = ["end", "", "do", "end", "end", "", "do"] * 30
-    b = a[:100] + ["do"] + a[100:]
+    b = [*a[:100], "do", *a[100:]]
+    # difflib alone matches the longest run first, here a[2:112] to b[101:211], and
+    # reports 99 inserted and 98 deleted lines; the common head and tail are kept.
+    assert _line_opcodes(a, b) == [("equal", 0, 101, 0, 101), ("insert", 101, 101, 101, 102),
+                                   ("equal", 101, 210, 102, 211)]
+    diff = diff_texts("\n".join(a), "\n".join(b))
+    assert (diff.lines_added, diff.lines_removed) == (1, 0)
+
+
+def test_range_without_unique_lines_falls_back_to_difflib(monkeypatch: pytest.MonkeyPatch):
+    seen: list[tuple[int, int]] = []
+
+    class CountingMatcher(difflib.SequenceMatcher):
+        def __init__(self, isjunk: Any = None, a: Any = "", b: Any = "",
+                     autojunk: bool = True) -> None:
+            seen.append((len(a), len(b)))
+            super().__init__(isjunk, a, b, autojunk)
+
+    monkeypatch.setattr(difflib, "SequenceMatcher", CountingMatcher)
+    a = ["end", "", "do", "end", "end", "", "do"] * 30
+    b = [*a[:50], "do", *a[50:150], *a[151:]]
     opcodes = _line_opcodes(a, b)
-    assert opcodes == difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-    assert (diff_texts("\n".join(a), "\n".join(b)).lines_added) == 1
+    assert seen == [(101, 101)]  # what lies between the common head and tail
+    assert opcodes == [("equal", 0, 50, 0, 50), ("insert", 50, 50, 50, 51),
+                       ("equal", 50, 150, 51, 151), ("delete", 150, 151, 151, 151),
+                       ("equal", 151, 210, 151, 210)]
+    diff = diff_texts("\n".join(a), "\n".join(b))
+    assert (diff.lines_added, diff.lines_removed) == (1, 1)
 
 
 def test_a_moved_paragraph_is_removed_and_added():

@@ -286,8 +286,8 @@ def report_stem(report: Report) -> str:
 def write_report(report: Report, directory: Path) -> list[Path]:
     """Write ``<date>-<slug>.md``, its ``.json`` and ``.html`` twins, and ``index.html``.
 
-    Every file is written atomically. Returns ``[md, json]``: callers unpack exactly
-    those two; the HTML report is :func:`html_report_path`.
+    Every file is written atomically. Returns ``[md, json]``; the HTML report is at
+    :func:`html_report_path`. (Some callers still print or compare exactly these two.)
     """
     directory.mkdir(parents=True, exist_ok=True)
     stem = report_stem(report)

@@ -81,6 +81,47 @@ def finish_run(engine: Engine, run_id: int, status: str, stats: dict[str, int],
             setattr(run, key, value)
 
 
+class BatchWriter:
+    """One write transaction at a time, shared by every source of a run.
+
+    SQLite has a single writer: two sources holding their own open batches would wait on
+    each other inside the same event loop. Pages go into small batches, one transaction
+    each, so a page is never half-written and a killed run loses at most the last batch.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._session: Session | None = None
+        self._pending = 0
+        self._started = 0.0
+
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(self.engine)
+            self._session.begin()
+            self._started = time.monotonic()
+        return self._session
+
+    def written(self) -> None:
+        """One more page recorded; commit when the batch is full or old enough."""
+        self._pending += 1
+        if self._pending >= BATCH_PAGES or time.monotonic() - self._started >= BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the pages recorded so far."""
+        if self._session is not None:
+            self._session.commit()
+            self._session.close()
+        self._session, self._pending = None, 0
+
+    def discard(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+            self._session.close()
+        self._session, self._pending = None, 0
+
+
 @dataclass
 class SourceTally:
     checked: int = 0
@@ -107,13 +148,13 @@ class SourceRecorder:
     _known: set[str] = field(default_factory=set)
     _meta: dict[str, dict] = field(default_factory=dict)
     _ids: dict[str, int] = field(default_factory=dict)
-    _session: Session | None = None
-    _pending: int = 0
-    _batch_started: float = 0.0
+    writer: BatchWriter = None  # type: ignore[assignment]  # set in __post_init__
     run_date: dt.date | None = None
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     def __post_init__(self) -> None:
+        if self.writer is None:
+            self.writer = BatchWriter(self.engine)
         with Session(self.engine) as session, session.begin():
             state = session.get(SourceState, self.source)
             if state is None:
@@ -149,37 +190,22 @@ class SourceRecorder:
             self.listings.append(result)
             return
         self.tally.checked += not isinstance(result, Failure) or result.page
-        if self._session is None:
-            self._session = Session(self.engine)
-            self._session.begin()
-            self._batch_started = time.monotonic()
+        session = self.writer.session()
         try:
             if isinstance(result, Document):
-                self._document(self._session, result)
+                self._document(session, result)
             elif isinstance(result, Unchanged):
-                self._unchanged(self._session, result)
+                self._unchanged(session, result)
             else:
-                self._failure(self._session, result)
+                self._failure(session, result)
         except BaseException:
-            self._discard()
+            self.writer.discard()
             raise
-        self._pending += 1
-        if self._pending >= BATCH_PAGES \
-                or time.monotonic() - self._batch_started >= BATCH_SECONDS:
-            self.flush()
+        self.writer.written()
 
     def flush(self) -> None:
-        """Commit the pages recorded so far."""
-        if self._session is not None:
-            self._session.commit()
-            self._session.close()
-        self._session, self._pending = None, 0
-
-    def _discard(self) -> None:
-        if self._session is not None:
-            self._session.rollback()
-            self._session.close()
-        self._session, self._pending = None, 0
+        """Commit the pages recorded so far (by every source sharing the writer)."""
+        self.writer.flush()
 
     def _page(self, session: Session, url: str) -> Page | None:
         page_id = self._ids.get(url)
