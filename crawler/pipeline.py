@@ -203,7 +203,8 @@ async def _crawl_all(config: Config, selected: list[SourceConfig],
 
 async def _crawl_source(fetcher: Fetcher, source: SourceConfig,
                         recorder: SourceRecorder) -> None:
-    ctx = CrawlContext(fetcher, recorder.validators_for, recorder.has_page, recorder.page_meta)
+    ctx = CrawlContext(fetcher, recorder.validators_for, recorder.has_page, recorder.page_meta,
+                       recorder.state)
     try:
         async for result in make_source(source).crawl(ctx):
             recorder.record(result)

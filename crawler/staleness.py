@@ -105,7 +105,10 @@ def _still_mentioned(session: Session, terms: list[Term]) -> set[Term]:
     """The ``terms`` that some current page still mentions, anywhere in its text.
 
     Pages are read a batch at a time, and a term's pattern only runs on a page that
-    holds its literal text; the scan stops once every term has been seen.
+    holds its literal text; the scan stops once every term has been seen. Searching
+    page by page finds what a search of all pages joined by newlines finds: a match
+    never spans a newline, and the look-arounds of attribute and mix-task patterns
+    (DISAPPEARING_KINDS) treat a newline and the end of the text alike.
     """
     unseen = {term: (term.literal(), term.pattern()) for term in terms}
     seen: set[Term] = set()

@@ -130,6 +130,8 @@ class CrawlContext:
     has_page: Callable[[str], bool] = lambda _url: False
     # What the store remembers about a page between runs (see Page.meta).
     page_meta: Callable[[str], dict[str, Any]] = lambda _url: {}
+    # The source's own memory between runs (JSON-able; saved when the source finishes).
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 class Source(Protocol):

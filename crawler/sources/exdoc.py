@@ -15,14 +15,14 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 from pydantic import field_validator
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract import Extracted, extract_exdoc, extract_markdown
-from crawler.http import FetchError, Response
+from crawler.http import FetchError, Response, Validators
 from crawler.sources.base import (
     CrawlContext,
     Document,
@@ -153,28 +153,62 @@ def _canonical(url: str) -> str:
 
 
 async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
-    """List the guide pages of the ExDoc package at ``root`` (a URL ending in ``/``)."""
-    entry = await ctx.fetcher.get(root)
-    html = entry.text
-    main_url = entry.final_url
-    refresh = _meta_refresh(html)
-    if refresh:
-        main_url = urljoin(entry.final_url, refresh)
-        _check_inside(root, main_url)
-        main = await ctx.fetcher.get(main_url)
-        html, main_url = main.text, main.final_url
-    tree = LexborHTMLParser(html)
-    markdown = _has_markdown(tree)
-    sidebar = _sidebar_script(tree, main_url)
-    pages: list[GuidePage] | None = None
-    if sidebar:
-        _check_inside(root, sidebar)
-        pages = _parse_sidebar(await ctx.fetcher.get(sidebar), root)
-    if pages is None and markdown:
-        pages = _parse_llms(await ctx.fetcher.get(urljoin(root, "llms.txt")), root)
+    """List the guide pages of the ExDoc package at ``root`` (a URL ending in ``/``).
+
+    The last index is remembered in ``ctx.state``: conditional requests for the root and
+    its main page answer 304 when nothing was rebuilt, and a sidebar file whose digest
+    did not change is not fetched again (its name changes with its content).
+    """
+    cache: dict[str, Any] = ctx.state.setdefault("exdoc", {}).get(root) or {}
+    entry = await ctx.fetcher.get(root, _validators(cache.get("root")))
+    if entry.not_modified and cache:
+        main_url = cache["main_url"]
+    else:
+        refresh = _meta_refresh(entry.text)
+        main_url = urljoin(entry.final_url, refresh) if refresh else entry.final_url
+        if refresh:
+            _check_inside(root, main_url)
+    if main_url == entry.final_url and not entry.not_modified:
+        main = entry  # the root is itself the main page
+    else:
+        same = cache.get("main_url") == main_url
+        main = await ctx.fetcher.get(main_url, _validators(cache.get("main")) if same else None)
+    if main.not_modified and cache.get("pages") is not None:
+        pages, markdown, sidebar = _cached_pages(cache, root), cache["markdown"], cache["sidebar"]
+    else:
+        tree = LexborHTMLParser(main.text)
+        markdown = _has_markdown(tree)
+        sidebar = _sidebar_script(tree, main.final_url)
+        pages = None
+        if sidebar and sidebar == cache.get("sidebar") and cache.get("pages") is not None:
+            pages = _cached_pages(cache, root)
+        elif sidebar:
+            _check_inside(root, sidebar)
+            pages = _parse_sidebar(await ctx.fetcher.get(sidebar), root)
+        if pages is None and markdown:
+            pages = _parse_llms(await ctx.fetcher.get(urljoin(root, "llms.txt")), root)
     if pages is None:
         raise FetchError(root, "no ExDoc sidebar_items or llms.txt found: is this an ExDoc root?")
+    ctx.state["exdoc"][root] = {
+        "root": _stored(entry, cache.get("root")), "main_url": main_url,
+        "main": _stored(main, cache.get("main")), "sidebar": sidebar, "markdown": markdown,
+        "pages": [[p.id, p.title, p.group] for p in pages]}
     return PackageIndex(root, pages, markdown)
+
+
+def _validators(stored: list[str | None] | None) -> Validators | None:
+    return Validators(*stored) if stored else None
+
+
+def _stored(response: Response, before: list[str | None] | None) -> list[str | None] | None:
+    if response.not_modified:
+        return before
+    v = response.validators
+    return [v.etag, v.last_modified] if v.etag or v.last_modified else None
+
+
+def _cached_pages(cache: dict[str, Any], root: str) -> list[GuidePage]:
+    return [GuidePage(i, t, g, f"{root}{i}.html") for i, t, g in cache["pages"]]
 
 
 def _meta_refresh(html: str) -> str | None:

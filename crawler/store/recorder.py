@@ -149,6 +149,8 @@ class SourceRecorder:
     _meta: dict[str, dict] = field(default_factory=dict)
     _ids: dict[str, int] = field(default_factory=dict)
     writer: BatchWriter = None  # type: ignore[assignment]  # set in __post_init__
+    # The source's own memory between runs (e.g. an ExDoc index); saved by finish().
+    state: dict = field(default_factory=dict)
     run_date: dt.date | None = None
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
@@ -161,6 +163,7 @@ class SourceRecorder:
                 state = SourceState(name=self.source, kind=self.kind)
                 session.add(state)
             self.baseline = state.baseline_run_id is None
+            self.state = dict((state.meta or {}).get("state", {}))
             rows = session.execute(
                 select(Page.url, Page.fetched_url, Page.etag, Page.last_modified, Page.meta)
                 .where(Page.source == self.source, Page.status == "active")).all()
@@ -389,6 +392,7 @@ class SourceRecorder:
                     self.tally.changed += 1
                     self._change(session, page, "removed",
                                  "no longer listed by the package index", page.latest, None)
+            state.meta = {**(state.meta or {}), "state": self.state}
             if state.baseline_run_id is None and self.tally.checked > self.tally.errors:
                 state.baseline_run_id = self.run_id
             state.last_run_id = self.run_id
