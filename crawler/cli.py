@@ -13,6 +13,7 @@ no run on that date) and 2 on an invalid configuration or command-line value.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -83,9 +84,12 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
     from crawler.store.lock import RunLocked
 
     say = _say_json if log_json else _say_plain
+    interactive = not quiet and not log_json and sys.stderr.isatty()
     try:
         config = load_config(config_path)
-        outcome = crawl(config, date=run_date, sources=list(sources) or None, database=database)
+        with _progress_bars(interactive) as progress:
+            outcome = crawl(config, date=run_date, sources=list(sources) or None,
+                            database=database, progress=progress)
     except KeyboardInterrupt:
         say("error", "interrupted")
         sys.exit(EXIT_INTERRUPTED)
@@ -481,6 +485,45 @@ def _json_line(created: float, level: str, logger: str, message: str, **fields) 
     stamp = dt.datetime.fromtimestamp(created, dt.UTC).isoformat(timespec="milliseconds")
     return json.dumps({"time": stamp.replace("+00:00", "Z"), "level": level, "logger": logger,
                        "message": message, **fields}, ensure_ascii=False)
+
+
+@contextlib.contextmanager
+def _progress_bars(enabled: bool):
+    """A rich progress bar per source on a terminal; nothing otherwise (cron, pipes)."""
+    from crawler.pipeline import Progress
+
+    if not enabled:
+        yield Progress()
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
+
+    bars = RichProgress(TextColumn("{task.description:<16}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
+
+    class Bars(Progress):
+        def __init__(self) -> None:
+            self.tasks: dict[str, int] = {}
+
+        def _task(self, source: str) -> int:
+            if source not in self.tasks:
+                self.tasks[source] = bars.add_task(source, total=None)
+            return self.tasks[source]
+
+        def listed(self, source: str, pages: int) -> None:
+            task = self._task(source)
+            total = bars.tasks[task].total or 0
+            bars.update(task, total=total + pages)
+
+        def advanced(self, source: str) -> None:
+            bars.advance(self._task(source))
+
+        def finished(self, source: str) -> None:
+            task = self._task(source)
+            bars.update(task, total=bars.tasks[task].completed)
+
+    with bars:
+        yield Bars()
 
 
 def _say_plain(level: str, message: str, **_fields) -> None:

@@ -34,7 +34,6 @@ EXDOC_CHROME = (
 )
 # Kramdown-style attribute lists (``{: .warning}``) used by ExDoc admonitions.
 ATTR_LIST = re.compile(r"\s*\{:\s*[^}]*\}\s*$")
-SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
@@ -55,8 +54,11 @@ def content_hash(text: str) -> str:
 
 
 def clean_inline(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
-    return SPACES.sub(" ", text).strip()
+    """One line of text: Unicode NFC, no invisible characters, single spaces."""
+    if not text.isascii():  # the common case skips both passes
+        text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
+    # str.split() splits on every Unicode space (NBSP, thin spaces, ...) too.
+    return " ".join(text.split())
 
 
 def extract_html(html: str, select: str | None = None, drop: tuple[str, ...] = ()) -> Extracted:

@@ -21,7 +21,7 @@ from crawler.http import Fetcher, FetchSettings, FetchStats
 from crawler.report import build_report, publish
 from crawler.report.deliver import deliver
 from crawler.sources import SOURCE_KINDS, make_source
-from crawler.sources.base import CrawlContext, SourceConfig
+from crawler.sources.base import CrawlContext, Listing, SourceConfig
 from crawler.store.db import database_url, open_database
 from crawler.store.lock import run_lock
 from crawler.store.recorder import (
@@ -33,6 +33,19 @@ from crawler.store.recorder import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class Progress:
+    """Hooks for showing a run's progress; the default shows nothing."""
+
+    def listed(self, source: str, pages: int) -> None:
+        """A source's index listed ``pages`` more pages to check."""
+
+    def advanced(self, source: str) -> None:
+        """One more page (or item) of ``source`` was checked."""
+
+    def finished(self, source: str) -> None:
+        """``source`` is done."""
 
 
 @dataclass
@@ -85,7 +98,8 @@ def fetch_settings(config: Config) -> FetchSettings:
 
 
 def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | None = None,
-          database: str | None = None, engine: Engine | None = None) -> RunOutcome:
+          database: str | None = None, engine: Engine | None = None,
+          progress: Progress | None = None) -> RunOutcome:
     """Crawl the selected sources, record what changed and write the dated report.
 
     Raises :class:`~crawler.store.lock.RunLocked` when another run holds the database.
@@ -96,11 +110,11 @@ def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | N
     run_date = date or dt.datetime.now(dt.UTC).date()
     engine = engine or open_database(database_url(database))
     with run_lock(engine):
-        return _locked_crawl(config, selected, run_date, engine)
+        return _locked_crawl(config, selected, run_date, engine, progress or Progress())
 
 
 def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.date,
-                  engine: Engine) -> RunOutcome:
+                  engine: Engine, progress: Progress) -> RunOutcome:
     run_id = start_run(engine, run_date, [s.name for s in selected])
     log.info("run %d started: %s", run_id, ", ".join(s.name for s in selected))
     writer = BatchWriter(engine)
@@ -112,7 +126,8 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     fetch_stats = FetchStats()
     with _signals_kept():
         try:
-            asyncio.run(_until_signalled(_crawl_all(config, selected, recorders, fetch_stats)))
+            asyncio.run(_until_signalled(_crawl_all(config, selected, recorders, fetch_stats,
+                                                    progress)))
         except (KeyboardInterrupt, asyncio.CancelledError):
             status, message = "interrupted", "stopped by a signal before every page was checked"
         except BaseException as exc:
@@ -195,22 +210,28 @@ async def _until_signalled(work) -> None:
 
 
 async def _crawl_all(config: Config, selected: list[SourceConfig],
-                     recorders: list[SourceRecorder], stats: FetchStats) -> None:
+                     recorders: list[SourceRecorder], stats: FetchStats,
+                     progress: Progress) -> None:
     async with Fetcher(fetch_settings(config), stats) as fetcher:
-        await asyncio.gather(*(_crawl_source(fetcher, source, recorder)
+        await asyncio.gather(*(_crawl_source(fetcher, source, recorder, progress)
                                for source, recorder in zip(selected, recorders, strict=True)))
 
 
-async def _crawl_source(fetcher: Fetcher, source: SourceConfig,
-                        recorder: SourceRecorder) -> None:
+async def _crawl_source(fetcher: Fetcher, source: SourceConfig, recorder: SourceRecorder,
+                        progress: Progress) -> None:
     ctx = CrawlContext(fetcher, recorder.validators_for, recorder.has_page, recorder.page_meta,
                        recorder.state)
     try:
         async for result in make_source(source).crawl(ctx):
             recorder.record(result)
+            if isinstance(result, Listing):
+                progress.listed(source.name, len(result.urls))
+            else:
+                progress.advanced(source.name)
     finally:
         recorder.flush()  # an interrupted run keeps every page it finished
     recorder.finish()
+    progress.finished(source.name)
 
 
 def _stats(recorders: list[SourceRecorder], fetch: FetchStats) -> dict[str, int]:

@@ -28,7 +28,8 @@ class CompressedText(TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
-        return None if value is None else zlib.compress(value.encode("utf-8"), 6)
+        # Level 1: nearly the ratio of level 6 on prose, at a third of the CPU.
+        return None if value is None else zlib.compress(value.encode("utf-8"), 1)
 
     def process_result_value(self, value: bytes | None, dialect: Any) -> str | None:
         return None if value is None else zlib.decompress(value).decode("utf-8")
