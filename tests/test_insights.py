@@ -11,10 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import load_config
+from crawler.config import SkillConfig, load_config
 from crawler.insights import MAX_TAKEAWAYS, closest_skill, find_gaps, suggest_actions, takeaways
 from crawler.report.model import Report, VersionBump
-from crawler.skills import FlagReason, PageChange, SkillFlag
+from crawler.skills import (
+    FlagReason,
+    PageChange,
+    SkillFlag,
+    keyword_pattern,
+    mentioned_keywords,
+    mentions_any,
+    watching_glob,
+)
 from crawler.staleness import Evidence, StaleLine
 
 FORMS_SKILL = Path(__file__).parent / "fixtures" / "skills" / "sparkle-forms" / "SKILL.md"
@@ -236,3 +244,49 @@ def test_actions_put_stale_lines_first_then_posts_guides_and_sections():
     ]
     # The changelog's new "2.0.0" section is a version, not a topic to add.
     assert not any("2.0.0 (new in" in a for a in actions)
+
+
+# -- keyword and watch matching (crawler.skills) ----------------------------------------
+
+
+@pytest.mark.parametrize(("keyword", "text", "expected"), [
+    ("stream", "Use Stream.map", True),
+    ("stream", "an upstream proxy", False),
+    ("stream", "stream_insert/3 and streams", False),
+    ("stream", "upstream, then a STREAM", True),
+    # re.IGNORECASE also lets s, i and k match these: the pre-filter must agree.
+    ("stream", "\u017ftream", True),
+    ("ink", "\u0130nk", True),
+    ("kelvin", "\u212aelvin", True),
+    ("Phoenix.Token", "phoenix.token", False),
+    ("Phoenix.Token", "see Phoenix.Token.sign/4", True),
+    ("pipeline :api", "pipeline :API do", True),
+])
+def test_keyword_mentions_follow_the_keyword_pattern(keyword, text, expected):
+    skill = SkillConfig(name="s", keywords=[keyword])
+
+    assert (mentioned_keywords(skill, text) == [keyword]) is expected
+    assert bool(keyword_pattern(keyword).search(text)) is expected
+    assert mentions_any([skill], text) is expected
+
+
+def test_watching_glob_is_the_first_matching_watch(config):
+    forms, _, glitter = config.skills
+
+    assert watching_glob(forms, f"{DOCS}/validation.html") == f"{DOCS}/validation.html"
+    assert watching_glob(glitter, f"{OTHER}/deep/page.html") == f"{OTHER}/*"
+    assert watching_glob(forms, f"{DOCS}/uploads.html") is None
+
+
+def test_closest_skill_is_worked_out_per_folder_and_group(config):
+    # Same group, different docs: each page gets the skill of its own docs.
+    shimmer = "https://hexdocs.pm/shimmer"
+    changes = [added("uploads.html", "Uploads", "Forms"),
+               added("checkboxes.html", "Checkboxes", "Forms", package="shimmer", root=shimmer),
+               added("dropzones.html", "Dropzones", "Forms")]
+
+    gaps = find_gaps(changes, config, GROUPS)
+
+    assert [(g.title, g.suggested_skill, g.new_skill) for g in gaps] == [
+        ("Uploads", "sparkle-forms", None), ("Checkboxes", None, "shimmer-forms"),
+        ("Dropzones", "sparkle-forms", None)]

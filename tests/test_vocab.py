@@ -271,3 +271,57 @@ def test_component_and_mix_task_patterns():
     assert not matches(link, "<.link_button>")
     assert matches(task, "run mix phx.gen.auth Accounts User users")
     assert not matches(task, "mix phx.gen.auth_extra")
+
+
+# -- fast paths keep the same answers --------------------------------------------------
+
+
+def test_lines_without_a_notice_word_still_move_the_section():
+    text = ("# Changelog\n\n## v3.0.0\n\n### Deprecations\n\n- Faster `Sparkle.glow/1`\n\n"
+            "### Enhancements\n\n- Adds `Sparkle.fade/2`\n\n## v2.0.0\n\n"
+            "### Removals\n\n- `phx-flicker` removed\n")
+
+    assert [(n.term.text, n.kind, n.section) for n in notices(text, changelog=True)] == [
+        ("phx-flicker", "removed", "v2.0.0 › Removals")]
+
+
+@pytest.mark.parametrize("line", [
+    "`Sparkle.View` IS DEPRECATED.",
+    "`Sparkle.View` has been Removed.",
+    "`Sparkle.View` is No Longer Supported.",
+])
+def test_notice_words_are_found_in_any_case(line):
+    assert [n.term.text for n in notices(f"# Guide\n\n{line}\n")] == ["Sparkle.View"]
+
+
+def test_a_guide_without_notice_words_announces_nothing():
+    assert notices("# Guide\n\n## Removing items\n\nCall `Sparkle.dim/1` to drop it.\n") == []
+
+
+def test_vocabulary_skips_every_fenced_block_and_an_unclosed_one():
+    text = "\n".join(["Use `a/1`.", "```", "`b/1`", "```", "Then `c/1`.", "```elixir",
+                      "`d/1`", "```", "And `e/1`.", "```", "`f/1` never closed"])
+
+    assert vocabulary(text) == ["function:a/1", "function:c/1", "function:e/1"]
+
+
+def test_bare_attributes_are_found_after_a_rejected_one():
+    assert terms_in("my-phx-glow, phx-glow and data-phx-x phx-dim.") == [
+        Term("phx-glow", "attribute"), Term("phx-dim", "attribute")]
+
+
+@pytest.mark.parametrize(("term", "line"), [
+    (Term("Ecto.Repo.transaction/2", "function"), "Ecto.Repo.transaction(fn -> :ok end)"),
+    (Term("literal/1", "function"), "see literal/1"),
+    (Term(":trailing_slash", "option"), "trailing_slash: true"),
+    (Term(":trailing_slash", "option"), "set :trailing_slash"),
+    (Term("phx-update", "attribute"), '<ul phx-update="stream">'),
+    (Term("<.link>", "component"), "<.link navigate={~p\"/\"}>"),
+    (Term("mix phx.gen.auth", "mix_task"), "run mix phx.gen.auth Accounts"),
+    (Term("Floki", "module"), "Floki.find(html)"),
+])
+def test_every_match_of_a_term_contains_its_literal(term, line):
+    match = term.pattern().search(line)
+
+    assert match
+    assert term.literal() in line

@@ -19,7 +19,7 @@ import feedparser
 from pydantic import Field, field_validator
 
 from crawler.extract import extract_html
-from crawler.http import FetchError
+from crawler.http import FetchError, Response
 from crawler.sources.base import (
     CrawlContext,
     Document,
@@ -73,9 +73,15 @@ class FeedSource:
             await emit(Failure(feed_url, f"feed: {exc.message}", exc.attempts, exc.status,
                                page=False))
             return
-        if response.not_modified:
+        known = ctx.page_meta(feed_url)
+        if response.not_modified and known.get("entries") != 0:
             # Nothing new in the feed: its posts are as stored. Keep the feed's validators.
             await emit(Unchanged(feed_url, response.validators))
+            return
+        if response.not_modified:
+            # Still the same empty feed: one more empty run.
+            await self._feed_document(emit, feed_url, known.get("title", feed_url), 0, known,
+                                      response)
             return
         parsed = feedparser.parse(response.content,
                                   response_headers={"content-type":
@@ -84,17 +90,8 @@ class FeedSource:
         if problem:
             await emit(Failure(feed_url, problem, response.attempts, response.status, page=False))
             return
-        # The feed itself is stored as a hidden item, for its validators (next run's 304)
-        # and for how many runs in a row it came back empty.
-        feed_title = parsed.feed.get("title", feed_url)
-        empty = ctx.page_meta(feed_url).get("empty_runs", 0) + 1 if not parsed.entries else 0
-        await emit(Document(feed_url, feed_title, f"# {feed_title}\n", response.final_url,
-                            response.validators, "feed", item="feed",
-                            meta={"entries": len(parsed.entries), "empty_runs": empty}))
-        if empty >= self.config.empty_runs:
-            await emit(Failure(feed_url, f"probable breakage: the feed has returned no entries "
-                               f"on {empty} runs in a row", response.attempts, response.status,
-                               page=False))
+        await self._feed_document(emit, feed_url, parsed.feed.get("title", feed_url),
+                                  len(parsed.entries), known, response)
         allowed = {urlsplit(response.final_url).hostname or "", *self.config.allow_hosts}
         for entry in parsed.entries:
             doc = entry_document(entry, response.final_url, parsed.feed.get("title", ""))
@@ -103,6 +100,19 @@ class FeedSource:
             if self.config.fetch_entries and not ctx.has_page(doc.url):
                 doc = await self._with_article(ctx, doc, allowed)
             await emit(doc)
+
+    async def _feed_document(self, emit: Emit, feed_url: str, title: str, entries: int,
+                             known: dict[str, Any], response: Response) -> None:
+        """Store the feed itself as a hidden item: its validators (next run's 304) and how
+        many runs in a row it came back empty, a probable breakage past ``empty_runs``."""
+        empty = known.get("empty_runs", 0) + 1 if not entries else 0
+        await emit(Document(feed_url, title, f"# {title}\n", response.final_url,
+                            response.validators, "feed", item="feed",
+                            meta={"entries": entries, "empty_runs": empty, "title": title}))
+        if empty >= self.config.empty_runs:
+            await emit(Failure(feed_url, f"probable breakage: the feed has returned no entries "
+                               f"on {empty} runs in a row", response.attempts, response.status,
+                               page=False))
 
     async def _with_article(self, ctx: CrawlContext, doc: Document, allowed: set[str]
                             ) -> Document:

@@ -150,6 +150,8 @@ class Snapshot(Base):
     terms: Mapped[list[Any]] = mapped_column(default=list)
     notices: Mapped[list[Any]] = mapped_column(default=list)
 
+    page: Mapped[Page] = relationship(foreign_keys=[page_id])
+
 
 class Change(Base):
     """A change a run found: added, removed or modified (with its section diff)."""
@@ -171,6 +173,8 @@ class Change(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     page: Mapped[Page] = relationship()
+    old_snapshot: Mapped[Snapshot | None] = relationship(foreign_keys=[old_snapshot_id])
+    new_snapshot: Mapped[Snapshot | None] = relationship(foreign_keys=[new_snapshot_id])
 
 
 class FetchErrorRecord(Base):

@@ -148,6 +148,7 @@ class SourceRecorder:
     _known: set[str] = field(default_factory=set)
     _meta: dict[str, dict] = field(default_factory=dict)
     _ids: dict[str, int] = field(default_factory=dict)
+    _added: set[str] = field(default_factory=set)
     writer: BatchWriter = None  # type: ignore[assignment]  # set in __post_init__
     # The source's own memory between runs (e.g. an ExDoc index); saved by finish().
     state: dict = field(default_factory=dict)
@@ -195,12 +196,14 @@ class SourceRecorder:
         self.tally.checked += not isinstance(result, Failure) or result.page
         session = self.writer.session()
         try:
-            if isinstance(result, Document):
-                self._document(session, result)
-            elif isinstance(result, Unchanged):
-                self._unchanged(session, result)
-            else:
-                self._failure(session, result)
+            # Flush once per batch, at commit, not before every lookup.
+            with session.no_autoflush:
+                if isinstance(result, Document):
+                    self._document(session, result)
+                elif isinstance(result, Unchanged):
+                    self._unchanged(session, result)
+                else:
+                    self._failure(session, result)
         except BaseException:
             self.writer.discard()
             raise
@@ -214,6 +217,9 @@ class SourceRecorder:
         page_id = self._ids.get(url)
         if page_id is not None:
             return session.get(Page, page_id)
+        if url not in self._added:
+            return None  # every page of the source was loaded at start: this one is new
+        session.flush()  # added earlier in this run (listed twice): find it
         return session.scalar(select(Page).where(Page.source == self.source, Page.url == url))
 
     def _document(self, session: Session, doc: Document) -> None:
@@ -225,7 +231,7 @@ class SourceRecorder:
                         item=doc.item, first_seen_run_id=self.run_id,
                         last_seen_run_id=self.run_id)
             session.add(page)
-            session.flush()
+            self._added.add(doc.url)
             previous = None
         else:
             previous = page.latest
@@ -248,7 +254,8 @@ class SourceRecorder:
             if was_removed:
                 self._change(session, page, "added", "listed again", None, previous)
             return
-        snapshot = Snapshot(page_id=page.id, run_id=self.run_id, content_hash=digest,
+        # Objects are linked by relationship, not id: the batch is flushed once, at commit.
+        snapshot = Snapshot(page=page, run_id=self.run_id, content_hash=digest,
                             title=doc.title, content=doc.text, size=len(doc.text),
                             representation=doc.representation, fetched_url=doc.fetched_url,
                             fetched_at=now, etag=doc.validators.etag,
@@ -257,8 +264,7 @@ class SourceRecorder:
                             notices=[n.as_dict() for n in notices(doc.text, is_changelog(doc))]
                             if doc.item == "page" else [])
         session.add(snapshot)
-        session.flush()
-        page.latest_snapshot_id = snapshot.id
+        page.latest = snapshot
         if previous is None:
             if self.baseline:
                 self.tally.unchanged += 1
@@ -337,10 +343,9 @@ class SourceRecorder:
 
     def _change(self, session: Session, page: Page, kind: str, summary: str,
                 old: Snapshot | None, new: Snapshot | None, details: dict | None = None) -> None:
-        session.add(Change(run_id=self.run_id, report_run_id=self.run_id, page_id=page.id,
+        session.add(Change(run_id=self.run_id, report_run_id=self.run_id, page=page,
                            kind=kind, summary=summary, details=details or {},
-                           old_snapshot_id=old.id if old else None,
-                           new_snapshot_id=new.id if new else None))
+                           old_snapshot=old, new_snapshot=new))
 
     def _unchanged(self, session: Session, result: Unchanged) -> None:
         self.tally.unchanged += 1
