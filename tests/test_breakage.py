@@ -476,9 +476,11 @@ def test_a_feed_that_stays_identically_empty_is_a_probable_breakage(tmp_path, ha
 
     reports = [project.run(day) for day in DAYS[1:4]]
 
+    assert harbor.log.statuses(FEED_PATH)[-2:] == [304, 304]
     assert reports[0].data["errors"] == [] and reports[1].data["errors"] == []
     assert reports[2].errors_for(harbor.url(FEED_PATH)) == [
         "probable breakage: the feed has returned no entries on 3 runs in a row"]
+    assert all(report.data["changes"] == [] for report in reports)
 
 
 # -- (f) a source failing on several runs in a row --------------------------------------
@@ -534,7 +536,7 @@ def test_a_source_failing_runs_in_a_row_is_called_out_then_its_recovery_once(tmp
 
     assert recovered.md.startswith(
         title.format(DAYS[4]) + "> **mirror recovered** after failing on 3 runs in a row")
-    assert "has failed on" not in recovered.md
+    assert "has failed on" not in recovered.md and recovered.md.count("recovered") == 1
     mirror = next(s for s in recovered.data["sources"] if s["name"] == "mirror")
     assert mirror["recovered_after"] == 3 and mirror["failing_runs"] == 0
     assert "recovered" not in after.md and "has failed on" not in after.md

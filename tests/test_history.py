@@ -118,7 +118,7 @@ def test_report_since_covers_every_run_in_one_file(project):
     assert result.exit_code == 0, result.output
     md = project.dir / "out" / "2024-01-01--2024-02-01-lumen-research.md"
     js = md.with_suffix(".json")
-    assert result.stdout.splitlines() == [str(md), str(js)]
+    assert result.stdout.splitlines() == [str(md), str(js), str(md.with_suffix(".html"))]
     text = md.read_text()
     assert text.startswith("# Lumen Research — 2024-01-01 to 2024-02-01\n")
     assert "runs this day" not in text

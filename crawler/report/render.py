@@ -298,7 +298,7 @@ def write_report(report: Report, directory: Path) -> list[Path]:
         _atomic_write(path, text)
     # After the JSON twin is on disk, so the index shows this report's counts.
     write_index(directory)
-    return [path for path, _ in outputs[:2]]
+    return [path for path, _ in outputs]
 
 
 def html_report_path(report: Report, directory: Path) -> Path:
@@ -311,6 +311,8 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        # mkstemp makes the file private; a report is for reading (and serving).
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -128,7 +128,9 @@ def test_html_report_is_written_next_to_markdown_and_json(tmp_path):
 
     html = html_report_path(hostile_report(), tmp_path)
     assert [p.name for p in paths] == ["2024-02-02-lumen-research.md",
-                                       "2024-02-02-lumen-research.json"]
+                                       "2024-02-02-lumen-research.json",
+                                       "2024-02-02-lumen-research.html"]
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in paths)
     assert html == tmp_path / "2024-02-02-lumen-research.html"
     assert html.read_text().startswith("<!DOCTYPE html>")
     assert (tmp_path / "index.html").is_file()
