@@ -179,3 +179,35 @@ async def emitted(produce: Callable[[Emit], Awaitable[None]]) -> AsyncIterator[R
         if not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+class BaseSource:
+    """What the source kinds share: they keep their config and crawl each of their
+    targets (roots, feeds, packages, pages) concurrently, emitting results as they come.
+
+    A kind sets ``kind`` and ``Config``, and implements :meth:`crawl_one`; it overrides
+    :meth:`targets` when its targets are not its ``urls``.
+    """
+
+    kind: ClassVar[str]
+    Config: ClassVar[type[SourceConfig]]
+    remove_after_missing: ClassVar[int | None] = None
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+
+    def targets(self) -> list[str]:
+        return list(self.config.urls)
+
+    def probe_urls(self) -> list[str]:
+        return self.targets()
+
+    def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
+        async def produce(emit: Emit) -> None:
+            await asyncio.gather(*(self.crawl_one(ctx, target, emit)
+                                   for target in self.targets()))
+        return emitted(produce)
+
+    async def crawl_one(self, ctx: CrawlContext, target: str, emit: Emit) -> None:
+        """Crawl one target, emitting its results."""
+        raise NotImplementedError

@@ -13,7 +13,6 @@ import asyncio
 import fnmatch
 import json
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 from urllib.parse import urljoin
@@ -24,14 +23,15 @@ from selectolax.lexbor import LexborHTMLParser
 from crawler.extract import Extracted, extract_exdoc, extract_markdown
 from crawler.http import FetchError, Response, Validators
 from crawler.sources.base import (
+    BaseSource,
     CrawlContext,
     Document,
+    Emit,
     Failure,
     Listing,
     Result,
     SourceConfig,
     Unchanged,
-    emitted,
 )
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -67,23 +67,12 @@ class PackageIndex:
     markdown: bool
 
 
-class ExdocSource:
+class ExdocSource(BaseSource):
     kind: ClassVar[str] = "exdoc"
     Config: ClassVar[type[SourceConfig]] = ExdocConfig
-    remove_after_missing: ClassVar[int | None] = None
+    config: ExdocConfig
 
-    def __init__(self, config: ExdocConfig):
-        self.config = config
-
-    def probe_urls(self) -> list[str]:
-        return list(self.config.urls)
-
-    def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
-        async def produce(emit) -> None:
-            await asyncio.gather(*(self._crawl_root(ctx, root, emit) for root in self.config.urls))
-        return emitted(produce)
-
-    async def _crawl_root(self, ctx: CrawlContext, root: str, emit) -> None:
+    async def crawl_one(self, ctx: CrawlContext, root: str, emit: Emit) -> None:
         try:
             index = await discover(ctx, root)
         except FetchError as exc:

@@ -8,10 +8,8 @@ fetch problem that leaves every stored post as it was.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import xml.sax
-from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
@@ -21,14 +19,13 @@ from pydantic import Field, field_validator
 from crawler.extract import extract_html
 from crawler.http import FetchError, Response
 from crawler.sources.base import (
+    BaseSource,
     CrawlContext,
     Document,
     Emit,
     Failure,
-    Result,
     SourceConfig,
     Unchanged,
-    emitted,
 )
 
 DEFAULT_ARTICLE = "article, .post-content, .post, main, #content, body"
@@ -50,23 +47,12 @@ class FeedConfig(SourceConfig):
         return [h.lower().strip() for h in hosts if h.strip()]
 
 
-class FeedSource:
+class FeedSource(BaseSource):
     kind: ClassVar[str] = "feed"
     Config: ClassVar[type[SourceConfig]] = FeedConfig
-    remove_after_missing: ClassVar[int | None] = None
+    config: FeedConfig
 
-    def __init__(self, config: FeedConfig):
-        self.config = config
-
-    def probe_urls(self) -> list[str]:
-        return list(self.config.urls)
-
-    def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
-        async def produce(emit: Emit) -> None:
-            await asyncio.gather(*(self._crawl_feed(ctx, url, emit) for url in self.config.urls))
-        return emitted(produce)
-
-    async def _crawl_feed(self, ctx: CrawlContext, feed_url: str, emit: Emit) -> None:
+    async def crawl_one(self, ctx: CrawlContext, feed_url: str, emit: Emit) -> None:
         try:
             response = await ctx.fetcher.get(feed_url, ctx.validators_for(feed_url))
         except FetchError as exc:

@@ -8,24 +8,21 @@ change every day and mean nothing to a skill.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from pydantic import field_validator
 
 from crawler.http import FetchError
 from crawler.sources.base import (
+    BaseSource,
     CrawlContext,
     Document,
     Emit,
     Failure,
-    Result,
     SourceConfig,
     check_http_url,
-    emitted,
 )
 
 DEFAULT_API = "https://hex.pm/api/packages/"
@@ -71,24 +68,18 @@ def bump_kind(old: str | None, new: str | None) -> str | None:
     return "minor" if b[1] != a[1] else "patch"
 
 
-class HexpmSource:
+class HexpmSource(BaseSource):
     kind: ClassVar[str] = "hexpm"
     Config: ClassVar[type[SourceConfig]] = HexpmConfig
-    remove_after_missing: ClassVar[int | None] = None
+    config: HexpmConfig
 
-    def __init__(self, config: HexpmConfig):
-        self.config = config
+    def targets(self) -> list[str]:
+        return list(self.config.packages)
 
     def probe_urls(self) -> list[str]:
         return [f"{self.config.api}{name}" for name in self.config.packages]
 
-    def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
-        async def produce(emit: Emit) -> None:
-            await asyncio.gather(*(self._package(ctx, name, emit)
-                                   for name in self.config.packages))
-        return emitted(produce)
-
-    async def _package(self, ctx: CrawlContext, name: str, emit: Emit) -> None:
+    async def crawl_one(self, ctx: CrawlContext, name: str, emit: Emit) -> None:
         url = f"{self.config.api}{name}"
         try:
             response = await ctx.fetcher.get(url, accept="application/json")

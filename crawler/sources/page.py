@@ -6,9 +6,7 @@ night of a web server is not a deletion.
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator
 from typing import ClassVar
 
 from pydantic import field_validator
@@ -16,6 +14,7 @@ from pydantic import field_validator
 from crawler.extract import extract_html
 from crawler.http import FetchError
 from crawler.sources.base import (
+    BaseSource,
     CrawlContext,
     Document,
     Emit,
@@ -23,7 +22,6 @@ from crawler.sources.base import (
     Result,
     SourceConfig,
     Unchanged,
-    emitted,
 )
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
@@ -54,24 +52,18 @@ def drop_ignored(text: str, patterns: list[re.Pattern[str]]) -> str:
     return "\n".join(kept)
 
 
-class PageSource:
+class PageSource(BaseSource):
     kind: ClassVar[str] = "page"
     Config: ClassVar[type[SourceConfig]] = PageConfig
     remove_after_missing: ClassVar[int | None] = 2
+    config: PageConfig
 
     def __init__(self, config: PageConfig):
-        self.config = config
+        super().__init__(config)
         self.ignore = [re.compile(p) for p in config.ignore]
 
-    def probe_urls(self) -> list[str]:
-        return list(self.config.urls)
-
-    def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
-        async def produce(emit: Emit) -> None:
-            async def one(url: str) -> None:
-                await emit(await self._fetch(ctx, url))
-            await asyncio.gather(*(one(url) for url in self.config.urls))
-        return emitted(produce)
+    async def crawl_one(self, ctx: CrawlContext, url: str, emit: Emit) -> None:
+        await emit(await self._fetch(ctx, url))
 
     async def _fetch(self, ctx: CrawlContext, url: str) -> Result:
         try:
