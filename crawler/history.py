@@ -264,7 +264,24 @@ def snapshot_at(engine: Engine, page: PageRef, date: dt.date | None = None) -> S
     if not current:
         raise HistoryError(f"{page.url} has no snapshot on or before {date.isoformat()}; "
                            f"the first is from {entries[0].run_date.isoformat()}")
+    pruned = _pruned_between(engine, page, current[-1].run_date, date)
+    if pruned:
+        raise HistoryError(f"the version of {page.url} current on {date.isoformat()} was "
+                           f"pruned (found on {pruned.isoformat()}); the nearest kept one "
+                           f"before it is from {current[-1].run_date.isoformat()}")
     return current[-1]
+
+
+def _pruned_between(engine: Engine, page: PageRef, after: dt.date,
+                    until: dt.date) -> dt.date | None:
+    """The date of a newer version of ``page`` that `docwatch prune` deleted, if any."""
+    with Session(engine) as session:
+        return session.scalar(
+            select(Run.run_date).join(Change, Change.run_id == Run.id)
+            .where(Change.page_id == page.id, Change.kind.in_(("modified", "added")),
+                   Change.new_snapshot_id.is_(None), Run.run_date > after,
+                   Run.run_date <= until)
+            .order_by(Run.run_date.desc()).limit(1))
 
 
 @dataclass(frozen=True)

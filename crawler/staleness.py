@@ -78,6 +78,26 @@ def docs_findings(engine: Engine) -> list[Finding]:
 
 
 def _disappeared(session: Session, current_terms: set[str]) -> list[Finding]:
+    out = []
+    for term, snapshot_id in gone_terms(session, current_terms).items():
+        last = session.get_one(Snapshot, snapshot_id)
+        page = session.get_one(Page, last.page_id)
+        out.append(Finding(term, "removed", Evidence(
+            page.url, _section_of(last.content, term),
+            f"{term.text} is no longer mentioned anywhere in the docs "
+            f"(last taught by {page.title or page.url})")))
+    return out
+
+
+def gone_terms(session: Session, current_terms: set[str] | None = None) -> dict[Term, int]:
+    """Attributes and mix tasks the docs taught once and mention nowhere now, each with
+    the last snapshot that taught it: the evidence ``docwatch prune`` must keep."""
+    if current_terms is None:
+        current_terms = set()
+        for terms in session.scalars(
+                select(Snapshot.terms).join(Page, Page.latest_snapshot_id == Snapshot.id)
+                .where(Page.status == "active", Page.item == "page")):
+            current_terms.update(terms or [])
     taught: dict[str, int] = {}
     for snapshot_id, terms in session.execute(
             select(Snapshot.id, Snapshot.terms).execution_options(yield_per=TERMS_BATCH)):
@@ -85,20 +105,11 @@ def _disappeared(session: Session, current_terms: set[str]) -> list[Finding]:
             if term.split(":", 1)[0] in DISAPPEARING_KINDS and term not in current_terms:
                 taught[term] = max(snapshot_id, taught.get(term, 0))
     if not taught:
-        return []
+        return {}
     candidates = parse_vocabulary(sorted(taught))
     still_there = _still_mentioned(session, candidates)
-    out = []
-    for term in candidates:
-        if term in still_there:
-            continue  # still there (in code, or outside prose): not gone
-        last = session.get_one(Snapshot, taught[f"{term.kind}:{term.text}"])
-        page = session.get_one(Page, last.page_id)
-        out.append(Finding(term, "removed", Evidence(
-            page.url, _section_of(last.content, term),
-            f"{term.text} is no longer mentioned anywhere in the docs "
-            f"(last taught by {page.title or page.url})")))
-    return out
+    return {term: taught[f"{term.kind}:{term.text}"] for term in candidates
+            if term not in still_there}  # still there (in code, or outside prose): not gone
 
 
 def _still_mentioned(session: Session, terms: list[Term]) -> set[Term]:

@@ -1,10 +1,11 @@
 """Silent breakage: a site that starts misbehaving after a good run is called out, not
 recorded as a change.
 
-Each test crawls a small local site once (the good baseline), then makes the server
-misbehave the way real sites do (a login wall, an empty page, a truncated sidebar index,
-an empty feed, a host answering 500) and reads the reports and the database the way a
-user would. The ExDoc-shaped package "tidepool" (a fictional job queue) is written below.
+Each test starts from a good crawl of a small local site (the baseline), then makes the
+server misbehave the way real sites do (a login wall, an empty page, a truncated sidebar
+index, an empty feed, a host answering 500) and reads the reports and the database the way
+a user would. The ExDoc-shaped package "tidepool" (a fictional job queue) is written below;
+its baseline crawl runs once for the module and each test gets a copy of that database.
 """
 
 from __future__ import annotations

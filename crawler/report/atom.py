@@ -16,7 +16,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 ATOM = "http://www.w3.org/2005/Atom"
-DATED_JSON = re.compile(r"^(\d{4}-\d{2}-\d{2})-[a-z0-9-]+\.json$")
+# The nightly reports: "<date>-<slug>.json", not the "<since>--<until>-<slug>" periods.
+DATED_JSON = re.compile(r"^(\d{4}-\d{2}-\d{2})-(?!-)[a-z0-9-]+\.json$")
+# XML 1.0 forbids most C0 control characters, which crawled text may carry.
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    return XML_INVALID.sub("", value)
 
 
 def headline(data: dict) -> str:
@@ -58,7 +65,7 @@ def write_feed(directory: Path, title: str, base_url: str | None = None,
                      key=lambda p: p.name, reverse=True)[:limit]
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
-    ET.SubElement(feed, f"{{{ATOM}}}title").text = title
+    ET.SubElement(feed, f"{{{ATOM}}}title").text = xml_text(title)
     ET.SubElement(feed, f"{{{ATOM}}}id").text = base + "feed.xml"
     ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=base + "feed.xml",
                   type="application/atom+xml")
@@ -77,14 +84,15 @@ def write_feed(directory: Path, title: str, base_url: str | None = None,
         updated = _updated(data, path)
         updated_at.append(updated)
         entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
-        ET.SubElement(entry, f"{{{ATOM}}}title").text = \
-            f"{data.get('title', title)} — {data.get('date', '')}: {headline(data)}"
+        ET.SubElement(entry, f"{{{ATOM}}}title").text = xml_text(
+            f"{data.get('title', title)} — {data.get('date', '')}: {headline(data)}")
         ET.SubElement(entry, f"{{{ATOM}}}id").text = base + quote(stem) + ".html"
         ET.SubElement(entry, f"{{{ATOM}}}updated").text = updated
         ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html",
                       href=base + quote(stem) + ".html")
-        ET.SubElement(entry, f"{{{ATOM}}}summary").text = headline(data)
-        ET.SubElement(entry, f"{{{ATOM}}}content", type="html").text = summary_html(data)
+        ET.SubElement(entry, f"{{{ATOM}}}summary").text = xml_text(headline(data))
+        ET.SubElement(entry, f"{{{ATOM}}}content", type="html").text = \
+            xml_text(summary_html(data))
     feed_updated = max(updated_at, default=_now())
     feed.insert(2, _element("updated", feed_updated))
     target = directory / "feed.xml"

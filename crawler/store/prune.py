@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from crawler.config import Config
 from crawler.sources.base import HistoryConfig
+from crawler.staleness import gone_terms
 from crawler.store.models import Change, Page, Run, Snapshot
 
 
@@ -107,7 +108,8 @@ def prune(engine: Engine, config: Config, today: dt.date | None = None,
 
 
 def _doomed(session: Session, source: str, dates: list[dt.date]) -> set[int]:
-    needed: set[int] = set()
+    # The last snapshot teaching a term the docs dropped is the evidence of a stale line.
+    needed: set[int] = set(gone_terms(session).values())
     if dates:
         for old, new in session.execute(
                 select(Change.old_snapshot_id, Change.new_snapshot_id)

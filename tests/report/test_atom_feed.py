@@ -244,6 +244,20 @@ def test_feed_entries_limits_the_feed_to_the_newest_reports(project):
         f"{DAY2}-lumen-research.html"]
 
 
+def test_a_report_over_a_period_is_not_mistaken_for_a_nightly_one(project):
+    result = CliRunner().invoke(cli, ["report", "--since", DAY1.isoformat(), "--until",
+                                      DAY2.isoformat(), "--config", str(project.config_path),
+                                      "--db", project.database])
+    assert result.exit_code == 0, result.output
+
+    entries = {link(e, "alternate").rsplit("/", 1)[-1]: one(e, "title").text
+               for e in children(project.feed(), "entry")}
+
+    # The feed follows the nightly reports; an ad-hoc period report is not one of them.
+    assert f"{DAY1}--{DAY2}-lumen-research.html" not in entries
+    assert f"{DAY2}-lumen-research.html" in entries
+
+
 # -- escaping -------------------------------------------------------------------------------
 
 HOSTILE = '<script>alert(1)</script> & "quotes"'
@@ -283,3 +297,41 @@ def test_files_that_are_not_dated_reports_are_ignored(project):
     write_feed(project.reports, TITLE)
 
     assert len(children(project.feed(), "entry")) == 2
+
+
+def exdoc_build(root: Path, version: str, guides: dict[str, str]) -> None:
+    """A minimal ExDoc package "kite": a redirect stub, a sidebar and one page per guide."""
+    package = root / version / "kite"
+    (package / "dist").mkdir(parents=True)
+    (package / "index.html").write_text(
+        '<html><head><meta http-equiv="refresh" content="0; url=intro.html"></head></html>')
+    extras = [{"id": i, "title": t, "group": "Guides"} for i, t in guides.items()]
+    (package / f"dist/sidebar_items-{version}.js").write_text(
+        "sidebarNodes=" + json.dumps({"extras": extras}), encoding="utf-8")
+    for page_id, title in guides.items():
+        (package / f"{page_id}.html").write_text(
+            f'<html><head><script src="dist/sidebar_items-{version}.js"></script></head><body>'
+            f'<div id="top-content"><h1>{title}</h1><p>How {page_id} works in Kite, with an '
+            "example for each option.</p></div></body></html>", encoding="utf-8")
+
+
+def test_control_characters_in_crawled_text_keep_the_feed_well_formed(tmp_path):
+    exdoc_build(tmp_path / "site", "v1", {"intro": "Introduction"})
+    exdoc_build(tmp_path / "site", "v2", {"intro": "Introduction", "knots": "Knots\b"})
+    config_path = tmp_path / "sources.yaml"
+    with DocServer(root=tmp_path / "site", version="v1") as site:
+        config_path.write_text(f"report: {{title: Kite, dir: out}}\nsources:\n"
+                               f"  - {{name: kite, kind: exdoc, urls: [{site.base_url}/kite/]}}\n",
+                               encoding="utf-8")
+        config = load_config(config_path)
+        database = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        crawl(config, date=DAY1, database=database)
+        site.set_version("v2")
+        outcome = crawl(config, date=DAY2, database=database)
+    takeaways = json.loads(outcome.report_paths[1].read_text(encoding="utf-8"))["takeaways"]
+    assert any("Knots" in t["text"] for t in takeaways)  # the new guide is a takeaway
+
+    root = ET.parse(tmp_path / "out" / "feed.xml").getroot()
+
+    assert "Knots" in one(children(root, "entry")[0], "content").text
+    assert feedparser.parse(str(tmp_path / "out" / "feed.xml")).bozo == 0

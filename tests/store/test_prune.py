@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -50,11 +51,13 @@ FORMS = [
     "A successful submit redirects to the page given by the return_to option, or reloads "
     "the form with a flash message when there is none.",
 ]
-# Each week one small real edit, on top of the previous ones.
+# Each week one small real edit, on top of the previous ones. The form generator task
+# appears in week 2 and is gone again from week 4 on.
 EDITS = [
-    ("up to 255 characters", "up to 500 characters"),
+    ("Labels are generated", "Run `mix quill.gen.form` to generate a form module. Labels "
+     "are generated"),
     ("shown next to each field.", "shown next to each field and summarised at the top."),
-    ("Quill.Form.input/3", "Quill.Form.field/3"),
+    ("Run `mix quill.gen.form` to generate a form module. ", ""),
     ("disabled while the form is sent.",
      "disabled while the form is sent and enabled again when the server answers."),
     ("debounce of 300 milliseconds", "debounce of 150 milliseconds"),
@@ -78,6 +81,7 @@ def forms_text(version: int) -> list[str]:
 
 
 def page_html(lines: list[str]) -> str:
+    lines = [re.sub(r"`([^`]+)`", r'<code class="inline">\1</code>', line) for line in lines]
     body = "\n".join(f"<h1>{line[2:]}</h1>" if line.startswith("# ")
                      else f"<h2>{line[3:]}</h2>" if line.startswith("## ")
                      else f"<p>{line}</p>" for line in lines)
@@ -105,7 +109,21 @@ def write_site(root: Path) -> None:
         (root / f"v{version}" / "notes.html").write_text(NOTES)
 
 
+SKILL = """---
+name: quill-forms
+---
+# Quill forms
+
+Generate the form module with `mix quill.gen.form`, then render each field with
+`Quill.Form.input/3`.
+"""
+
+
 def write_config(folder: Path, base: str, history: str = "") -> Path:
+    skill = folder / "skills" / "quill-forms" / "SKILL.md"
+    if not skill.exists():
+        skill.parent.mkdir(parents=True)
+        skill.write_text(SKILL, encoding="utf-8")
     path = folder / "sources.yaml"
     path.write_text(f"""\
 report:
@@ -119,6 +137,10 @@ sources:
   - name: notes
     kind: page
     urls: [{base}/notes.html]
+skills:
+  - name: quill-forms
+    path: skills/quill-forms/SKILL.md
+    watches: ["{base}/quill/*"]
 """, encoding="utf-8")
     return path
 
@@ -230,10 +252,12 @@ def test_prune_keeps_first_latest_and_what_the_kept_reports_need(project):
         engine.dispose()
 
     # Reports of the 2 latest dates (weeks 5 and 6) need snapshots v4 (week 5's "before"),
-    # v5 and v6; v1 is the first. Only v2 and v3 can go.
-    assert result.deleted == {"docs": 2, "notes": 0}
+    # v5 and v6; v1 is the first; v3, the last version teaching `mix quill.gen.form`, is the
+    # evidence of a stale skill line. Only v2 can go.
+    assert result.deleted == {"docs": 1, "notes": 0}
     assert result.kept_dates["docs"] == [DAYS[5], DAYS[4]]
-    assert project.snapshot_dates(project.forms_url) == [DAYS[0], DAYS[3], DAYS[4], DAYS[5]]
+    assert project.snapshot_dates(project.forms_url) == [DAYS[0], DAYS[2], DAYS[3], DAYS[4],
+                                                         DAYS[5]]
     assert project.snapshot_dates(f"{project.base}/quill/overview.html") == [DAYS[0]]
     assert project.snapshot_dates(f"{project.base}/notes.html") == [DAYS[0]]
 
@@ -244,7 +268,7 @@ def test_dry_run_deletes_nothing_but_says_how_much_would_go(project):
     result = project.cli("prune", "--dry-run", "--config", str(project.folder / "sources.yaml"))
 
     assert result.exit_code == 0, result.output
-    assert "docs: would delete 2 snapshots; kept the reports of 2 dates" in result.stdout
+    assert "docs: would delete 1 snapshot; kept the reports of 2 dates" in result.stdout
     assert "notes: would delete 0 snapshots" in result.stdout
     assert project.snapshot_count() == 8
     assert project.snapshot_dates(project.forms_url) == DAYS[:6]
@@ -256,9 +280,9 @@ def test_prune_command_deletes_and_reports_the_database_size(project):
     result = project.cli("prune", "--config", str(project.folder / "sources.yaml"))
 
     assert result.exit_code == 0, result.output
-    assert "docs: deleted 2 snapshots; kept the reports of 2 dates" in result.stdout
+    assert "docs: deleted 1 snapshot; kept the reports of 2 dates" in result.stdout
     assert "database: " in result.stdout and " bytes" in result.stdout
-    assert project.snapshot_count() == 6
+    assert project.snapshot_count() == 7
     # A second prune finds nothing more to delete.
     again = project.cli("prune", "--config", str(project.folder / "sources.yaml"))
     assert "docs: deleted 0 snapshots" in again.stdout
@@ -273,12 +297,11 @@ def test_changes_of_pruned_dates_keep_summary_and_diff_without_snapshot_links(pr
     for day in DAYS[1:6]:
         assert after[day]["summary"] == before[day]["summary"]
         assert after[day]["details"] == before[day]["details"]
-    assert "+Text inputs accept up to 500 characters" in after[DAYS[1]]["details"]["diff"]
-    # Week 2: v1 -> v2 (v2 gone); week 3: v2 -> v3 (both gone); week 4: v3 -> v4 (v3 gone).
+    assert "mix quill.gen.form" in after[DAYS[1]]["details"]["diff"]
+    # Week 2: v1 -> v2 (v2 gone); week 3: v2 -> v3 (v3 kept as evidence); week 4: v3 -> v4.
     assert after[DAYS[1]]["old"] == before[DAYS[1]]["old"] and after[DAYS[1]]["new"] is None
-    assert after[DAYS[2]]["old"] is None and after[DAYS[2]]["new"] is None
-    assert after[DAYS[3]]["old"] is None and after[DAYS[3]]["new"] == before[DAYS[3]]["new"]
-    for day in DAYS[4:6]:
+    assert after[DAYS[2]]["old"] is None and after[DAYS[2]]["new"] == before[DAYS[2]]["new"]
+    for day in DAYS[3:6]:
         assert after[day] == before[day]
 
 
@@ -316,10 +339,11 @@ def test_history_and_diff_still_work_after_prune(project):
     assert rows[0].split()[-1] == "baseline"
     assert all("modified: +1 -1 lines in 1 section(s)" in row for row in rows[1:])
     # Pruned versions show no snapshot; the kept ones still do.
-    assert [row.split()[2] == "-" for row in rows] == [False, True, True, False, False, False]
+    assert [row.split()[2] == "-" for row in rows] == [False, True, False, False, False, False]
     # The kept versions are still there to read and compare.
     shown = project.cli("show", project.forms_url, "--at", DAYS[3].isoformat())
-    assert shown.exit_code == 0 and "Quill.Form.field/3" in shown.stdout
+    assert shown.exit_code == 0 and "summarised at the top" in shown.stdout
+    assert "quill.gen.form" not in shown.stdout
     diff = project.cli("diff", project.forms_url, "--from", DAYS[4].isoformat(), "--no-color")
     assert diff.exit_code == 0
     assert "+Change events are sent with a debounce of 150 milliseconds" in diff.stdout
@@ -344,8 +368,9 @@ def test_without_a_history_policy_prune_deletes_nothing_and_says_so(project):
 
 
 @pytest.mark.parametrize(("history", "source_history", "deleted"), [
-    ("history: {max_age_days: 10}", "", 2),  # weeks 5 and 6 are within 10 days of week 6
-    ("", "    history: {keep: 1}\n", 3),  # the source's own policy, none globally
+    # v3 always stays: the last version teaching `mix quill.gen.form` (stale-line evidence).
+    ("history: {max_age_days: 10}", "", 1),  # weeks 5 and 6 are within 10 days of week 6
+    ("", "    history: {keep: 1}\n", 2),  # the source's own policy, none globally
     ("history: {keep: 5}", "", 0),  # every report kept: nothing to delete
 ])
 def test_age_and_per_source_policies(project, history, source_history, deleted):
@@ -371,8 +396,10 @@ def test_prune_after_run_prunes_when_the_crawl_finishes(project, site):
 
     crawl(config, date=DAYS[6], database=project.database)
 
-    # Kept: the reports of weeks 6 and 7 (v5 -> v6 and v6 -> v1 again), the first, the latest.
-    assert project.snapshot_dates(project.forms_url) == [DAYS[0], DAYS[4], DAYS[5], DAYS[6]]
+    # Kept: the reports of weeks 6 and 7 (v5 -> v6 and v6 -> v1 again), the first, the
+    # latest, and v3 (the evidence of a removed mix task).
+    assert project.snapshot_dates(project.forms_url) == [DAYS[0], DAYS[2], DAYS[4], DAYS[5],
+                                                         DAYS[6]]
 
 
 # -- stats ------------------------------------------------------------------------------------
@@ -406,4 +433,42 @@ def test_stats_shrink_after_prune(project):
     result = project.cli("stats")
 
     lines = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:]}
-    assert lines["docs"][:3] == ["2", "0", "5"]
+    assert lines["docs"][:3] == ["2", "0", "6"]
+
+
+# -- stale skill lines ------------------------------------------------------------------------
+
+
+def skills_check(project: Project) -> Result:
+    return project.cli("skills", "check", "--config", str(project.folder / "sources.yaml"))
+
+
+def test_skills_check_flags_the_task_the_docs_stopped_teaching(project):
+    project.configure(KEEP_TWO)
+
+    result = skills_check(project)
+
+    assert result.exit_code == 1, result.output
+    assert "SKILL.md:6: mix quill.gen.form was removed" in result.stdout
+
+
+def test_prune_keeps_the_evidence_of_removed_terms(project):
+    project.configure(KEEP_TWO)
+    before = skills_check(project)
+    assert project.cli("prune", "--config", str(project.folder / "sources.yaml")).exit_code == 0
+
+    after = skills_check(project)
+
+    assert after.exit_code == 1
+    assert "SKILL.md:6: mix quill.gen.form was removed" in after.stdout
+    assert after.stdout == before.stdout
+
+
+def test_show_at_a_pruned_date_does_not_pass_an_older_text_off_as_current(project):
+    project.configure(KEEP_TWO)
+    assert project.cli("prune", "--config", str(project.folder / "sources.yaml")).exit_code == 0
+
+    shown = project.cli("show", project.forms_url, "--at", DAYS[1].isoformat())
+
+    # Either the week-2 text (it had the generator sentence) or a clear "pruned".
+    assert "mix quill.gen.form" in shown.stdout or "pruned" in shown.output
