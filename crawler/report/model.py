@@ -146,6 +146,9 @@ class Report:
         return [(s, p, cs) for (s, p), cs in groups.items()]
 
 
+# Keywords of a huge rewrite are found in its first lines; the rest is not held in memory.
+MAX_CHANGE_TEXT = 64 * 1024
+
 _KIND_ORDER = {"added": 0, "removed": 1, "moved": 2, "modified": 3}
 
 
@@ -233,25 +236,32 @@ def _changes(session: Session, run_ids: list[int], dated: bool = False) -> list[
     its run found it (for a report over several dates)."""
     old, new = aliased(Snapshot), aliased(Snapshot)
     rows = session.execute(
-        select(Change, Page, old.content, new.content, old.notices, new.notices, old.terms,
-               new.terms, Run.run_date)
+        select(Change, Page, old.notices, new.notices, old.terms, new.terms, Run.run_date)
         .join(Page, Change.page_id == Page.id)
         .join(Run, Change.run_id == Run.id)
         .outerjoin(old, Change.old_snapshot_id == old.id)
         .outerjoin(new, Change.new_snapshot_id == new.id)
         .where(Change.report_run_id.in_(run_ids))
-        .order_by(Change.id))
+        .order_by(Change.id)).all()
+    # Whole texts only where the report needs them (a new or removed page's keywords, a
+    # package's previous versions); a modified page is told by its diff.
+    wanted = {i for change, page, *_ in rows
+              if change.kind in ("added", "removed") or page.item == "package"
+              for i in (change.old_snapshot_id, change.new_snapshot_id) if i}
+    texts = _texts(session, wanted)
     out = []
-    for (change, page, old_text, new_text, old_notices, new_notices, old_terms, new_terms,
-         found_on) in rows:
+    for (change, page, old_notices, new_notices, old_terms, new_terms, found_on) in rows:
         if page.item == "feed":
             continue  # the feed document itself: kept for its validators only
+        old_text = texts.get(change.old_snapshot_id, "")
+        new_text = texts.get(change.new_snapshot_id, "")
         d = change.details or {}
         meta = dict(page.meta or {})
         if change.kind == "modified" and page.item == "package":
             meta["previous_text"] = old_text or ""
         if change.kind == "modified":
-            text = "\n".join(filter(None, [d.get("added_text", ""), d.get("removed_text", "")]))
+            text = "\n".join(filter(None, [d.get("added_text", ""),
+                                           d.get("removed_text", "")]))[:MAX_CHANGE_TEXT]
         elif change.kind == "moved":
             text = ""  # only the address changed: watches may match, keywords may not
         else:
@@ -268,8 +278,17 @@ def _changes(session: Session, run_ids: list[int], dated: bool = False) -> list[
             if change.kind in ("added", "modified") else [],
             new_terms=sorted(set(new_terms or []) - set(old_terms or []))
             if change.kind in ("added", "modified") else [],
-            new_sections=_new_sections(d.get("added_text", ""), old_text or "")
+            new_sections=_new_sections(d.get("added_text", ""), d.get("removed_text", ""))
             if change.kind == "modified" else []))
+    return out
+
+
+def _texts(session: Session, ids: set[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):
+        out.update(session.execute(select(Snapshot.id, Snapshot.content)
+                                   .where(Snapshot.id.in_(ordered[start:start + 500]))).all())
     return out
 
 
@@ -278,8 +297,9 @@ def _new_notices(old: list[dict], new: list[dict]) -> list[dict]:
     return [n for n in new if (n["term"], n["kind"]) not in known]
 
 
-def _new_sections(added_text: str, old_text: str) -> list[str]:
-    before = {line for line in old_text.splitlines() if line.startswith("#")}
+def _new_sections(added_text: str, removed_text: str) -> list[str]:
+    # A heading among the added lines is new unless it was also removed (moved).
+    before = {line for line in removed_text.splitlines() if line.startswith("#")}
     return [line.lstrip("#").strip() for line in added_text.splitlines()
             if line.startswith("## ") and line not in before]
 

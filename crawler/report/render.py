@@ -286,16 +286,22 @@ def report_stem(report: Report) -> str:
 def write_report(report: Report, directory: Path) -> list[Path]:
     """Write ``<date>-<slug>.md``, its ``.json`` and ``.html`` twins, and ``index.html``.
 
-    Every file is written atomically. Returns ``[md, json]``; the HTML report is at
-    :func:`html_report_path`. (Some callers still print or compare exactly these two.)
+    Every file is written atomically. Returns ``[md, json, html]``.
     """
     directory.mkdir(parents=True, exist_ok=True)
     stem = report_stem(report)
-    outputs = [(directory / f"{stem}.md", render_markdown(report)),
-               (directory / f"{stem}.json", render_json(report)),
-               (directory / f"{stem}.html", render_html(report))]
-    for path, text in outputs:
-        _atomic_write(path, text)
+    # Streamed to disk: a report of thousands of changes is never held as one string.
+    outputs = [
+        (directory / f"{stem}.md",
+         lambda out: _env.get_template("report.md.j2").stream(report=report).dump(out)),
+        (directory / f"{stem}.json",
+         lambda out: (json.dump(report_data(report), out, indent=2, ensure_ascii=False),
+                      out.write("\n"))),
+        (directory / f"{stem}.html",
+         lambda out: _html_env.get_template("report.html.j2").stream(report=report).dump(out)),
+    ]
+    for path, write in outputs:
+        _atomic_write_with(path, write)
     # After the JSON twin is on disk, so the index shows this report's counts.
     write_index(directory)
     return [path for path, _ in outputs]
@@ -307,10 +313,15 @@ def html_report_path(report: Report, directory: Path) -> Path:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    _atomic_write_with(path, lambda out: out.write(text))
+
+
+def _atomic_write_with(path: Path, write) -> None:
+    """Write ``path`` through ``write(file)`` into a temporary file, then rename it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            write(handle)
         # mkstemp makes the file private; a report is for reading (and serving).
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
