@@ -1,0 +1,93 @@
+"""`docwatch sources [--check]` and the progress hooks, against a local server."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from click.testing import CliRunner
+
+from crawler.cli import cli
+from crawler.config import load_config
+from crawler.demo.server import DocServer, Fault
+from crawler.pipeline import Progress, crawl
+
+
+def write_config(tmp_path, base: str):
+    path = tmp_path / "sources.yaml"
+    path.write_text(f"""
+sources:
+  - name: docs
+    kind: exdoc
+    urls: [{base}/lumen/, {base}/lumen_live/]
+  - name: notes
+    kind: page
+    urls: [{base}/lumen/overview.html, {base}/nowhere.html]
+  - name: releases
+    kind: hexpm
+    api: {base}/api/packages/
+    packages: [lumen]
+skills:
+  - name: live
+    watches: ["{base}/lumen_live/*"]
+    keywords: [lm-update]
+""")
+    return path
+
+
+def test_sources_lists_every_source_and_skill(tmp_path):
+    with DocServer(version="v1") as site:
+        result = CliRunner().invoke(cli, ["sources", "--config",
+                                          str(write_config(tmp_path, site.base_url))])
+    assert result.exit_code == 0, result.output
+    assert "3 sources, 1 skills" in result.stdout
+    assert "docs (exdoc): 2 URLs" in result.stdout
+    assert f"{site.base_url}/api/packages/lumen" in result.stdout  # hexpm probes the API
+    assert "live: 1 watches, keywords: lm-update" in result.stdout
+    assert "Check:" not in result.stdout  # no network without --check
+
+
+def test_sources_check_says_which_urls_do_not_answer(tmp_path):
+    with DocServer(version="v1") as site:
+        site.set_fault("/lumen_live/", Fault(kind="status", status=503))
+        result = CliRunner().invoke(cli, ["sources", "--check", "--config",
+                                          str(write_config(tmp_path, site.base_url))])
+    assert result.exit_code == 1
+    assert "Check: 2 of 5 URLs answer" in result.stdout
+    failures = [line for line in result.stderr.splitlines() if line.startswith("  FAIL")]
+    assert len(failures) == 3
+    assert any("docs:" in f and "/lumen_live/" in f and "HTTP 503" in f for f in failures)
+    assert any("notes:" in f and "nowhere.html" in f and "HTTP 404" in f for f in failures)
+    assert any("releases:" in f and "/api/packages/lumen" in f for f in failures)
+
+
+def test_sources_check_of_one_source_only(tmp_path):
+    with DocServer(version="v1") as site:
+        result = CliRunner().invoke(cli, ["sources", "--check", "--source", "docs",
+                                          "--config", str(write_config(tmp_path,
+                                                                       site.base_url))])
+    assert result.exit_code == 0, result.output
+    assert "Check: 2 of 2 URLs answer" in result.stdout
+
+
+def test_progress_hooks_see_every_page_of_every_source(tmp_path):
+    class Recorded(Progress):
+        def __init__(self):
+            self.listed_pages, self.advanced_by, self.done = {}, {}, []
+
+        def listed(self, source, pages):
+            self.listed_pages[source] = self.listed_pages.get(source, 0) + pages
+
+        def advanced(self, source):
+            self.advanced_by[source] = self.advanced_by.get(source, 0) + 1
+
+        def finished(self, source):
+            self.done.append(source)
+
+    progress = Recorded()
+    with DocServer(version="v1") as site:
+        config = load_config(write_config(tmp_path, site.base_url))
+        crawl(config, date=dt.date(2024, 1, 1), sources=["docs"],
+              database=f"sqlite:///{tmp_path / 'db.sqlite3'}", progress=progress)
+    assert progress.listed_pages == {"docs": 8}
+    assert progress.advanced_by == {"docs": 8}
+    assert progress.done == ["docs"]
