@@ -2,4 +2,6 @@
 
 from crawler.cli import main
 
-main()
+# Guarded: a worker process started with "spawn" imports this module again.
+if __name__ == "__main__":
+    main()

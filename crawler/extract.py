@@ -39,10 +39,12 @@ INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 @dataclass(frozen=True)
 class Extracted:
-    """A page's title and normalised text."""
+    """A page's title and normalised text (and, once analysed, its API vocabulary)."""
 
     title: str
     text: str
+    terms: list[str] | None = None
+    notices: list[dict] | None = None
 
     @property
     def hash(self) -> str:
@@ -220,3 +222,15 @@ class _Renderer:
 
 def _classes(node: LexborNode) -> set[str]:
     return set((node.attributes.get("class") or "").split())
+
+
+def analysed(extract, source: str, changelog: bool) -> Extracted:
+    """``extract(source)`` plus the vocabulary and deprecation notices of its text.
+
+    One call, so a worker process does all the CPU work of a page at once.
+    """
+    from crawler.vocab import notices, vocabulary
+
+    page = extract(source)
+    return Extracted(page.title, page.text, vocabulary(page.text),
+                     [n.as_dict() for n in notices(page.text, changelog)])

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from crawler.config import Config, ConfigError
+from crawler.cpu import Offloader, offloader
 from crawler.http import Fetcher, FetchSettings, FetchStats
 from crawler.report import build_report, publish
 from crawler.report.deliver import deliver
@@ -212,15 +213,17 @@ async def _until_signalled(work) -> None:
 async def _crawl_all(config: Config, selected: list[SourceConfig],
                      recorders: list[SourceRecorder], stats: FetchStats,
                      progress: Progress) -> None:
-    async with Fetcher(fetch_settings(config), stats) as fetcher:
-        await asyncio.gather(*(_crawl_source(fetcher, source, recorder, progress)
-                               for source, recorder in zip(selected, recorders, strict=True)))
+    with offloader() as cpu:
+        async with Fetcher(fetch_settings(config), stats) as fetcher:
+            await asyncio.gather(*(_crawl_source(fetcher, source, recorder, progress, cpu)
+                                   for source, recorder in zip(selected, recorders,
+                                                               strict=True)))
 
 
 async def _crawl_source(fetcher: Fetcher, source: SourceConfig, recorder: SourceRecorder,
-                        progress: Progress) -> None:
+                        progress: Progress, cpu: Offloader) -> None:
     ctx = CrawlContext(fetcher, recorder.validators_for, recorder.has_page, recorder.page_meta,
-                       recorder.state)
+                       recorder.state, cpu.run)
     try:
         async for result in make_source(source).crawl(ctx):
             recorder.record(result)

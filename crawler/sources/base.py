@@ -82,6 +82,9 @@ class Document:
     moved_to: str | None = None
     # Validators of other URLs fetched for this page (the HTML checked next to a .md).
     aux_validators: tuple[tuple[str, Validators], ...] = ()
+    # Vocabulary and notices when the source already computed them (else the store does).
+    terms: list[str] | None = None
+    notices: list[dict] | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,14 @@ class CrawlContext:
     page_meta: Callable[[str], dict[str, Any]] = lambda _url: {}
     # The source's own memory between runs (JSON-able; saved when the source finishes).
     state: dict[str, Any] = field(default_factory=dict)
+    # Runs a CPU-heavy pure function (page extraction), possibly in a worker process.
+    offload: Callable[..., Awaitable[Any]] = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.offload is None:
+            async def inline(fn: Callable[..., Any], *args: Any) -> Any:
+                return fn(*args)
+            self.offload = inline
 
 
 class Source(Protocol):

@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 from pydantic import field_validator
 from selectolax.lexbor import LexborHTMLParser
 
-from crawler.extract import Extracted, extract_exdoc, extract_markdown
+from crawler.extract import Extracted, analysed, extract_exdoc, extract_markdown
 from crawler.http import FetchError, Response, Validators
 from crawler.sources.base import (
     BaseSource,
@@ -127,13 +127,15 @@ async def _fetch_document(ctx: CrawlContext, page: GuidePage, url: str, represen
     if response.content_type and response.content_type not in expected:
         raise FetchError(url, f"unexpected content type {response.content_type!r}",
                          response.attempts, response.status)
-    extracted: Extracted = (extract_markdown(response.text) if representation == "md"
-                            else extract_exdoc(response.text))
+    extract = extract_markdown if representation == "md" else extract_exdoc
+    extracted: Extracted = await ctx.offload(analysed, extract, response.text,
+                                             "changelog" in page.id.lower())
     if not extracted.text.strip():
         raise FetchError(url, "no guide content found in the page (layout changed?)",
                          response.attempts, response.status)
     return Document(page.url, extracted.title or page.title, extracted.text, response.final_url,
-                    response.validators, representation, page.group, moved_to=moved_to)
+                    response.validators, representation, page.group, moved_to=moved_to,
+                    terms=extracted.terms, notices=extracted.notices)
 
 
 def _canonical(url: str) -> str:

@@ -46,6 +46,16 @@ def _mostly_kept(new: str, old: str) -> bool:
     return kept >= 3 and kept >= 0.2 * len(new_lines)
 
 
+def _analysis(doc: Document) -> dict:
+    """The snapshot's vocabulary and notices: as the source computed them, else now."""
+    if doc.item != "page":
+        return {"terms": [], "notices": []}
+    if doc.terms is not None and doc.notices is not None:
+        return {"terms": doc.terms, "notices": doc.notices}
+    return {"terms": vocabulary(doc.text),
+            "notices": [n.as_dict() for n in notices(doc.text, is_changelog(doc))]}
+
+
 def is_changelog(doc: Document) -> bool:
     """Changelogs announce deprecations in headings and bullets, guides only in sentences."""
     name = doc.url.rsplit("/", 1)[-1].lower()
@@ -260,9 +270,7 @@ class SourceRecorder:
                             representation=doc.representation, fetched_url=doc.fetched_url,
                             fetched_at=now, etag=doc.validators.etag,
                             last_modified=doc.validators.last_modified,
-                            terms=vocabulary(doc.text) if doc.item == "page" else [],
-                            notices=[n.as_dict() for n in notices(doc.text, is_changelog(doc))]
-                            if doc.item == "page" else [])
+                            **_analysis(doc))
         session.add(snapshot)
         page.latest = snapshot
         if previous is None:
