@@ -35,6 +35,7 @@ from crawler.sources.base import (
 )
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+PAGES_IN_FLIGHT = 48  # pages between "request sent" and "handed to the store", per source
 MARKDOWN_TYPES = ("text/markdown", "text/plain", "text/x-markdown")
 PAGE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.~+-]*$")
 LLMS_LINK = re.compile(r"^\s*- \[(?P<title>[^\]]*)\]\((?P<id>[^)/#]+)\.md\)")
@@ -72,6 +73,10 @@ class ExdocSource(BaseSource):
     Config: ClassVar[type[SourceConfig]] = ExdocConfig
     config: ExdocConfig
 
+    def __init__(self, config: ExdocConfig):
+        super().__init__(config)
+        self._in_flight = asyncio.Semaphore(PAGES_IN_FLIGHT)
+
     async def crawl_one(self, ctx: CrawlContext, root: str, emit: Emit) -> None:
         try:
             index = await discover(ctx, root)
@@ -83,7 +88,11 @@ class ExdocSource(BaseSource):
         await emit(Listing(root, frozenset(p.url for p in pages), {p.url: p.title for p in pages}))
 
         async def one(page: GuidePage) -> None:
-            await emit(await self._fetch_page(ctx, page, index.markdown))
+            # Pages fetched but not yet extracted and handed on hold their HTML: bound them,
+            # so memory stays flat however many pages the package has.
+            async with self._in_flight:
+                result = await self._fetch_page(ctx, page, index.markdown)
+            await emit(result)
 
         await asyncio.gather(*(one(p) for p in pages))
 
@@ -167,9 +176,7 @@ async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
     if main.not_modified and cache.get("pages") is not None:
         pages, markdown, sidebar = _cached_pages(cache, root), cache["markdown"], cache["sidebar"]
     else:
-        tree = LexborHTMLParser(main.text)
-        markdown = _has_markdown(tree)
-        sidebar = _sidebar_script(tree, main.final_url)
+        markdown, sidebar = _main_page_facts(main.text, main.final_url)
         pages = None
         if sidebar and sidebar == cache.get("sidebar") and cache.get("pages") is not None:
             pages = _cached_pages(cache, root)
@@ -200,6 +207,16 @@ def _stored(response: Response, before: list[str | None] | None) -> list[str | N
 
 def _cached_pages(cache: dict[str, Any], root: str) -> list[GuidePage]:
     return [GuidePage(i, t, g, f"{root}{i}.html") for i, t, g in cache["pages"]]
+
+
+def _main_page_facts(html: str, url: str) -> tuple[bool, str | None]:
+    """Whether the build published Markdown twins, and the sidebar script's URL.
+
+    The parsed tree is dropped on return: with every package root discovered at once,
+    trees kept alive across the next request would add up to hundreds of megabytes.
+    """
+    tree = LexborHTMLParser(html)
+    return _has_markdown(tree), _sidebar_script(tree, url)
 
 
 def _meta_refresh(html: str) -> str | None:
