@@ -104,6 +104,11 @@ class BatchWriter:
         self._session: Session | None = None
         self._pending = 0
         self._started = 0.0
+        # Pages that only need their "seen" bookkeeping: one bulk UPDATE per batch.
+        self._touched: list[dict] = []
+
+    def touch(self, row: dict) -> None:
+        self._touched.append(row)
 
     def session(self) -> Session:
         if self._session is None:
@@ -121,15 +126,17 @@ class BatchWriter:
     def flush(self) -> None:
         """Commit the pages recorded so far."""
         if self._session is not None:
+            if self._touched:
+                self._session.execute(update(Page), self._touched)  # by primary key
             self._session.commit()
             self._session.close()
-        self._session, self._pending = None, 0
+        self._session, self._pending, self._touched = None, 0, []
 
     def discard(self) -> None:
         if self._session is not None:
             self._session.rollback()
             self._session.close()
-        self._session, self._pending = None, 0
+        self._session, self._pending, self._touched = None, 0, []
 
 
 @dataclass
@@ -357,6 +364,16 @@ class SourceRecorder:
 
     def _unchanged(self, session: Session, result: Unchanged) -> None:
         self.tally.unchanged += 1
+        if self._only_seen(result):
+            # The common 304: nothing but bookkeeping changes, no need to load the page.
+            row = {"id": self._ids[result.url], "last_seen_run_id": self.run_id,
+                   "last_fetched_at": utcnow(), "missing_runs": 0}
+            if result.validators.etag:
+                row["etag"] = result.validators.etag
+            if result.validators.last_modified:
+                row["last_modified"] = result.validators.last_modified
+            self.writer.touch(row)
+            return
         page = self._page(session, result.url)
         if page is None:
             return
@@ -367,6 +384,16 @@ class SourceRecorder:
         if result.validators.etag or result.validators.last_modified:
             page.etag = result.validators.etag or page.etag
             page.last_modified = result.validators.last_modified or page.last_modified
+
+    def _only_seen(self, result: Unchanged) -> bool:
+        """A 304 that changes nothing but the page's "seen" bookkeeping and validators."""
+        meta = self._meta.get(result.url)
+        if result.url not in self._ids or meta is None or meta.get("moved_to") \
+                or result.moved_to:
+            return False
+        stored = meta.get("validators", {})
+        return all(stored.get(url) == [v.etag, v.last_modified] or not (v.etag or v.last_modified)
+                   for url, v in result.aux_validators)
 
     def _failure(self, session: Session, failure: Failure) -> None:
         self.tally.errors += 1
