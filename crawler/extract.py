@@ -9,13 +9,17 @@ So identical guide text gives an identical hash, whatever generator produced it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
 from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "body", "dd", "details", "div", "dl", "dt",
@@ -86,12 +90,16 @@ def extract_exdoc(html: str) -> Extracted:
     return extract_html(html, select="#top-content,#content,main", drop=EXDOC_CHROME)
 
 
-_markdown = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+@functools.cache
+def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # only runs that meet a .md twin pay for it
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
 
 
 def extract_markdown(markdown: str) -> Extracted:
     """Normalise Markdown source (ExDoc's ``.md`` twin) to the same form as its HTML page."""
-    return extract_html(_markdown.render(markdown), select="body")
+    return extract_html(_markdown().render(markdown), select="body")
 
 
 def _pick(tree: LexborHTMLParser, selectors: list[str]) -> LexborNode | None:

@@ -13,7 +13,6 @@ import xml.sax
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
-import feedparser
 from pydantic import Field, field_validator
 
 from crawler.extract import extract_html
@@ -69,6 +68,8 @@ class FeedSource(BaseSource):
             await self._feed_document(emit, feed_url, known.get("title", feed_url), 0, known,
                                       response)
             return
+        import feedparser  # imported by the runs that read a feed, not by every command
+
         parsed = feedparser.parse(response.content,
                                   response_headers={"content-type":
                                                     response.headers.get("content-type", "")})

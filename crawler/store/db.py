@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 DEFAULT_DATABASE = "sqlite:///db/docwatch.sqlite3"
 ENV_VAR = "DOCWATCH_DATABASE_URL"
@@ -43,15 +45,34 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+# The newest migration in crawler/alembic/versions (tests/store/test_db.py keeps it so).
+# A database already there is not handed to Alembic at all: that import costs more than
+# a nightly run's bookkeeping.
+SCHEMA_HEAD = "0001"
+
+
 def alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(files("crawler") / "alembic"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def upgrade(engine: Engine) -> None:
     """Apply every pending migration (a no-op on an up-to-date database)."""
+    if current_revision(engine) == SCHEMA_HEAD:
+        return
+    from alembic import command
+
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
