@@ -527,7 +527,8 @@ def _progress_bars(enabled: bool):
 
 
 def _say_plain(level: str, message: str, **_fields) -> None:
-    click.echo(f"error: {message}" if level == "error" else message, err=True)
+    prefix = f"{level}: " if level in ("error", "warning") else ""
+    click.echo(prefix + message, err=True)
 
 
 def _say_json(level: str, message: str, **fields) -> None:

@@ -91,3 +91,31 @@ def test_progress_hooks_see_every_page_of_every_source(tmp_path):
     assert progress.listed_pages == {"docs": 8}
     assert progress.advanced_by == {"docs": 8}
     assert progress.done == ["docs"]
+
+
+def test_a_failed_delivery_is_shown_but_the_run_succeeds(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    with DocServer(version="v1") as site:
+        path = tmp_path / "sources.yaml"
+        path.write_text(f"""
+email:
+  send: always
+  smtp_host: 127.0.0.1
+  smtp_port: {closed_port}
+  security: none
+  to: [team@example.invalid]
+sources:
+  - name: docs
+    kind: exdoc
+    urls: [{site.base_url}/lumen/]
+""")
+        result = CliRunner().invoke(cli, ["crawl", "--config", str(path), "--date",
+                                          "2024-01-01", "--db",
+                                          f"sqlite:///{tmp_path / 'db.sqlite3'}"])
+    assert result.exit_code == 0, result.output
+    assert "warning: e-mail to team@example.invalid not sent" in result.stderr
+    assert (tmp_path / "reports" / "2024-01-01-docwatch-research.md").is_file()
