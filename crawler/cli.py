@@ -49,6 +49,15 @@ def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None
         raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from None
 
 
+# Options every command that reads the configuration or the database spells the same way.
+_config_option = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
+    show_default=True, help="The sources.yaml to use.")
+_db_option = click.option(
+    "--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
+    help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="docwatch")
 def cli() -> None:
@@ -56,14 +65,12 @@ def cli() -> None:
 
 
 @cli.command("crawl")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              default=DEFAULT_CONFIG, show_default=True, help="The sources.yaml to use.")
+@_config_option
 @click.option("--source", "sources", multiple=True, metavar="NAME",
               help="Only crawl this source (repeatable).")
 @click.option("--date", "run_date", callback=_parse_date, metavar="YYYY-MM-DD",
               help="The run's logical date (default: today, UTC).")
-@click.option("--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
-              help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+@_db_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each step.")
 @click.option("--log-json", is_flag=True,
@@ -118,8 +125,7 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
 
 
 @cli.command("sources")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              default=DEFAULT_CONFIG, show_default=True, help="The sources.yaml to use.")
+@_config_option
 @click.option("--check", is_flag=True, help="Also check that every source's URLs answer.")
 @click.option("--source", "sources", multiple=True, metavar="NAME",
               help="Only this source (repeatable).")
@@ -158,12 +164,6 @@ def sources_command(config_path: Path, check: bool, sources: tuple[str, ...]) ->
 
 # -- options shared by the reading commands ------------------------------------------------
 
-_config_option = click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
-    show_default=True, help="The sources.yaml to use.")
-_db_option = click.option(
-    "--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
-    help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
 _source_option = click.option(
     "--source", metavar="NAME", help="The source the page belongs to, when several watch it.")
 
@@ -174,10 +174,8 @@ def skills_group() -> None:
 
 
 @skills_group.command("check")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              default=DEFAULT_CONFIG, show_default=True, help="The sources.yaml to use.")
-@click.option("--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
-              help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+@_config_option
+@_db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the stale lines as JSON.")
 def skills_check_command(config_path: Path, database: str | None, as_json: bool) -> None:
     """List every skill line that teaches what the latest snapshots deprecate or removed.
@@ -215,10 +213,8 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
 
 
 @cli.command("schedule")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              default=DEFAULT_CONFIG, show_default=True, help="The sources.yaml to use.")
-@click.option("--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
-              help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+@_config_option
+@_db_option
 def schedule_command(config_path: Path, database: str | None) -> None:
     """Run in the foreground, crawling on the `schedule:` of sources.yaml (and each
     source's own `schedule:`) until SIGTERM/SIGINT."""
@@ -231,10 +227,8 @@ def schedule_command(config_path: Path, database: str | None) -> None:
 
 
 @cli.command("prune")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              default=DEFAULT_CONFIG, show_default=True, help="The sources.yaml to use.")
-@click.option("--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
-              help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+@_config_option
+@_db_option
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
 def prune_command(config_path: Path, database: str | None, dry_run: bool) -> None:
     """Delete old snapshots as the `history:` settings say (first, latest and every
@@ -263,8 +257,7 @@ def prune_command(config_path: Path, database: str | None, dry_run: bool) -> Non
 
 
 @cli.command("stats")
-@click.option("--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
-              help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+@_db_option
 def stats_command(database: str | None) -> None:
     """Pages, snapshots and bytes stored per source."""
     from crawler.store.prune import stats

@@ -200,8 +200,6 @@ class Fetcher:
         if host.robots is None:
             host.robots = asyncio.ensure_future(self._load_robots(url, host))
         rules = await asyncio.shield(host.robots)
-        if rules is _DISALLOW_ALL:
-            return False
         return rules is None or rules.can_fetch(url, self.settings.user_agent)
 
     async def _load_robots(self, url: str, host: _Host) -> Protego | None:

@@ -61,11 +61,6 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def literal_prefix(glob: str) -> str:
-    match = re.search(r"[*?\[]", glob)
-    return glob[: match.start()] if match else glob
-
-
 def closest_skill(url: str, group: str, skills: list[SkillConfig],
                   groups: dict[str, str]) -> str | None:
     """The skill that watches most pages of the same sidebar group in the same docs.

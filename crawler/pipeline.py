@@ -91,11 +91,8 @@ def select_sources(config: Config, names: list[str] | None) -> list[SourceConfig
 
 
 def fetch_settings(config: Config) -> FetchSettings:
-    h = config.http
-    return FetchSettings(user_agent=h.user_agent, concurrency=h.concurrency,
-                         per_host=h.per_host, timeout=h.timeout, attempts=h.attempts,
-                         max_retry_after=h.max_retry_after, max_bytes=h.max_bytes,
-                         delay=h.delay, respect_robots=h.respect_robots)
+    """The fetcher's limits: the ``http:`` block, key for key."""
+    return FetchSettings(**config.http.model_dump())
 
 
 def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | None = None,

@@ -108,9 +108,6 @@ class Report:
     def interrupted(self) -> bool:
         return any(r.status == "interrupted" for r in self.runs)
 
-    def changes_of(self, kind: str) -> list[PageChange]:
-        return [c for c in self.changes if c.change == kind]
-
     @property
     def releases(self) -> list[PageChange]:
         """New releases, newest first within each package."""
