@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import json
 import logging
 import os
@@ -607,9 +608,25 @@ def _fail_config(exc: ConfigError):
 
 def main() -> None:
     """Entry point of the ``docwatch`` script."""
-    cli(prog_name="docwatch")
+    with _quick_exit():
+        cli(prog_name="docwatch")
 
 
 def crawl_main() -> None:
     """Entry point of the ``crawl`` script: exactly ``docwatch crawl``."""
-    crawl_command(prog_name="crawl")
+    with _quick_exit():
+        crawl_command(prog_name="crawl")
+
+
+@contextlib.contextmanager
+def _quick_exit():
+    """Spare the interpreter's last garbage collection on the way out.
+
+    After a large crawl that collection walks every object still alive (a quarter of a
+    second for 2,000 pages) only to free memory the process hands back anyway. Frozen
+    objects are skipped; finalisers, atexit handlers and buffered output still run.
+    """
+    try:
+        yield
+    finally:
+        gc.freeze()

@@ -164,6 +164,18 @@ def test_recrawl_uses_conditional_requests_and_downloads_almost_nothing(config, 
     assert outcome.pages_checked == 8
 
 
+def test_the_main_page_is_asked_for_once_for_discovery_and_as_a_guide(config, site, tmp_path):
+    # The root stub names the main page (a guide page too): one request serves both,
+    # on the first crawl (200) and on the next one (304), as HTML or next to a .md twin.
+    for version, date in (("v1", DAY1), ("v1", DAY1), ("v2", DAY2), ("v2", DAY2)):
+        site.set_version(version)
+        site.reset_log()
+        run(config, tmp_path, date)
+        asked = [(e.method, e.path) for e in site.log.requests()]
+        assert len(asked) == len(set(asked)), sorted(asked)
+        assert ("GET", "/lumen/overview.html") in asked
+
+
 def test_same_date_rerun_keeps_the_first_runs_findings(config, site, tmp_path):
     run(config, tmp_path, DAY1)
     site.set_version("v2")

@@ -61,11 +61,29 @@ class GuidePage:
     url: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class PackageIndex:
     root: str
     pages: list[GuidePage]
     markdown: bool
+    # The main page's answer: usually a guide page too, so its page need not ask again.
+    main: Response | None = None
+    main_asked_with: Validators | None = None
+
+    def take_main(self, page: GuidePage, known: Validators | None) -> Response | None:
+        """The main page's answer when it can stand for ``page``'s own request (handed
+        out once, then dropped: its body is not held while the package is crawled).
+
+        A 304 counts only if it was asked with the page's own validators: then it means
+        "unchanged since the stored snapshot", as the page's request would have.
+        """
+        main = self.main
+        if main is None or main.url != page.url:
+            return None
+        self.main = None
+        if main.not_modified and self.main_asked_with != known:
+            return None
+        return main
 
 
 class ExdocSource(BaseSource):
@@ -91,7 +109,8 @@ class ExdocSource(BaseSource):
             # Pages fetched but not yet extracted and handed on hold their HTML: bound them,
             # so memory stays flat however many pages the package has.
             async with self._in_flight:
-                result = await self._fetch_page(ctx, page, index.markdown)
+                prefetched = index.take_main(page, ctx.validators_for(page.url))
+                result = await self._fetch_page(ctx, page, index.markdown, prefetched)
             await emit(result)
 
         await asyncio.gather(*(one(p) for p in pages))
@@ -99,13 +118,17 @@ class ExdocSource(BaseSource):
     def _excluded(self, page_id: str) -> bool:
         return any(fnmatch.fnmatchcase(page_id, g) for g in self.config.exclude)
 
-    async def _fetch_page(self, ctx: CrawlContext, page: GuidePage, markdown: bool) -> Result:
+    async def _fetch_page(self, ctx: CrawlContext, page: GuidePage, markdown: bool,
+                          prefetched: Response | None = None) -> Result:
+        """The page as a :class:`Document` (or Unchanged/Failure); ``prefetched`` is its
+        HTML answer when discovery already asked for it (the package's main page)."""
         if markdown and self.config.prefer_markdown:
             md_url = page.url[: -len(".html")] + ".md"
             # The text comes from the .md twin, but readers open the HTML page: it must
             # answer too, or the page is a fetch problem (a cheap conditional HEAD).
             md, html = await asyncio.gather(
                 _fetch_document(ctx, page, md_url, "md"),
+                _answered(prefetched) if prefetched else
                 ctx.fetcher.get(page.url, ctx.validators_for(page.url), method="HEAD"),
                 return_exceptions=True)
             if isinstance(html, FetchError):
@@ -120,14 +143,27 @@ class ExdocSource(BaseSource):
                 return Failure(page.url, md.message, md.attempts, md.status)
             # No .md twin for this page after all: the HTML is the page.
         try:
+            if prefetched is not None:
+                return await _document(ctx, page, prefetched, "html")
             return await _fetch_document(ctx, page, page.url, "html")
         except FetchError as exc:
             return Failure(page.url, exc.message, exc.attempts, exc.status)
 
 
+async def _answered(response: Response) -> Response:
+    return response
+
+
 async def _fetch_document(ctx: CrawlContext, page: GuidePage, url: str, representation: str
                           ) -> Result:
     response = await ctx.fetcher.get(url, ctx.validators_for(url))
+    return await _document(ctx, page, response, representation)
+
+
+async def _document(ctx: CrawlContext, page: GuidePage, response: Response, representation: str
+                    ) -> Result:
+    """What ``response`` (the page's ``.md`` or HTML answer) says about ``page``."""
+    url = response.url
     moved_to = _canonical(response.final_url) if response.moved_permanently else None
     moved_to = moved_to if moved_to != page.url else None
     if response.not_modified:
@@ -168,11 +204,17 @@ async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
         main_url = urljoin(entry.final_url, refresh) if refresh else entry.final_url
         if refresh:
             _check_inside(root, main_url)
+    cached = _validators(cache.get("main")) if cache.get("main_url") == main_url else None
+    asked_with = cached
     if main_url == entry.final_url and not entry.not_modified:
         main = entry  # the root is itself the main page
     else:
-        same = cache.get("main_url") == main_url
-        main = await ctx.fetcher.get(main_url, _validators(cache.get("main")) if same else None)
+        # The main page is usually a guide page as well: asked with the page's own
+        # validators, one request serves discovery and the page (see _fetch_page).
+        asked_with = ctx.validators_for(main_url) or cached
+        main = await ctx.fetcher.get(main_url, asked_with)
+        if main.not_modified and asked_with != cached:
+            main = await ctx.fetcher.get(main_url)  # the cached facts are of another build
     if main.not_modified and cache.get("pages") is not None:
         pages, markdown, sidebar = _cached_pages(cache, root), cache["markdown"], cache["sidebar"]
     else:
@@ -191,7 +233,7 @@ async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
         "root": _stored(entry, cache.get("root")), "main_url": main_url,
         "main": _stored(main, cache.get("main")), "sidebar": sidebar, "markdown": markdown,
         "pages": [[p.id, p.title, p.group] for p in pages]}
-    return PackageIndex(root, pages, markdown)
+    return PackageIndex(root, pages, markdown, main, asked_with)
 
 
 def _validators(stored: list[str | None] | None) -> Validators | None:
