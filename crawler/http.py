@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 from protego import Protego
 
+from crawler.transport import AsyncioTransport
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -172,13 +174,15 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
+        limits = httpx.Limits(max_connections=s.concurrency,
+                              max_keepalive_connections=s.concurrency)
         self._client = httpx.AsyncClient(
             headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip"},
             timeout=httpx.Timeout(s.timeout),
             follow_redirects=True,
             max_redirects=s.max_redirects,
-            limits=httpx.Limits(max_connections=s.concurrency,
-                                max_keepalive_connections=s.concurrency),
+            limits=limits,
+            transport=AsyncioTransport(limits),
         )
         return self
 
@@ -199,7 +203,8 @@ class Fetcher:
         host = self._host(url)
         if host.robots is None:
             host.robots = asyncio.ensure_future(self._load_robots(url, host))
-        rules = await asyncio.shield(host.robots)
+        robots = host.robots
+        rules = robots.result() if robots.done() else await asyncio.shield(robots)
         return rules is None or rules.can_fetch(url, self.settings.user_agent)
 
     async def _load_robots(self, url: str, host: _Host) -> Protego | None:
