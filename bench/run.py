@@ -626,6 +626,100 @@ def _progress(column: str, i: int, m: dict[str, Any]) -> None:
           f"exit {p['returncode']}", file=sys.stderr)
 
 
+# --------------------------------------------------------------------------- profile
+
+# Where a sample's CPU time goes: the component of the deepest frame that has one.
+COMPONENTS = [
+    ("start-up imports", ("<frozen importlib._bootstrap",)),
+    ("extraction: HTML/Markdown -> text", ("crawler/extract.py",)),
+    ("vocabulary and notices", ("crawler/vocab.py",)),
+    ("HTTP client (httpx, httpcore, h11)", ("httpx/", "httpcore/", "h11/",
+                                            "crawler/transport.py", "crawler/http.py")),
+    ("store (recorder, SQLAlchemy, sqlite3)", ("crawler/store/", "sqlalchemy/")),
+    ("report, skills, staleness", ("crawler/report/", "crawler/staleness.py",
+                                    "crawler/insights.py", "crawler/skills.py", "jinja2/")),
+    ("worker hand-off (pickling, pipes)", ("multiprocessing/", "concurrent/futures/")),
+    ("ExDoc source", ("crawler/sources/",)),
+    ("configuration", ("crawler/config.py", "pydantic", "yaml/")),
+]
+# Samples whose innermost frame waits: py-spy counts some blocking calls as active (a
+# lock wait with a timeout, a write to a full pipe, a read of an empty one).
+WAITS = ("select (selectors.py", "poll (selectors.py", "Condition.wait", "Event.wait",
+         "Connection._send (", "Connection._recv (", "Queue.get",
+         "wait (multiprocessing/connection.py")
+
+
+def _component(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for name, markers in COMPONENTS:
+            if any(m in frame for m in markers):
+                return name
+    return "event loop (asyncio)" if any("asyncio/" in f for f in frames) else "other"
+
+
+def _frame_name(frame: str) -> str:
+    """``func (path/to/module.py:12)`` -> ``func (module.py)``."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.split(':')[0].rsplit('/', 1)[-1].rstrip(')')})"
+
+
+def profile_summary(raw: Path, top: int = 15) -> tuple[str, float]:
+    """A py-spy raw profile as CPU shares by component and by function (self time);
+    returns the text and the largest share of any single function."""
+    components: dict[str, int] = {}
+    functions: dict[str, int] = {}
+    total = waiting = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames, n = stack.split(";")[1:], int(count)  # frame 0 names the process
+        if not frames or any(w in frames[-1] for w in WAITS):
+            waiting += n
+            continue
+        total += n
+        component = _component(frames)
+        components[component] = components.get(component, 0) + n
+        leaf = _frame_name(frames[-1])
+        functions[leaf] = functions.get(leaf, 0) + n
+    if not total:
+        return "no CPU samples", 0.0
+    out = [f"{total} CPU samples (all processes; {waiting} samples of waiting left out)",
+           "", "by component:"]
+    out += [f"  {100 * n / total:5.1f} %  {name}"
+            for name, n in sorted(components.items(), key=lambda kv: -kv[1])]
+    out += ["", f"top {top} functions by self time:"]
+    ranked = sorted(functions.items(), key=lambda kv: -kv[1])
+    out += [f"  {100 * n / total:5.1f} %  {name}" for name, n in ranked[:top]]
+    return "\n".join(out), 100 * ranked[0][1] / total
+
+
+def profile_main(args: argparse.Namespace) -> None:
+    """A cold crawl of the world under py-spy (every process), summarised."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        sys.exit("error: profile needs py-spy (pip install -e '.[bench]')")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="docwatch-profile-"))
+    world = World(Path(args.world), args.replicate, args.latency_ms, tmp / "sources.yaml",
+                  tmp / "world.log")
+    raw = out / f"profile-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.txt"
+    try:
+        config = tmp / "bench-sources.yaml"
+        write_bench_config(tmp / "sources.yaml", config, args.concurrency, args.per_host)
+        date = world.set_day(1)["date"]
+        cmd = [spy, "record", "--subprocesses", "--rate", str(args.rate), "--format", "raw",
+               "--output", str(raw), "--", sys.executable, "-m", "crawler", "crawl",
+               "--config", str(config), "--db", f"sqlite:///{tmp / 'profile.sqlite3'}",
+               "--date", date, "--quiet"]
+        subprocess.run(cmd, check=True, capture_output=True, cwd=tmp)
+    finally:
+        world.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    text, largest = profile_summary(raw)
+    print(f"cold crawl, replicate={args.replicate}, latency={args.latency_ms:g} ms; "
+          f"raw profile: {raw}\n\n{text}\n\nlargest single function: {largest:.1f} %")
+
+
 # --------------------------------------------------------------------------- micro
 
 
@@ -778,9 +872,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """``[crawl]`` (default), ``micro``, or the internal ``report-time``."""
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
     parser.add_argument("command", nargs="?", default="crawl",
-                        choices=["crawl", "micro", "table", "report-time"],
+                        choices=["crawl", "micro", "table", "profile", "report-time"],
                         help="crawl (default): the crawl benchmark; micro: micro-benchmarks; "
-                        "table: print the table of --results FILE again")
+                        "table: print the table of --results FILE again; profile: a cold "
+                        "crawl under py-spy, CPU by component and function")
     parser.add_argument("--world", type=Path, default=DEFAULT_WORLD,
                         help="the world folder (serve.py)")
     parser.add_argument("--replicate", type=int, default=DEFAULT_REPLICATE,
@@ -803,6 +898,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pages", type=int, default=500, help="micro: modified pages")
     parser.add_argument("--repeat", type=int, default=20, help="micro: runs per measure")
     parser.add_argument("--results", type=Path, help="table: a results-*.json to print")
+    parser.add_argument("--rate", type=int, default=250, help="profile: samples per second")
     # report-time (internal)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
@@ -819,6 +915,8 @@ def main(argv: list[str] | None = None) -> None:
         micro_main(args)
     elif args.command == "table":
         table_main(args)
+    elif args.command == "profile":
+        profile_main(args)
     elif args.command == "report-time":
         report_time_main(args)
     else:

@@ -33,6 +33,7 @@ from crawler.vocab import notices, vocabulary
 
 BATCH_PAGES = 25  # pages per transaction
 BATCH_SECONDS = 0.5  # ... or less, so a slow run still commits as it goes
+BATCH_TOUCHES = 500  # "seen" updates of unchanged pages per transaction (bookkeeping only)
 MIN_SHRINK_SIZE = 400  # below this a page is too short for its size to mean anything
 MIN_INDEX_SIZE = 6
 
@@ -108,23 +109,35 @@ class BatchWriter:
         self._touched: list[dict] = []
 
     def touch(self, row: dict) -> None:
+        """Queue the "seen" update of an unchanged page (a 304): losing it to a crash
+        loses nothing the next run does not redo, so these go in bigger batches."""
+        if self._session is None and not self._touched:
+            self._started = time.monotonic()
         self._touched.append(row)
+        if len(self._touched) >= BATCH_TOUCHES or self._old():
+            self.flush()
 
     def session(self) -> Session:
         if self._session is None:
             self._session = Session(self.engine)
             self._session.begin()
-            self._started = time.monotonic()
+            if not self._touched:
+                self._started = time.monotonic()
         return self._session
 
     def written(self) -> None:
         """One more page recorded; commit when the batch is full or old enough."""
         self._pending += 1
-        if self._pending >= BATCH_PAGES or time.monotonic() - self._started >= BATCH_SECONDS:
+        if self._pending >= BATCH_PAGES or self._old():
             self.flush()
+
+    def _old(self) -> bool:
+        return time.monotonic() - self._started >= BATCH_SECONDS
 
     def flush(self) -> None:
         """Commit the pages recorded so far."""
+        if self._session is None and self._touched:
+            self.session()
         if self._session is not None:
             if self._touched:
                 self._session.execute(update(Page), self._touched)  # by primary key
@@ -211,6 +224,10 @@ class SourceRecorder:
             self.listings.append(result)
             return
         self.tally.checked += not isinstance(result, Failure) or result.page
+        if isinstance(result, Unchanged) and self._only_seen(result):
+            self.tally.unchanged += 1
+            self.writer.touch(self._seen_row(result))
+            return
         session = self.writer.session()
         try:
             # Flush once per batch, at commit, not before every lookup.
@@ -364,16 +381,6 @@ class SourceRecorder:
 
     def _unchanged(self, session: Session, result: Unchanged) -> None:
         self.tally.unchanged += 1
-        if self._only_seen(result):
-            # The common 304: nothing but bookkeeping changes, no need to load the page.
-            row = {"id": self._ids[result.url], "last_seen_run_id": self.run_id,
-                   "last_fetched_at": utcnow(), "missing_runs": 0}
-            if result.validators.etag:
-                row["etag"] = result.validators.etag
-            if result.validators.last_modified:
-                row["last_modified"] = result.validators.last_modified
-            self.writer.touch(row)
-            return
         page = self._page(session, result.url)
         if page is None:
             return
@@ -384,6 +391,16 @@ class SourceRecorder:
         if result.validators.etag or result.validators.last_modified:
             page.etag = result.validators.etag or page.etag
             page.last_modified = result.validators.last_modified or page.last_modified
+
+    def _seen_row(self, result: Unchanged) -> dict:
+        """The common 304: nothing but bookkeeping changes, no need to load the page."""
+        row = {"id": self._ids[result.url], "last_seen_run_id": self.run_id,
+               "last_fetched_at": utcnow(), "missing_runs": 0}
+        if result.validators.etag:
+            row["etag"] = result.validators.etag
+        if result.validators.last_modified:
+            row["last_modified"] = result.validators.last_modified
+        return row
 
     def _only_seen(self, result: Unchanged) -> bool:
         """A 304 that changes nothing but the page's "seen" bookkeeping and validators."""
@@ -418,16 +435,20 @@ class SourceRecorder:
         self.flush()
         with Session(self.engine) as session, session.begin():
             state = session.get_one(SourceState, self.source)
+            # Ids and URLs only: whole pages are loaded for the few that are gone.
+            active = session.execute(select(Page.id, Page.url).where(
+                Page.source == self.source, Page.status == "active")).all()
+            removed: set[int] = set()
             for listing in self.listings:
-                pages = session.scalars(
-                    select(Page).where(Page.source == self.source, Page.status == "active",
-                                       Page.url.startswith(listing.scope, autoescape=True))
-                ).all()
-                if self._suspect_index(session, state, listing, len(pages)):
+                in_scope = [(page_id, url) for page_id, url in active
+                            if url.startswith(listing.scope) and page_id not in removed]
+                if self._suspect_index(session, state, listing, len(in_scope)):
                     continue
-                for page in pages:
-                    if page.url in listing.urls:
+                for page_id, url in in_scope:
+                    if url in listing.urls:
                         continue
+                    removed.add(page_id)
+                    page = session.get_one(Page, page_id)
                     page.status = "removed"
                     self.tally.changed += 1
                     self._change(session, page, "removed",
