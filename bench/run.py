@@ -8,6 +8,7 @@ Usage (from the repository root; any interpreter works, the script re-runs itsel
                         [--out bench/out]
     python bench/run.py micro          # diff and report-rendering micro-benchmarks
     python bench/run.py table --results bench/out/results-<timestamp>.json  # print again
+    python bench/run.py profile        # a cold crawl under py-spy: CPU by component
 
 Defaults: ``--replicate 28 --latency-ms 20 --runs 3 --concurrency 16 --per-host 4``.
 That takes about 10-13 minutes on a 2-core machine (each docwatch run about 2.5 min,
@@ -17,6 +18,8 @@ medians.
 
 What the crawl benchmark does
 -----------------------------
+0. Byte-compiles ``crawler/`` (as installing the wheel does; urlwatch comes from pip
+   with its ``.pyc`` files), so no process spends its start compiling source.
 1. Starts the world (``serve.py --replicate K --latency-ms L --write-sources``), keeps
    only the ``exdoc`` sources of the config it writes and sets
    ``http: {concurrency: C, per_host: P}``. Without replicas a day-1 crawl finds 70
@@ -63,6 +66,13 @@ Caveats
 * urlwatch's bytes received are not measured (no counter in urlwatch or the world).
 * The benchmark is not part of the test suite; it writes only under ``--out`` and a
   temporary folder (``--keep-tmp`` keeps it).
+
+Profile (``profile``): one cold crawl (same world settings) under
+``py-spy record --subprocesses`` (``pip install -e '.[bench]'``), the raw profile saved
+under ``--out``, and a summary: CPU samples by component (the deepest frame that
+belongs to one: HTTP client, extraction, store, worker hand-off, imports, ...) and the
+functions with the most self time. Samples whose innermost frame is a blocking wait
+(selector, lock, pipe read/write) are left out: py-spy counts some of them as active.
 
 Micro-benchmarks (``micro``): ``diff_texts`` on a 5,000-line text with 50 scattered
 edits (median of 20 runs) and ``render_markdown`` + ``render_json`` of an in-memory
@@ -508,9 +518,18 @@ def _git_revision() -> str:
     return found.stdout.strip() or "unknown"
 
 
+def compile_package() -> None:
+    """Byte-compile ``crawler/`` as installing the wheel would (urlwatch's venv has its
+    ``.pyc`` files from pip). A checkout run with PYTHONDONTWRITEBYTECODE set would
+    otherwise compile every module from source in every process it starts."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "crawler")],
+                   check=True)
+
+
 def bench_main(args: argparse.Namespace) -> None:
     """The crawl benchmark: docwatch cold/warm/day-change, urlwatch cold/warm, the table."""
     python = sys.executable
+    compile_package()
     allowed = min(args.concurrency, args.per_host)
     settings = Settings(str(args.world), args.replicate, args.latency_ms, args.runs,
                         args.urlwatch_runs if args.urlwatch_runs is not None else args.runs,
@@ -697,6 +716,7 @@ def profile_main(args: argparse.Namespace) -> None:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         sys.exit("error: profile needs py-spy (pip install -e '.[bench]')")
+    compile_package()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="docwatch-profile-"))

@@ -176,6 +176,26 @@ def test_the_main_page_is_asked_for_once_for_discovery_and_as_a_guide(config, si
         assert ("GET", "/lumen/overview.html") in asked
 
 
+def test_an_index_remembered_from_another_build_of_the_main_page_is_read_again(
+        config, site, tmp_path):
+    # The main page answers 304 to the page's own validators, but the remembered index
+    # facts belong to other validators (another build): they are read again, and nothing
+    # is reported as changed.
+    run(config, tmp_path, DAY1)
+    with sqlite3.connect(tmp_path / "db" / "docwatch.sqlite3") as conn:
+        (meta,) = conn.execute("SELECT meta FROM sources WHERE name = 'docs'").fetchone()
+        meta = json.loads(meta)
+        for index in meta["state"]["exdoc"].values():
+            index["main"] = ['"another-build"', None]
+        conn.execute("UPDATE sources SET meta = ? WHERE name = 'docs'", (json.dumps(meta),))
+    site.reset_log()
+    outcome, _, data = run(config, tmp_path, DAY1)
+
+    assert site.log.statuses("/lumen/overview.html") == [304, 200]
+    assert outcome.pages_checked == 8 and outcome.errors == 0
+    assert data["changes"] == []
+
+
 def test_same_date_rerun_keeps_the_first_runs_findings(config, site, tmp_path):
     run(config, tmp_path, DAY1)
     site.set_version("v2")
