@@ -5,8 +5,9 @@ a few thousand small pages, most of them 304s, anyio's per-read bookkeeping (can
 scopes, socket attribute lookups) is a fifth of the client's CPU time. httpcore lets the
 network layer be swapped (``network_backend``); :class:`AsyncioBackend` talks to asyncio
 directly, and :class:`AsyncioTransport` puts that pool behind httpx's public transport
-interface, so redirects, decoding, proxies from the environment and httpx's exceptions
-are unchanged.
+interface, so responses, decoding and exceptions are httpx's own. (httpx turns off the
+proxies named in the environment for a client given its own transport: the fetcher then
+uses httpx's default transports instead, see :class:`crawler.http.Fetcher`.)
 """
 
 from __future__ import annotations

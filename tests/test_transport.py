@@ -144,3 +144,18 @@ def test_https_with_a_trusted_certificate(tls, certificate):
 def test_https_with_an_untrusted_certificate_is_refused(tls):
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         _get(f"{tls}/secure")
+
+
+def test_a_proxy_named_in_the_environment_is_used(plain, monkeypatch):
+    # The fetcher skips httpx's client layers only when no proxy is configured: with
+    # HTTP_PROXY set, requests go through the proxy (this server answers in its place).
+    _, proxy = plain
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+
+    async def go() -> str:
+        async with Fetcher(FetchSettings(attempts=1, respect_robots=False)) as fetcher:
+            return (await fetcher.get("http://docs.example.invalid/guide.html")).text
+
+    assert asyncio.run(go()) == "hello from http://docs.example.invalid/guide.html"

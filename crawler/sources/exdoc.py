@@ -191,11 +191,16 @@ def _canonical(url: str) -> str:
 async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
     """List the guide pages of the ExDoc package at ``root`` (a URL ending in ``/``).
 
-    The last index is remembered in ``ctx.state``: conditional requests for the root and
-    its main page answer 304 when nothing was rebuilt, and a sidebar file whose digest
-    did not change is not fetched again (its name changes with its content).
+    The last index is remembered in ``ctx.state``: a conditional request for the main
+    page answers 304 when nothing was rebuilt (then the root stub is not asked), and a
+    sidebar file whose digest did not change is not fetched again (its name changes with
+    its content).
     """
     cache: dict[str, Any] = ctx.state.setdefault("exdoc", {}).get(root) or {}
+    early = await _main_first(ctx, cache) if cache.get("pages") is not None else None
+    if early is not None and early.not_modified:
+        return PackageIndex(root, _cached_pages(cache, root), cache["markdown"], early,
+                            _validators(cache["main"]))
     entry = await ctx.fetcher.get(root, _validators(cache.get("root")))
     if entry.not_modified and cache:
         main_url = cache["main_url"]
@@ -208,6 +213,8 @@ async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
     asked_with = cached
     if main_url == entry.final_url and not entry.not_modified:
         main = entry  # the root is itself the main page
+    elif early is not None and early.url == main_url:
+        main = early  # asked first: a new build
     else:
         # The main page is usually a guide page as well: asked with the page's own
         # validators, one request serves discovery and the page (see _fetch_page).
@@ -234,6 +241,24 @@ async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
         "main": _stored(main, cache.get("main")), "sidebar": sidebar, "markdown": markdown,
         "pages": [[p.id, p.title, p.group] for p in pages]}
     return PackageIndex(root, pages, markdown, main, asked_with)
+
+
+async def _main_first(ctx: CrawlContext, cache: dict[str, Any]) -> Response | None:
+    """The remembered main page, asked before the root stub.
+
+    ExDoc writes every file of a package on each build, so a 304 here means the stub
+    did not change either and need not be asked. None when the stub must be asked: the
+    main page is gone, or the page's own validators are not those the index was read with.
+    """
+    main_url, cached = cache.get("main_url"), _validators(cache.get("main"))
+    if main_url is None or cached is None or ctx.validators_for(main_url) not in (None, cached):
+        return None
+    try:
+        return await ctx.fetcher.get(main_url, cached)
+    except FetchError as exc:
+        if exc.status in (404, 410):
+            return None  # renamed or gone: the stub names the main page now
+        raise
 
 
 def _validators(stored: list[str | None] | None) -> Validators | None:
