@@ -654,6 +654,7 @@ COMPONENTS = [
     ("start-up imports", ("<frozen importlib._bootstrap",)),
     ("extraction: HTML/Markdown -> text", ("crawler/extract.py",)),
     ("vocabulary and notices", ("crawler/vocab.py",)),
+    ("diff of changed pages", ("crawler/diff.py",)),
     ("HTTP client (httpx, httpcore, h11)", ("httpx/", "httpcore/", "h11/",
                                             "crawler/transport.py", "crawler/http.py")),
     ("store (recorder, SQLAlchemy, sqlite3)", ("crawler/store/", "sqlalchemy/")),
