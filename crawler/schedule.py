@@ -329,7 +329,13 @@ class ScheduledRun:
             return None
         self.config, self.trigger = config, trigger
         known = {s.name for s in config.typed_sources}
-        sources = [n for n in sources if n in known] if sources else None
+        if sources:
+            sources = [n for n in sources if n in known]
+            if not sources:  # an empty list would mean "every source" to crawl()
+                log.warning("run skipped: none of its sources is in the configuration now")
+                return None
+        else:
+            sources = None
         names = ", ".join(sources or (s.name for s in config.typed_sources)) or "(none)"
         log.info("run starting: sources %s", names)
         started = time.monotonic()
@@ -389,7 +395,8 @@ class _Handoff:
         """Release every waiting job: no run is coming."""
         self._closed = True
         while (pending := self.take(0)) is not None:
-            pending.set()
+            done, _sources = pending
+            done.set()
 
 
 class _ClockWatch:

@@ -511,6 +511,33 @@ sources:
     assert calls == [{"database": None, "sources": ["blog", "news"]}]
 
 
+def test_a_job_whose_sources_all_left_the_config_crawls_nothing(tmp_path, caplog):
+    from crawler.schedule import ScheduledRun
+
+    calls = []
+    runner = ScheduledRun(write_config(tmp_path), None,
+                          crawl_fn=lambda config, **kw: calls.append(kw))
+    assert runner(["gone"]) is None
+    assert calls == []
+    assert "run skipped: none of its sources" in caplog.text
+
+
+def test_closing_the_handoff_releases_every_queued_job():
+    from crawler.schedule import _Handoff
+
+    handoff = _Handoff()
+    waiting = [threading.Thread(target=handoff.fire, args=(names,)) for names in
+               (["docs"], None)]
+    for thread in waiting:
+        thread.start()
+    while handoff._requests.qsize() < 2:
+        time.sleep(0.01)
+    handoff.close()
+    for thread in waiting:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in waiting)
+
+
 def test_a_bad_source_schedule_is_a_config_error(tmp_path):
     from crawler.config import ConfigError
     from crawler.schedule import source_triggers
