@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from crawler.config import Config, SkillConfig
 from crawler.skills import PageChange, SkillFlag, mentions_any, watching_glob
 from crawler.staleness import StaleLine, describe
-from crawler.vocab import parse_vocabulary
+from crawler.vocab import is_changelog, parse_vocabulary
 
 if TYPE_CHECKING:
     from crawler.report.model import Report
@@ -132,7 +132,7 @@ def find_gaps(changes: list[PageChange], config: Config,
                 continue
             gaps.append(Gap("page", change.title, change.url, change.source, change.package,
                             closest, new_skill))
-        for section in change.new_sections if not _is_changelog(change) else []:
+        for section in change.new_sections if not is_changelog(change.url, change.title) else []:
             if not mentions_any(skills, section):
                 section_gaps.append(Gap("section", f"{change.title} › {section}", change.url,
                                         change.source, change.package, closest, new_skill))
@@ -198,7 +198,8 @@ def suggest_actions(flag: SkillFlag, report: Report) -> list[str]:
             actions.append(f"Update links to {change.title}: it moved to "
                            f"{change.meta.get('moved_to')}")
         elif change.change == "modified":
-            for section in change.new_sections if not _is_changelog(change) else []:
+            changelog = is_changelog(change.url, change.title)
+            for section in change.new_sections if not changelog else []:
                 actions.append(f"Add a section about {section} (new in {change.title})")
             if change.lines_added + change.lines_removed >= LARGE_REWRITE:
                 actions.append(f"Re-read {change.title}: {change.summary}")
@@ -263,8 +264,3 @@ def takeaways(report: Report) -> list[Takeaway]:
     items.sort(key=lambda t: -t.score)
     return items[:MAX_TAKEAWAYS]
 
-
-def _is_changelog(change: PageChange) -> bool:
-    # A changelog's new sections are versions, not topics a skill should gain.
-    return "changelog" in change.url.rsplit("/", 1)[-1].lower() \
-        or change.title.lower().startswith("changelog")

@@ -188,6 +188,12 @@ def parse_vocabulary(entries: list[str]) -> list[Term]:
     return [Term(text, kind) for kind, _, text in (e.partition(":") for e in entries)]
 
 
+def is_changelog(url: str, title: str) -> bool:
+    """A changelog, by its address or title: it announces deprecations in headings and
+    bullets (guides only in sentences), and its new sections are versions, not topics."""
+    return "changelog" in url.rsplit("/", 1)[-1].lower() or title.lower().startswith("changelog")
+
+
 def notices(text: str, changelog: bool = False) -> list[Notice]:
     """Deprecations, removals and replacements announced in ``text``.
 

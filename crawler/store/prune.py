@@ -84,13 +84,19 @@ def prune(engine: Engine, config: Config, today: dt.date | None = None,
     today = today or dt.datetime.now(dt.UTC).date()
     result = PruneResult(size_before=_size(engine))
     with Session(engine) as session, session.begin():
+        evidence: set[int] | None = None
         for source in sorted({s for (s,) in session.execute(select(Page.source).distinct())}):
             policy = config.history_for(source)
             if not policy.keep and not policy.max_age_days:
                 continue
             dates = kept_dates(session, source, policy, today)
             result.kept_dates[source] = dates
-            doomed = _doomed(session, source, dates)
+            if evidence is None:
+                # The last snapshot teaching a term the docs dropped is the evidence of a
+                # stale line. Pruning never deletes it (nor a latest snapshot), so the set
+                # is the same for every source: worked out once.
+                evidence = set(gone_terms(session).values())
+            doomed = _doomed(session, source, dates, evidence)
             result.deleted[source] = len(doomed)
             if dry_run or not doomed:
                 continue
@@ -107,22 +113,26 @@ def prune(engine: Engine, config: Config, today: dt.date | None = None,
     return result
 
 
-def _doomed(session: Session, source: str, dates: list[dt.date]) -> set[int]:
-    # The last snapshot teaching a term the docs dropped is the evidence of a stale line.
-    needed: set[int] = set(gone_terms(session).values())
+def _doomed(session: Session, source: str, dates: list[dt.date], evidence: set[int]
+            ) -> set[int]:
+    """Snapshots of ``source`` that are no page's first or latest, no evidence and in no
+    report of ``dates``."""
+    needed = set(evidence)
     if dates:
         for old, new in session.execute(
                 select(Change.old_snapshot_id, Change.new_snapshot_id)
                 .join(Run, Run.id == Change.run_id).join(Page, Page.id == Change.page_id)
                 .where(Page.source == source, Run.run_date.in_(dates))):
             needed.update(i for i in (old, new) if i)
+    needed.update(latest for (latest,) in session.execute(
+        select(Page.latest_snapshot_id).where(Page.source == source)) if latest)
     doomed: set[int] = set()
-    for page_id, latest in session.execute(select(Page.id, Page.latest_snapshot_id)
-                                           .where(Page.source == source)):
-        ids = list(session.scalars(select(Snapshot.id).where(Snapshot.page_id == page_id)
-                                   .order_by(Snapshot.id)))
-        protected = {ids[0], latest} if ids else set()
-        doomed.update(i for i in ids if i not in protected and i not in needed)
+    first: dict[int, int] = {}
+    for page_id, snapshot_id in session.execute(
+            select(Snapshot.page_id, Snapshot.id).join(Page, Page.id == Snapshot.page_id)
+            .where(Page.source == source).order_by(Snapshot.id)):
+        if first.setdefault(page_id, snapshot_id) != snapshot_id and snapshot_id not in needed:
+            doomed.add(snapshot_id)
     return doomed
 
 

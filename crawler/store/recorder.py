@@ -29,7 +29,7 @@ from crawler.store.models import (
     SourceState,
     utcnow,
 )
-from crawler.vocab import notices, vocabulary
+from crawler.vocab import is_changelog, notices, vocabulary
 
 BATCH_PAGES = 25  # pages per transaction
 BATCH_SECONDS = 0.5  # ... or less, so a slow run still commits as it goes
@@ -54,13 +54,8 @@ def _analysis(doc: Document) -> dict:
     if doc.terms is not None and doc.notices is not None:
         return {"terms": doc.terms, "notices": doc.notices}
     return {"terms": vocabulary(doc.text),
-            "notices": [n.as_dict() for n in notices(doc.text, is_changelog(doc))]}
-
-
-def is_changelog(doc: Document) -> bool:
-    """Changelogs announce deprecations in headings and bullets, guides only in sentences."""
-    name = doc.url.rsplit("/", 1)[-1].lower()
-    return "changelog" in name or doc.title.lower().startswith("changelog")
+            "notices": [n.as_dict() for n in notices(doc.text,
+                                                     is_changelog(doc.url, doc.title))]}
 
 
 def start_run(engine: Engine, run_date: dt.date, sources: list[str]) -> int:
@@ -175,7 +170,6 @@ class SourceRecorder:
     listings: list[Listing] = field(default_factory=list)
     baseline: bool = False
     _validators: dict[str, Validators] = field(default_factory=dict)
-    _known: set[str] = field(default_factory=set)
     _meta: dict[str, dict] = field(default_factory=dict)
     _ids: dict[str, int] = field(default_factory=dict)
     _added: set[str] = field(default_factory=set)
@@ -203,7 +197,6 @@ class SourceRecorder:
             for *_, meta in rows:
                 for url, (etag, lm) in (meta or {}).get("validators", {}).items():
                     self._validators.setdefault(url, Validators(etag, lm))
-            self._known = {url for url, *_ in rows}
             self._ids = dict(session.execute(select(Page.url, Page.id)
                                              .where(Page.source == self.source)).all())
             self._meta = {url: dict(meta or {}) for url, *_, meta in rows}
@@ -215,7 +208,7 @@ class SourceRecorder:
         return self._validators.get(url)
 
     def has_page(self, url: str) -> bool:
-        return url in self._known
+        return url in self._meta  # every active page of the source, loaded at start
 
     def record(self, result: Result) -> None:
         """Record one result. Pages are written in small batches, one transaction each:
