@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawler.config import Config, SkillConfig
-from crawler.skills import PageChange, SkillFlag, mentions_any, watching_glob
+from crawler.skills import PageChange, SkillFlag, mentions_any
 from crawler.staleness import StaleLine, describe
 from crawler.vocab import is_changelog, parse_vocabulary
 
@@ -77,7 +77,7 @@ def _closest(folder: str, group_urls: list[str], skills: list[SkillConfig]) -> s
     urls = [u for u in group_urls if u.startswith(folder)]
     best, best_count = None, 0
     for skill in skills:
-        count = sum(1 for page_url in urls if watching_glob(skill, page_url))
+        count = sum(1 for page_url in urls if skill.watches_url(page_url))
         if count > best_count:
             best, best_count = skill.name, count
     return best
@@ -117,7 +117,7 @@ def find_gaps(changes: list[PageChange], config: Config,
     for change in changes:
         if change.item != "page" or change.change not in ("added", "modified"):
             continue
-        watched = any(watching_glob(s, change.url) for s in skills)
+        watched = any(s.watches_url(change.url) for s in skills)
         if watched:
             continue
         place = (change.url.rsplit("/", 1)[0] + "/", change.group)

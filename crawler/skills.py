@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -131,17 +129,6 @@ def mentions_any(skills: list[SkillConfig], text: str) -> bool:
     return any(mentions(k, text, folded) for skill in skills for k in skill.keywords)
 
 
-@lru_cache(maxsize=4096)
-def _glob_match(glob: str) -> Callable[[str], re.Match[str] | None]:
-    # What fnmatch.fnmatchcase(url, glob) does, without its per-call overhead.
-    return re.compile(fnmatch.translate(glob)).match
-
-
-def watching_glob(skill: SkillConfig, url: str) -> str | None:
-    """The first watch glob of ``skill`` that matches ``url`` (``skill.watches_url``)."""
-    return next((g for g in skill.watches if _glob_match(g)(url)), None)
-
-
 def flag_skills(changes: list[PageChange], skills: list[SkillConfig],
                 skill_paths: dict[str, str | None] | None = None) -> list[SkillFlag]:
     """The skills whose ``watches`` match a changed URL or whose ``keywords`` it mentions."""
@@ -154,7 +141,7 @@ def flag_skills(changes: list[PageChange], skills: list[SkillConfig],
         urls = change.match_urls
         for skill, found in zip(skills, reasons, strict=True):
             why = []
-            glob = next(filter(None, (watching_glob(skill, url) for url in urls)), None)
+            glob = next(filter(None, (skill.watches_url(url) for url in urls)), None)
             if glob:
                 why.append(f"watches {glob}")
             words = mentioned_keywords(skill, text, folded)
@@ -175,8 +162,8 @@ def flag_skills(changes: list[PageChange], skills: list[SkillConfig],
 def skills_covering(skills: list[SkillConfig], docs_root: str) -> list[str]:
     """Skills with a watch inside the package docs at ``docs_root`` (a URL ending in /)."""
     return [s.name for s in skills
-            if any(g.startswith(docs_root) or fnmatch.fnmatchcase(docs_root + "index.html", g)
-                   for g in s.watches)]
+            if any(g.startswith(docs_root) for g in s.watches)
+            or s.watches_url(docs_root + "index.html")]
 
 
 def add_bump_reasons(flags: list[SkillFlag], skills: list[SkillConfig], bumps: list) -> None:

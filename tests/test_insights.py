@@ -21,7 +21,6 @@ from crawler.skills import (
     keyword_pattern,
     mentioned_keywords,
     mentions_any,
-    watching_glob,
 )
 from crawler.staleness import Evidence, StaleLine
 
@@ -270,12 +269,12 @@ def test_keyword_mentions_follow_the_keyword_pattern(keyword, text, expected):
     assert mentions_any([skill], text) is expected
 
 
-def test_watching_glob_is_the_first_matching_watch(config):
+def test_watches_url_is_the_first_matching_watch(config):
     forms, _, glitter = config.skills
 
-    assert watching_glob(forms, f"{DOCS}/validation.html") == f"{DOCS}/validation.html"
-    assert watching_glob(glitter, f"{OTHER}/deep/page.html") == f"{OTHER}/*"
-    assert watching_glob(forms, f"{DOCS}/uploads.html") is None
+    assert forms.watches_url(f"{DOCS}/validation.html") == f"{DOCS}/validation.html"
+    assert glitter.watches_url(f"{OTHER}/deep/page.html") == f"{OTHER}/*"
+    assert forms.watches_url(f"{DOCS}/uploads.html") is None
 
 
 def test_closest_skill_is_worked_out_per_folder_and_group(config):
