@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawler.config import Config, SkillConfig
-from crawler.skills import PageChange, SkillFlag, mentions_any
+from crawler.skills import PageChange, SkillFlag, flag_of, mentions_any
 from crawler.staleness import StaleLine, describe
 from crawler.vocab import is_changelog, parse_vocabulary
 
@@ -166,15 +166,10 @@ def _skill_text(config: Config, skill: SkillConfig) -> str:
 def attach_stale_lines(flags: list[SkillFlag], stale: dict[str, list[StaleLine]],
                        config: Config) -> None:
     """Put each skill's stale lines on its flag; a skill with stale lines is flagged."""
-    by_name = {f.name: f for f in flags}
     for skill in config.skills:
         lines = stale.get(skill.name) or []
-        if not lines:
-            continue
-        if skill.name not in by_name:
-            by_name[skill.name] = SkillFlag(skill.name, str(skill.path) if skill.path else None)
-            flags.append(by_name[skill.name])
-        by_name[skill.name].stale_lines = lines
+        if lines:
+            flag_of(flags, skill).stale_lines = lines
 
 
 def suggest_actions(flag: SkillFlag, report: Report) -> list[str]:

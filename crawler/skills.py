@@ -59,6 +59,19 @@ class SkillFlag:
     stale_lines: list = field(default_factory=list)  # crawler.staleness.StaleLine
     actions: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, skill: SkillConfig, reasons: list[FlagReason] | None = None) -> SkillFlag:
+        return cls(skill.name, str(skill.path) if skill.path else None, reasons or [])
+
+
+def flag_of(flags: list[SkillFlag], skill: SkillConfig) -> SkillFlag:
+    """``skill``'s flag in ``flags``, added (after the others) when it has none yet."""
+    found = next((f for f in flags if f.name == skill.name), None)
+    if found is None:
+        found = SkillFlag.of(skill)
+        flags.append(found)
+    return found
+
 
 @lru_cache(maxsize=512)
 def keyword_pattern(keyword: str) -> re.Pattern[str]:
@@ -129,8 +142,7 @@ def mentions_any(skills: list[SkillConfig], text: str) -> bool:
     return any(mentions(k, text, folded) for skill in skills for k in skill.keywords)
 
 
-def flag_skills(changes: list[PageChange], skills: list[SkillConfig],
-                skill_paths: dict[str, str | None] | None = None) -> list[SkillFlag]:
+def flag_skills(changes: list[PageChange], skills: list[SkillConfig]) -> list[SkillFlag]:
     """The skills whose ``watches`` match a changed URL or whose ``keywords`` it mentions."""
     reasons: list[list[FlagReason]] = [[] for _ in skills]
     for change in changes:
@@ -151,12 +163,8 @@ def flag_skills(changes: list[PageChange], skills: list[SkillConfig],
             if why:
                 found.append(FlagReason(change.url, change.title, change.change,
                                         "; ".join(why)))
-    flags: list[SkillFlag] = []
-    for skill, found in zip(skills, reasons, strict=True):
-        if found:
-            path = (skill_paths or {}).get(skill.name, str(skill.path) if skill.path else None)
-            flags.append(SkillFlag(skill.name, path, found))
-    return flags
+    return [SkillFlag.of(skill, found)
+            for skill, found in zip(skills, reasons, strict=True) if found]
 
 
 def skills_covering(skills: list[SkillConfig], docs_root: str) -> list[str]:
@@ -168,13 +176,9 @@ def skills_covering(skills: list[SkillConfig], docs_root: str) -> list[str]:
 
 def add_bump_reasons(flags: list[SkillFlag], skills: list[SkillConfig], bumps: list) -> None:
     """Flag the skills covering a package whose latest stable version had a major/minor bump."""
-    by_name = {f.name: f for f in flags}
+    by_name = {s.name: s for s in skills}
     for bump in bumps:
         for name in bump.skills:
-            if name not in by_name:
-                skill = next(s for s in skills if s.name == name)
-                by_name[name] = SkillFlag(name, str(skill.path) if skill.path else None)
-                flags.append(by_name[name])
-            by_name[name].reasons.insert(0, FlagReason(
+            flag_of(flags, by_name[name]).reasons.insert(0, FlagReason(
                 bump.url, f"{bump.package} {bump.old} → {bump.new}", "release",
                 f"{bump.kind} release of a package whose docs it watches"))

@@ -166,9 +166,8 @@ def build_report(engine: Engine, config: Config, date: dt.date,
         groups = dict(session.execute(select(Page.url, Page.group)
                                       .where(Page.status == "active", Page.item == "page")).all())
         report.sources = _sources(session, run_ids, config, report)
-    skill_paths = {s.name: str(s.path) if s.path else None for s in config.skills}
     report.bumps = _bumps(report.changes, config)
-    report.skills = flag_skills(report.changes, config.skills, skill_paths)
+    report.skills = flag_skills(report.changes, config.skills)
     add_bump_reasons(report.skills, config.skills, report.bumps)
     attach_stale_lines(report.skills, check_skills(engine, config), config)
     for flag in report.skills:
