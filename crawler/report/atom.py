@@ -15,6 +15,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import quote
 
+from crawler.report.render import atomic_write
+
 ATOM = "http://www.w3.org/2005/Atom"
 # The nightly reports: "<date>-<slug>.json", not the "<since>--<until>-<slug>" periods.
 DATED_JSON = re.compile(r"^(\d{4}-\d{2}-\d{2})-(?!-)[a-z0-9-]+\.json$")
@@ -96,9 +98,8 @@ def write_feed(directory: Path, title: str, base_url: str | None = None,
     feed_updated = max(updated_at, default=_now())
     feed.insert(2, _element("updated", feed_updated))
     target = directory / "feed.xml"
-    tmp = target.with_suffix(".xml.tmp")
-    ET.ElementTree(feed).write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(target)
+    atomic_write(target, "<?xml version='1.0' encoding='utf-8'?>\n"
+                 + ET.tostring(feed, encoding="unicode"))
     return target
 
 

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
-from typing import Any
 
 from crawler.config import Config, EmailConfig
 from crawler.report.model import Report
@@ -284,7 +283,7 @@ def notification_body(report: Report, paths: Sequence[Path]) -> str:
     lines = [email_subject(report)]
     lines += [f"- {_one_line(flag.name)}: {_plural(len(flag.reasons), 'reason', 'reasons')}"
               for flag in report.skills]
-    report_file = next((p for p in paths if p.suffix == ".md"), None)
+    report_file = _markdown_path(paths)
     if report_file is not None:
         lines.append(f"Report: {report_file}")
     return "\n".join(lines)
@@ -326,21 +325,6 @@ def notify_chat(report: Report, paths: Sequence[Path], urls: Sequence[str]) -> l
     return problems
 
 
-def _setting(section: Any, key: str, default: Any) -> Any:
-    return section.get(key, default) if isinstance(section, dict) else getattr(section, key,
-                                                                               default)
-
-
-def _notify_settings(config: Config) -> tuple[str, list[str]]:
-    # ``notify`` is not part of the configuration yet; read it defensively so this module
-    # works before and after it is added (``notify: {send: ..., apprise: [urls]}``).
-    notify: Any = getattr(config, "notify", None)
-    if notify is None:
-        return "never", []
-    return str(_setting(notify, "send", "changes")), list(_setting(notify, "apprise", None)
-                                                           or [])
-
-
 def deliver(report: Report, paths: list[Path], config: Config) -> list[str]:
     """Send ``report`` as configured; return the problems met (empty when all went well).
 
@@ -355,7 +339,8 @@ def deliver(report: Report, paths: list[Path], config: Config) -> list[str]:
         elif email is not None:
             log.info("no e-mail sent (send: %s; the report has %s)", email.send,
                      "news" if has_news(report) else "nothing new")
-        mode, urls = _notify_settings(config)
+        notify = config.notify
+        mode, urls = (notify.send, list(notify.apprise)) if notify else ("never", [])
         if urls and should_send(report, mode):
             problems += notify_chat(report, paths, urls)
     except Exception as exc:  # the report is written; delivery must not turn that into a crash

@@ -216,7 +216,7 @@ def render_index(entries: list[IndexEntry]) -> str:
 def write_index(directory: Path) -> Path:
     """Rewrite ``directory/index.html`` atomically to list every HTML report there."""
     path = directory / INDEX_NAME
-    _atomic_write(path, render_index(index_entries(directory)))
+    atomic_write(path, render_index(index_entries(directory)))
     return path
 
 
@@ -312,7 +312,8 @@ def html_report_path(report: Report, directory: Path) -> Path:
     return directory / f"{report_stem(report)}.html"
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a reader never sees half a file)."""
     _atomic_write_with(path, lambda out: out.write(text))
 
 
