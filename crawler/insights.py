@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from crawler.config import Config, SkillConfig
 from crawler.skills import PageChange, SkillFlag, flag_of, mentions_any
-from crawler.staleness import StaleLine, describe
+from crawler.staleness import VERBS, StaleLine, describe
 from crawler.vocab import is_changelog, parse_vocabulary
 
 if TYPE_CHECKING:
@@ -220,12 +220,9 @@ def takeaways(report: Report) -> list[Takeaway]:
     for term, where in stale_terms.items():
         s = evidence[term]
         fresh = s.evidence.url in changed_urls
-        verb = {"deprecated": "is deprecated", "removed": "was removed",
-                "replaced": "was replaced"}[s.kind]
-        items.append(Takeaway(f"{term} {verb}" + (f" (use {s.replacement})" if s.replacement
-                                                   else "")
-                              + f", still taught by {', '.join(where[:3])}",
-                              s.evidence.url, 90 if fresh else 60))
+        use = f" (use {s.replacement})" if s.replacement else ""
+        items.append(Takeaway(f"{term} {VERBS[s.kind]}{use}, still taught by "
+                              f"{', '.join(where[:3])}", s.evidence.url, 90 if fresh else 60))
     for c in report.changes:
         for n in c.new_notices:
             if n["term"] not in stale_terms:

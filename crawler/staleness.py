@@ -184,13 +184,16 @@ def check_skills(engine: Engine, config: Config) -> dict[str, list[StaleLine]]:
     return result
 
 
+# How a stale line's kind reads after the term: "Floki was replaced".
+VERBS = {"deprecated": "is deprecated", "removed": "was removed", "replaced": "was replaced"}
+
+
 def describe(stale: StaleLine) -> str:
     """What is wrong with the line, for humans: ``X was removed; use Y``."""
-    verb = {"deprecated": "is deprecated", "removed": "was removed",
-            "replaced": "was replaced"}[stale.kind]
+    verb = VERBS[stale.kind]
     advice = f"; use {stale.replacement}" if stale.replacement else ""
     return f"{stale.term} {verb}{advice}"
 
 
-__all__ = ["Evidence", "Finding", "StaleLine", "check_skills", "describe", "docs_findings",
+__all__ = ["VERBS", "Evidence", "Finding", "StaleLine", "check_skills", "describe", "docs_findings",
            "skill_lines", "stale_lines"]
