@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
 import random
 import re
@@ -90,8 +91,9 @@ class Response:
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
-    @property
+    @functools.cached_property
     def text(self) -> str:
+        """The body decoded (declared charset, then <meta charset>, ...), once."""
         return decode_body(self.content, self.headers.get("content-type", ""))
 
 
@@ -189,15 +191,16 @@ class Fetcher:
             # (HTTP_PROXY, HTTPS_PROXY, NO_PROXY...); a custom transport would turn that off.
             self._client = httpx.AsyncClient(limits=limits)
         else:
-            # Requests go straight to the transport: the client's layers (auth, cookies,
+            # Requests go straight to the transport: a client's layers (auth, cookies,
             # redirects, hooks) are unused here and cost a tenth of a 304's CPU.
             self._direct = AsyncioTransport(limits)
-            self._client = httpx.AsyncClient(limits=limits, transport=self._direct)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._client is not None:
             await self._client.aclose()
+        if self._direct is not None:
+            await self._direct.aclose()
 
     def _host(self, url: str) -> _Host:
         key = urlsplit(url).netloc
@@ -267,7 +270,6 @@ class Fetcher:
 
     async def _attempt(self, method: str, url: str, headers: dict[str, str],
                        attempt: int) -> Response:
-        assert self._client is not None, "use Fetcher as an async context manager"
         s = self.settings
         host = self._host(url)
         async with self._slots, host.slots:
@@ -290,14 +292,14 @@ class Fetcher:
     async def _send(self, method: str, url: str | httpx.URL, headers: dict[str, str]
                     ) -> httpx.Response:
         """One request, no redirect followed; the response's body is still to be read."""
-        assert self._client is not None, "use Fetcher as an async context manager"
         request = httpx.Request(method, url, headers={**self._headers, **headers},
                                 extensions={"timeout": self._timeout})
-        if self._direct is None:
-            return await self._client.send(request, stream=True, follow_redirects=False)
-        response = await self._direct.handle_async_request(request)
-        response.request = request
-        return response
+        if self._direct is not None:
+            response = await self._direct.handle_async_request(request)
+            response.request = request
+            return response
+        assert self._client is not None, "use Fetcher as an async context manager"
+        return await self._client.send(request, stream=True, follow_redirects=False)
 
     async def _follow(self, method: str, url: str, headers: dict[str, str], attempt: int
                       ) -> tuple[httpx.Response, bool]:

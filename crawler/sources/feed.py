@@ -8,8 +8,10 @@ fetch problem that leaves every stored post as it was.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import xml.sax
+from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
@@ -80,12 +82,18 @@ class FeedSource(BaseSource):
         await self._feed_document(emit, feed_url, parsed.feed.get("title", feed_url),
                                   len(parsed.entries), known, response)
         allowed = {urlsplit(response.final_url).hostname or "", *self.config.allow_hosts}
-        for entry in parsed.entries:
-            doc = entry_document(entry, response.final_url, parsed.feed.get("title", ""))
-            if doc is None:
-                continue
-            if self.config.fetch_entries and not ctx.has_page(doc.url):
-                doc = await self._with_article(ctx, doc, allowed)
+        docs = [doc for entry in parsed.entries
+                if (doc := entry_document(entry, response.final_url,
+                                          parsed.feed.get("title", ""))) is not None]
+        if self.config.fetch_entries:
+            # New posts' articles are fetched together (the fetcher keeps each host's
+            # limits); the posts are handed on in the feed's order.
+            new = [i for i, doc in enumerate(docs) if not ctx.has_page(doc.url)]
+            articles = await asyncio.gather(*(self._with_article(ctx, docs[i], allowed)
+                                              for i in new))
+            for i, doc in zip(new, articles, strict=True):
+                docs[i] = doc
+        for doc in docs:
             await emit(doc)
 
     async def _feed_document(self, emit: Emit, feed_url: str, title: str, entries: int,
@@ -116,8 +124,7 @@ class FeedSource(BaseSource):
 
 
 def _with_meta(doc: Document, **extra: Any) -> Document:
-    return Document(doc.url, doc.title, doc.text, doc.fetched_url, doc.validators,
-                    doc.representation, doc.group, doc.item, {**doc.meta, **extra})
+    return replace(doc, meta={**doc.meta, **extra})
 
 
 def feed_problem(parsed: Any, content_type: str) -> str | None:
