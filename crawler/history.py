@@ -13,7 +13,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -202,45 +202,55 @@ class HistoryEvent:
 def snapshots(engine: Engine, page: PageRef) -> list[SnapshotEntry]:
     """Every stored version of ``page``, oldest first."""
     with Session(engine) as session:
-        rows = session.execute(select(Snapshot, Run.run_date)
-                               .join(Run, Snapshot.run_id == Run.id)
-                               .where(Snapshot.page_id == page.id)
-                               .order_by(Snapshot.id)).all()
-        creators = _creating_changes(session, page)
-    out = []
-    for snap, run_date in rows:
-        change = creators.get(snap.id)
-        kind, summary = (change.kind, change.summary) if change else ("baseline",
-                                                                       "baseline")
-        out.append(SnapshotEntry(snap.id, snap.run_id, run_date, snap.fetched_at,
-                                 snap.content_hash, snap.size, snap.title,
-                                 snap.representation, kind, summary))
-    return out
+        return _snapshot_entries(session, page, _changes(session, page))
 
 
-def _creating_changes(session: Session, page: PageRef) -> dict[int, Change]:
-    found: dict[int, Change] = {}
-    for change in session.scalars(select(Change).where(Change.page_id == page.id)
-                                  .order_by(Change.id)):
+def _changes(session: Session, page: PageRef) -> list[Row]:
+    """``page``'s changes, oldest first: what a history shows, not their (large) details."""
+    return list(session.execute(
+        select(Change.id, Change.run_id, Change.kind, Change.summary, Change.new_snapshot_id,
+               Run.run_date).join(Run, Change.run_id == Run.id)
+        .where(Change.page_id == page.id).order_by(Change.id)))
+
+
+def _creating_changes(changes: list[Row]) -> dict[int, Row]:
+    """The change that stored each snapshot, by snapshot id."""
+    found: dict[int, Row] = {}
+    for change in changes:
         if change.new_snapshot_id is not None:
             found.setdefault(change.new_snapshot_id, change)
     return found
 
 
+def _snapshot_entries(session: Session, page: PageRef, changes: list[Row]
+                      ) -> list[SnapshotEntry]:
+    creators = _creating_changes(changes)
+    rows = session.execute(
+        select(Snapshot.id, Snapshot.run_id, Run.run_date, Snapshot.fetched_at,
+               Snapshot.content_hash, Snapshot.size, Snapshot.title, Snapshot.representation)
+        .join(Run, Snapshot.run_id == Run.id).where(Snapshot.page_id == page.id)
+        .order_by(Snapshot.id))
+    out = []
+    for row in rows:
+        change = creators.get(row.id)
+        kind, summary = (change.kind, change.summary) if change else ("baseline", "baseline")
+        out.append(SnapshotEntry(*row, kind, summary))
+    return out
+
+
 def page_history(engine: Engine, page: PageRef) -> list[HistoryEvent]:
     """``page``'s snapshots, and the changes that stored none (removals, re-listings),
     oldest first."""
-    entries = snapshots(engine, page)
+    with Session(engine) as session:
+        changes = _changes(session, page)
+        entries = _snapshot_entries(session, page, changes)
     by_id = {s.id: s for s in entries}
     keyed = [((s.run_id, 0, s.id), HistoryEvent(s.run_id, s.run_date, s.change, s.summary, s))
              for s in entries]
-    with Session(engine) as session:
-        rows = session.execute(select(Change, Run.run_date).join(Run, Change.run_id == Run.id)
-                               .where(Change.page_id == page.id).order_by(Change.id)).all()
-        created = {c.id for c in _creating_changes(session, page).values()}
-    for change, run_date in rows:
+    created = {c.id for c in _creating_changes(changes).values()}
+    for change in changes:
         if change.id not in created:
-            event = HistoryEvent(change.run_id, run_date, change.kind, change.summary,
+            event = HistoryEvent(change.run_id, change.run_date, change.kind, change.summary,
                                  by_id.get(change.new_snapshot_id or -1))
             keyed.append(((change.run_id, 1, change.id), event))
     # By run; within a run, the new snapshot before what else happened to the page.
