@@ -805,14 +805,11 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> tuple[float, list[float
 
 
 def micro_report(pages: int) -> Any:
-    """An in-memory Report with ``pages`` modified guide pages, 10 new ones, flagged skills.
-
-    Only the report's core (``Report``, ``SourceSummary``, ``PageChange``,
-    ``flag_skills``) is required; the takeaways are added when ``crawler.insights``
-    provides them, so the benchmark keeps working while the report grows.
-    """
+    """An in-memory Report with ``pages`` modified guide pages, 10 new ones, flagged skills
+    and takeaways."""
     from crawler.config import SkillConfig
     from crawler.diff import diff_texts
+    from crawler.insights import takeaways
     from crawler.report.model import Report, SourceSummary
     from crawler.skills import PageChange, flag_skills
 
@@ -844,10 +841,7 @@ def micro_report(pages: int) -> Any:
                                     pages_unchanged=0, pages_changed=pages + 10, errors=0,
                                     baseline=False)]
     report.skills = flag_skills(changes, skills)
-    with contextlib.suppress(ImportError, AttributeError, TypeError):
-        from crawler.insights import takeaways
-
-        report.takeaways = takeaways(report)
+    report.takeaways = takeaways(report)
     return report
 
 

@@ -183,8 +183,6 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
 
     Exit status: 0 when no skill has a stale line, 1 when some do.
     """
-    import json
-
     from crawler.staleness import check_skills, describe
 
     config = _load(config_path)

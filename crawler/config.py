@@ -70,7 +70,7 @@ class EmailConfig(_Model):
     to: Annotated[list[str], Field(min_length=1)]
     timeout: Annotated[float, Field(gt=0)] = 30.0
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)  # extra="forbid" comes from _Model
 
 
 class AlertsConfig(_Model):

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from crawler.config import Config, ConfigError
 from crawler.cpu import Offloader, offloader
 from crawler.http import Fetcher, FetchSettings, FetchStats
-from crawler.report import build_report, publish
+from crawler.report import Report, build_report, publish
 from crawler.report.deliver import deliver
 from crawler.sources import SOURCE_KINDS, make_source
 from crawler.sources.base import CrawlContext, Listing, SourceConfig
@@ -59,6 +59,7 @@ class RunOutcome:
     report_paths: list[Path]
     tallies: dict[str, SourceTally] = field(default_factory=dict)
     delivery_problems: list[str] = field(default_factory=list)
+    report: Report | None = field(default=None, repr=False)  # what the report files say
 
     @property
     def pages_checked(self) -> int:
@@ -150,7 +151,7 @@ def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date:
     paths = publish(report, config)
     problems = deliver(report, paths, config)
     tallies = {r.source: r.tally for r in recorders}
-    outcome = RunOutcome(run_id, status, run_date, paths, tallies, problems)
+    outcome = RunOutcome(run_id, status, run_date, paths, tallies, problems, report)
     log.info("run %d %s: %d pages checked, %d changed, %d errors", run_id, status,
              outcome.pages_checked, outcome.changed, outcome.errors)
     return outcome

@@ -272,7 +272,6 @@ def _add_jobs(scheduler: BaseScheduler, config: Config, job: Callable[..., objec
 
 
 def build_scheduler(config: Config, job: Callable[..., object], *,
-                    scheduler_cls: type[BaseScheduler] = BackgroundScheduler,
                     trigger: BaseTrigger | None = None) -> BaseScheduler:
     """A scheduler (not started) that calls ``job`` on ``config.schedule``.
 
@@ -284,7 +283,7 @@ def build_scheduler(config: Config, job: Callable[..., object], *,
     """
     schedule = config.schedule
     trigger = trigger or schedule_trigger(config)
-    scheduler = scheduler_cls(timezone=parse_timezone(schedule.timezone))
+    scheduler = BackgroundScheduler(timezone=parse_timezone(schedule.timezone))
     _add_jobs(scheduler, config, job, trigger)
 
     def on_event(event: SchedulerEvent) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from crawler.config import Config, load_config
 from crawler.demo.server import SITE_ROOT, DocServer
 from crawler.pipeline import RunOutcome, crawl
-from crawler.report import Report, build_report
+from crawler.report import Report
 from crawler.store.db import open_database
 
 BASELINE_DATE, UPDATE_DATE = dt.date(2024, 1, 1), dt.date(2024, 2, 1)
@@ -96,7 +96,7 @@ class DemoOutcome:
         flagged = ", ".join(f.name for f in self.report.skills) or "none"
         # New pages only: sections and terms the report also lists would crowd the line.
         gaps = ", ".join(g.title for g in self.report.gaps
-                         if getattr(g, "kind", "page") == "page") or "none"
+                         if g.kind == "page") or "none"
         return [
             f"run {self.baseline.run_id} ({BASELINE_DATE}, site v1): baseline of "
             f"{self.baseline.pages_checked} pages recorded",
@@ -147,7 +147,7 @@ def run_demo(directory: Path | None = None) -> DemoOutcome:
             baseline = crawl(config, date=BASELINE_DATE, engine=engine)
             server.set_version("v2")
             update = crawl(config, date=UPDATE_DATE, engine=engine)
-            report = build_report(engine, config, UPDATE_DATE)
         finally:
             engine.dispose()
-    return DemoOutcome(path, config, database, baseline, update, report)
+    assert update.report is not None
+    return DemoOutcome(path, config, database, baseline, update, update.report)

@@ -758,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _request_stop)
     try:
         server = DocServer(args.root, version=args.version, port=args.port, host=args.host)
-    except (FileNotFoundError, OSError) as exc:
+    except OSError as exc:  # a missing site folder, a port in use
         print(f"error: {exc}", file=sys.stderr)
         return 2
     with server:
