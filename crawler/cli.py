@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 import click
 
 from crawler.config import DEFAULT_CONFIG, ConfigError, load_config
-from crawler.store.db import ENV_VAR
+from crawler.store.db import DEFAULT_DATABASE, ENV_VAR
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None
@@ -56,7 +57,7 @@ _config_option = click.option(
     show_default=True, help="The sources.yaml to use.")
 _db_option = click.option(
     "--db", "database", metavar="URL", envvar=ENV_VAR, show_envvar=True,
-    help="SQLAlchemy database URL (default: sqlite:///db/docwatch.sqlite3).")
+    help=f"SQLAlchemy database URL (default: {DEFAULT_DATABASE}).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,8 +88,7 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
         handler.setFormatter(JsonLogFormatter())
         logging.basicConfig(level=level, handlers=[handler])
     else:
-        logging.basicConfig(level=level,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=level, format=LOG_FORMAT)
     from crawler.store.lock import RunLocked
 
     say = _say_json if log_json else _say_plain
@@ -102,9 +102,7 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
         say("error", "interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except ConfigError as exc:
-        for problem in exc.problems:
-            say("error", problem)
-        sys.exit(EXIT_CONFIG)
+        _fail_config(exc, say)
     except RunLocked as exc:
         say("error", f"{exc}; not starting a second one")
         sys.exit(EXIT_LOCKED)
@@ -219,8 +217,7 @@ def schedule_command(config_path: Path, database: str | None) -> None:
     source's own `schedule:`) until SIGTERM/SIGINT."""
     from crawler.schedule import run_schedule
 
-    logging.basicConfig(level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     logging.getLogger("docwatch.schedule").setLevel(logging.INFO)
     sys.exit(run_schedule(config_path, database))
 
@@ -598,9 +595,9 @@ def _load(path: Path):
         _fail_config(exc)
 
 
-def _fail_config(exc: ConfigError):
+def _fail_config(exc: ConfigError, say: Callable[..., None] = _say_plain) -> NoReturn:
     for problem in exc.problems:
-        click.echo(f"error: {problem}", err=True)
+        say("error", problem)
     sys.exit(EXIT_CONFIG)
 
 
