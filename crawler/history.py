@@ -11,14 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import Engine, Row, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from crawler.diff import TextDiff, diff_texts
-from crawler.store.db import database_url, open_database
+from crawler.store.db import database_url, open_database, sqlite_file
 from crawler.store.models import Change, Page, Run, Snapshot
 
 SHORT_HASH = 10
@@ -38,10 +36,9 @@ def open_existing(database: str | None = None) -> Engine:
     reading the history of a mistyped path should say so, not create it.
     """
     url = database_url(database)
-    parsed = make_url(url)
-    if (parsed.get_backend_name() == "sqlite" and parsed.database
-            and parsed.database != ":memory:" and not Path(parsed.database).exists()):
-        raise HistoryError(f"no database at {parsed.database}; run `docwatch crawl` first "
+    file = sqlite_file(url)
+    if file is not None and not file.exists():
+        raise HistoryError(f"no database at {file}; run `docwatch crawl` first "
                            "(or pass --db / set DOCWATCH_DATABASE_URL)")
     return open_database(url)
 
