@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from crawler.sources import SOURCE_KINDS
 from crawler.sources.base import HistoryConfig, SourceConfig, check_http_url
@@ -163,10 +171,19 @@ class Config(_Model):
     # Filled in by load_config(): typed sources and the folder relative paths start from.
     path: Path = Path("sources.yaml")
     typed_sources: list[SourceConfig] = []
+    # The line of every key in the file, by its path of keys ("schedule", "cron").
+    _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    def where(self, *keys: Any) -> str:
+        """``path:line`` of ``keys`` in the file (of the nearest enclosing key it has), for
+        a problem found after loading; just the path when none of them is there."""
+        line = next((self._lines[keys[:end]] for end in range(len(keys), 0, -1)
+                     if keys[:end] in self._lines), None)
+        return f"{self.path}:{line}" if line else str(self.path)
 
     @property
     def report_dir(self) -> Path:
@@ -292,6 +309,7 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
         config = Config(sources=[s for s in raw_sources if isinstance(s, dict)]
                         if isinstance(raw_sources, list) else [])
     config.path = path
+    config._lines = located.lines
 
     names: dict[str, int] = {}
     for i, raw in enumerate(config.sources):

@@ -38,7 +38,6 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import yaml
 from apscheduler.events import (
     EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MISSED,
@@ -172,25 +171,6 @@ def next_fire_times(cron: str, timezone: str, n: int,
     return times
 
 
-def _line_of(path: Path, *keys: str) -> int | None:
-    """The line of ``keys`` (a path of mapping keys) in the YAML file, when it is there."""
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    line = None
-    for key in keys:
-        if not isinstance(node, yaml.MappingNode):
-            return line
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                line, node = key_node.start_mark.line + 1, value_node
-                break
-        else:
-            return line
-    return line
-
-
 def schedule_trigger(config: Config) -> BaseTrigger:
     """The trigger of ``config.schedule``; a :class:`ConfigError` (file:line: field) if bad."""
     schedule = config.schedule
@@ -205,9 +185,7 @@ def schedule_trigger(config: Config) -> BaseTrigger:
         except ValueError as exc:
             field = "cron"
             problem = str(exc)
-    line = _line_of(config.path, "schedule", field)
-    where = f"{config.path}:{line}" if line else str(config.path)
-    raise ConfigError([f"{where}: schedule.{field}: {problem}"])
+    raise ConfigError([f"{config.where('schedule', field)}: schedule.{field}: {problem}"])
 
 
 def grace_time(grace_seconds: int) -> int:
@@ -249,9 +227,8 @@ def source_triggers(config: Config) -> dict[str, BaseTrigger]:
                 triggers[source.schedule] = make_trigger(source.schedule,
                                                          config.schedule.timezone)
             except ValueError as exc:
-                line = _line_of(config.path, "sources") or ""
-                where = f"{config.path}:{line}" if line else str(config.path)
-                raise ConfigError([f"{where}: sources[{i}].schedule: {exc}"]) from None
+                raise ConfigError([f"{config.where('sources')}: sources[{i}].schedule: {exc}"]
+                                  ) from None
     return triggers
 
 
