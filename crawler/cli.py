@@ -4,8 +4,8 @@
 ``diff`` read the stored history through :mod:`crawler.history`; ``demo`` and ``init``
 call :mod:`crawler.demo.run` and :mod:`crawler.init`.
 
-Exit status of ``crawl``: 0 when a run completed (changes or not), 1 when every fetch
-failed, 2 when the configuration (or a command-line value) is invalid, 3 when another
+Exit status of ``crawl``: 0 when a run completed (changes or not), 1 when no page could
+be fetched, 2 when the configuration (or a command-line value) is invalid, 3 when another
 run holds the database, 130 when interrupted. The reading commands exit 0 when they
 showed what was asked, 1 when there is nothing to show (no database, an unknown URL,
 no run on that date) and 2 on an invalid configuration or command-line value.
@@ -119,7 +119,8 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
     if outcome.status == "interrupted":
         sys.exit(EXIT_INTERRUPTED)
     if outcome.all_failed:
-        say("error", "every fetch failed; see Fetch problems in the report")
+        say("error", "no page could be fetched (network?); see Fetch problems in the "
+                     "report. To try docwatch offline: docwatch demo")
         sys.exit(EXIT_ALL_FAILED)
 
 

@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
 )
 
+from crawler.hexdocs import url_key
 from crawler.sources import SOURCE_KINDS
 from crawler.sources.base import HistoryConfig, SourceConfig, check_http_url
 
@@ -125,8 +126,10 @@ class SkillConfig(_Model):
         return keywords
 
     def watches_url(self, url: str) -> str | None:
-        """The first watch glob that matches ``url``, if any."""
-        return next((g for g in self.watches if _glob_match(g)(url)), None)
+        """The first watch glob that matches ``url``, if any. A hexdocs glob and URL
+        match in either form (``hexdocs.pm/<pkg>/`` or ``<pkg>.hexdocs.pm/``)."""
+        key = url_key(url)
+        return next((g for g in self.watches if _glob_match(url_key(g))(key)), None)
 
 
 @functools.lru_cache(maxsize=4096)

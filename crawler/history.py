@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, Row, select
 from sqlalchemy.orm import Session
 
+from crawler import hexdocs
 from crawler.diff import TextDiff, diff_texts
 from crawler.store.db import database_url, open_database, sqlite_file
 from crawler.store.models import Change, Page, Run, Snapshot
@@ -109,7 +110,8 @@ def url_variants(url: str) -> list[str]:
 
     A page is stored under the URL a reader opens: the HTML one even when ExDoc's
     Markdown twin (``<id>.md``) was fetched. So ``.md`` also tries ``.html``, a
-    trailing slash is optional, and a fragment is ignored.
+    trailing slash is optional, a fragment is ignored, and a hexdocs URL names the same
+    page in its path and its subdomain form.
     """
     url = url.strip()
     bases = [url]
@@ -123,8 +125,9 @@ def url_variants(url: str) -> list[str]:
         if stripped.endswith(".md"):
             candidates.append(stripped[:-3] + ".html")
         for candidate in candidates:
-            if candidate and candidate not in out:
-                out.append(candidate)
+            for form in hexdocs.url_forms(candidate):
+                if form and form not in out:
+                    out.append(form)
     return out
 
 

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import functools
+import ipaddress
 import logging
 import random
 import re
+import socket
+import ssl
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -108,6 +113,76 @@ class FetchError(Exception):
         self.status = status
 
 
+class ConnectionFailed(FetchError):
+    """No HTTP answer at all: the host name did not resolve, the connection was refused or
+    dropped, or the request timed out. ``message`` says which, for a human."""
+
+
+_ERRNO = re.compile(r"\[Errno (-?\d+)\]")
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The socket-level error under an httpx/httpcore transport error, if any: the first
+    with an errno in the chain (anyio wraps them in "All connection attempts failed")."""
+    seen: set[int] = set()
+    found: list[OSError] = []
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OSError):
+            if cause.errno is not None:
+                return cause
+            found.append(cause)
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return found[0] if found else None
+
+
+def _refused(error: OSError) -> bool:
+    if isinstance(error, ConnectionRefusedError):
+        return True
+    # asyncio tried several addresses: "Multiple exceptions: [Errno 111] ..., [Errno 111] ..."
+    codes = _ERRNO.findall(str(error))
+    return error.errno is None and bool(codes) and \
+        all(int(code) == errno.ECONNREFUSED for code in codes)
+
+
+def describe_connection_error(exc: BaseException, url: str | httpx.URL) -> str:
+    """A transport failure in words: ``could not resolve host hexdocs.pm``, ``connection
+    refused by 127.0.0.1:8080``, ``connection reset by ...``, a TLS problem..."""
+    target = httpx.URL(str(url))
+    host = target.host
+    port = target.port or (443 if target.scheme == "https" else 80)
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    cause = _os_error(exc)
+    if isinstance(cause, socket.gaierror):
+        return f"could not resolve host {host}"
+    if cause is not None and _refused(cause):
+        return f"connection refused by {address}"
+    if isinstance(cause, ConnectionResetError):
+        return f"connection reset by {address}"
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"TLS certificate of {host} not accepted: {cause.verify_message or cause}"
+    if isinstance(cause, ssl.SSLError):
+        return f"TLS error with {address}: {cause.reason or cause}"
+    if cause is not None and cause.errno == errno.ENETUNREACH:
+        return f"network unreachable (connecting to {address})"
+    if cause is not None and cause.errno == errno.EHOSTUNREACH:
+        return f"no route to host {address}"
+    detail = str(cause or exc) or type(exc).__name__
+    return f"connection error with {address}: {detail}"
+
+
+def _proxy_for(url: httpx.URL) -> str | None:
+    """The proxy the environment names for ``url`` (as httpx's client picks it), if any."""
+    if urllib.request.proxy_bypass(url.host):
+        return None
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if proxy and "://" not in proxy:
+        proxy = f"http://{proxy}"
+    return proxy or None
+
+
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
 
 
@@ -148,15 +223,50 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-class _Host:
-    """Per-host politeness: concurrency slots, request spacing and the robots.txt rules."""
+class _Site:
+    """Politeness per site (registrable domain): concurrency slots and request spacing.
+
+    The subdomains of one site are usually one server farm: hexdocs.pm serves each
+    package from its own subdomain, and 20 packages must not mean 20 × ``per_host``
+    connections to its CDN.
+    """
 
     def __init__(self, per_host: int, delay: float):
         self.slots = asyncio.Semaphore(per_host)
         self.lock = asyncio.Lock()
         self.next_start = 0.0
         self.delay = delay
+
+
+class _Host:
+    """A host's robots.txt rules (read per host, RFC 9309) and the site it belongs to."""
+
+    def __init__(self, site: _Site):
+        self.site = site
         self.robots: asyncio.Task[Protego | None] | None = None
+
+
+@functools.lru_cache(maxsize=1)
+def _public_suffixes() -> Any:
+    from publicsuffixlist import PublicSuffixList  # reads its bundled list: once, on use
+
+    return PublicSuffixList()
+
+
+@functools.lru_cache(maxsize=4096)
+def site_of(netloc: str) -> str:
+    """The site a ``host[:port]`` belongs to: its registrable domain (``phoenix.hexdocs.pm``
+    → ``hexdocs.pm``, ``a.example.co.uk`` → ``example.co.uk``); an IP address or a name
+    without a public suffix (``localhost``) is its own site, port included."""
+    host = netloc.rsplit("@", 1)[-1]
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]").lower()
+    try:
+        ipaddress.ip_address(name)
+        return host.lower()
+    except ValueError:
+        pass
+    return _public_suffixes().privatesuffix(name) or host.lower()
 
 
 @dataclass
@@ -176,6 +286,7 @@ class Fetcher:
         self.stats = stats if stats is not None else FetchStats()
         self._slots = asyncio.Semaphore(self.settings.concurrency)
         self._hosts: dict[str, _Host] = {}
+        self._sites: dict[str, _Site] = {}
         self._client: httpx.AsyncClient | None = None
         self._direct: AsyncioTransport | None = None
         self._headers = {"User-Agent": self.settings.user_agent, "Accept": "*/*",
@@ -205,36 +316,67 @@ class Fetcher:
     def _host(self, url: str) -> _Host:
         key = urlsplit(url).netloc
         if key not in self._hosts:
-            self._hosts[key] = _Host(self.settings.per_host, self.settings.delay)
+            site = site_of(key)
+            if site not in self._sites:
+                self._sites[site] = _Site(self.settings.per_host, self.settings.delay)
+            self._hosts[key] = _Host(self._sites[site])
         return self._hosts[key]
 
     async def allowed(self, url: str) -> bool:
-        """Whether robots.txt of ``url``'s host lets our User-Agent fetch it."""
+        """Whether robots.txt of ``url``'s host lets our User-Agent fetch it (no page of a
+        host whose robots.txt could not be read is fetched)."""
+        return await self._robots_refusal(url) is None
+
+    async def _robots_refusal(self, url: str) -> FetchError | None:
+        """The error ``url`` fails with because of its host's robots.txt; None if allowed."""
         if not self.settings.respect_robots:
-            return True
+            return None
         host = self._host(url)
         if host.robots is None:
             host.robots = asyncio.ensure_future(self._load_robots(url, host))
         robots = host.robots
-        rules = robots.result() if robots.done() else await asyncio.shield(robots)
-        return rules is None or rules.can_fetch(url, self.settings.user_agent)
+        if not robots.done():
+            await asyncio.wait([robots])  # like shield: a cancelled page leaves it running
+        failure = robots.exception()
+        if isinstance(failure, _RobotsUnread):
+            # attempts: those spent on the host's robots.txt, the page's own were none
+            return (ConnectionFailed if failure.unreachable else FetchError)(
+                url, failure.message, failure.attempts)
+        rules = robots.result()
+        if rules is None or rules.can_fetch(url, self.settings.user_agent):
+            return None
+        return FetchError(url, "disallowed by robots.txt", 0)
 
     async def _load_robots(self, url: str, host: _Host) -> Protego | None:
+        """The host's rules, None for no rules; raises :class:`_RobotsUnread` when the
+        host is not to be crawled (RFC 9309: robots.txt unreachable or answering 5xx)."""
         parts = urlsplit(url)
         robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
         try:
             response = await self.get(robots_url, check_robots=False)
+        except ConnectionFailed as exc:
+            # Unreachable: RFC 9309 says assume complete disallow; each page of the host
+            # fails with the connection problem itself (it would fail the same way).
+            log.warning("robots.txt of %s unreachable (%s): not crawling that host",
+                        parts.netloc, exc.message)
+            raise _RobotsUnread(exc.message, exc.attempts, unreachable=True) from None
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return None  # RFC 9309: no robots.txt, no rules
-            # Unreachable or server error: RFC 9309 says assume complete disallow.
-            log.warning("robots.txt of %s unavailable (%s): not crawling that host",
-                        parts.netloc, exc.message)
-            return _DISALLOW_ALL
+            if exc.status is not None and exc.status >= 500:
+                message = (f"robots.txt of {parts.netloc} answered HTTP {exc.status}: "
+                           "not crawling that host (RFC 9309)")
+            else:
+                message = (f"robots.txt of {parts.netloc} could not be read ({exc.message}): "
+                           "not crawling that host")
+            log.warning("%s", message)
+            raise _RobotsUnread(message, exc.attempts) from None
         rules = Protego.parse(response.text)
         crawl_delay = rules.crawl_delay(self.settings.user_agent)
         if crawl_delay:
-            host.delay = max(host.delay, min(float(crawl_delay), self.settings.max_crawl_delay))
+            # One host's Crawl-delay spaces the requests to its whole site: the stricter wins.
+            site = host.site
+            site.delay = max(site.delay, min(float(crawl_delay), self.settings.max_crawl_delay))
         return rules
 
     async def get(self, url: str, validators: Validators | None = None,
@@ -243,19 +385,23 @@ class Fetcher:
         """GET (or HEAD) ``url``; return a 2xx or 304 :class:`Response` or raise
         :class:`FetchError`."""
         s = self.settings
-        if check_robots and not await self.allowed(url):
-            raise FetchError(url, "disallowed by robots.txt", 0)
+        if check_robots:
+            refusal = await self._robots_refusal(url)
+            if refusal is not None:
+                raise refusal
         headers = dict(validators.headers()) if validators else {}
         if accept:
             headers["Accept"] = accept
         last_error = "no attempt made"
         last_status: int | None = None
+        unreachable = False
         for attempt in range(1, s.attempts + 1):
             wait: float | None = None
             try:
                 response = await self._attempt(method, url, headers, attempt)
             except _Retryable as exc:
                 last_error, last_status, wait = exc.message, exc.status, exc.retry_after
+                unreachable = isinstance(exc, _Unreachable)
             else:
                 return response
             if attempt == s.attempts:
@@ -266,17 +412,18 @@ class Fetcher:
             self.stats.retries += 1
             backoff = s.backoff * (2 ** (attempt - 1)) * (1 + random.random())
             await asyncio.sleep(max(wait or 0.0, backoff))
-        raise FetchError(url, last_error, attempt, last_status)
+        raise (ConnectionFailed if unreachable else FetchError)(url, last_error, attempt,
+                                                                last_status)
 
     async def _attempt(self, method: str, url: str, headers: dict[str, str],
                        attempt: int) -> Response:
         s = self.settings
-        host = self._host(url)
-        async with self._slots, host.slots:
-            if host.delay:
-                async with host.lock:
-                    pause = host.next_start - time.monotonic()
-                    host.next_start = max(time.monotonic(), host.next_start) + host.delay
+        site = self._host(url).site
+        async with self._slots, site.slots:
+            if site.delay:
+                async with site.lock:
+                    pause = site.next_start - time.monotonic()
+                    site.next_start = max(time.monotonic(), site.next_start) + site.delay
                 if pause > 0:
                     await asyncio.sleep(pause)
             self.stats.requests += 1
@@ -284,10 +431,18 @@ class Fetcher:
                 async with asyncio.timeout(s.timeout * 2):
                     return await self._read(method, url, headers, attempt)
             except (httpx.TimeoutException, TimeoutError):
-                raise _Retryable(f"timed out after {s.timeout:g}s") from None
+                raise _Unreachable(f"timed out after {s.timeout:g}s") from None
             except httpx.TransportError as exc:
-                raise _Retryable(f"connection error: {type(exc).__name__}: {exc}".rstrip(": "))\
-                    from None
+                try:
+                    failed = exc.request.url  # the host that failed, after redirects too
+                except RuntimeError:
+                    failed = httpx.URL(url)
+                proxy = _proxy_for(failed) if self._client is not None else None
+                if proxy is None:
+                    raise _Unreachable(describe_connection_error(exc, failed)) from None
+                # The connection was to the proxy: name it, not the host behind it.
+                raise _Unreachable(f"{describe_connection_error(exc, proxy)} "
+                                   f"(the proxy for {failed.host})") from None
 
     async def _send(self, method: str, url: str | httpx.URL, headers: dict[str, str]
                     ) -> httpx.Response:
@@ -295,7 +450,11 @@ class Fetcher:
         request = httpx.Request(method, url, headers={**self._headers, **headers},
                                 extensions={"timeout": self._timeout})
         if self._direct is not None:
-            response = await self._direct.handle_async_request(request)
+            try:
+                response = await self._direct.handle_async_request(request)
+            except httpx.TransportError as exc:
+                exc.request = request  # as httpx's client does: names the failing URL
+                raise
             response.request = request
             return response
         assert self._client is not None, "use Fetcher as an async context manager"
@@ -353,12 +512,23 @@ class Fetcher:
             await r.aclose()
 
 
-_DISALLOW_ALL = Protego.parse("User-agent: *\nDisallow: /\n")
-
-
 class _Retryable(Exception):
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
         super().__init__(message)
         self.message = message
         self.status = status
         self.retry_after = retry_after
+
+
+class _Unreachable(_Retryable):
+    """No HTTP answer (DNS, refused, reset, timeout): becomes a :class:`ConnectionFailed`."""
+
+
+class _RobotsUnread(Exception):
+    """Why a host's robots.txt keeps every page of that host from being fetched."""
+
+    def __init__(self, message: str, attempts: int, unreachable: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.attempts = attempts
+        self.unreachable = unreachable

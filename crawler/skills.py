@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from crawler.config import SkillConfig
+from crawler.hexdocs import url_key
 
 
 @dataclass(frozen=True)
@@ -168,9 +169,13 @@ def flag_skills(changes: list[PageChange], skills: list[SkillConfig]) -> list[Sk
 
 
 def skills_covering(skills: list[SkillConfig], docs_root: str) -> list[str]:
-    """Skills with a watch inside the package docs at ``docs_root`` (a URL ending in /)."""
+    """Skills with a watch inside the package docs at ``docs_root`` (a URL ending in /),
+    either form of a hexdocs URL matching the other."""
+    if not docs_root:
+        return []
+    root = url_key(docs_root)
     return [s.name for s in skills
-            if any(g.startswith(docs_root) for g in s.watches)
+            if any(url_key(g).startswith(root) for g in s.watches)
             or s.watches_url(docs_root + "index.html")]
 
 

@@ -119,3 +119,35 @@ sources:
     assert result.exit_code == 0, result.output
     assert "warning: e-mail to team@example.invalid not sent" in result.stderr
     assert (tmp_path / "reports" / "2024-01-01-docwatch-research.md").is_file()
+
+
+def test_a_crawl_without_network_says_what_failed_and_suggests_the_demo(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    path = tmp_path / "sources.yaml"
+    # .invalid never resolves (RFC 2606): a DNS failure, as on a machine without network.
+    path.write_text(f"""
+http: {{attempts: 1}}
+sources:
+  - name: hexdocs
+    kind: exdoc
+    urls: [http://hexdocs.example.invalid/lumen/]
+  - name: notes
+    kind: page
+    urls: [http://127.0.0.1:{closed_port}/notes.html]
+""")
+    result = CliRunner().invoke(cli, ["crawl", "--config", str(path), "--date", "2024-01-01",
+                                      "--db", f"sqlite:///{tmp_path / 'db.sqlite3'}"])
+
+    assert result.exit_code == 1, result.output
+    assert "error: no page could be fetched (network?)" in result.stderr
+    assert "docwatch demo" in result.stderr
+    md = (tmp_path / "reports" / "2024-01-01-docwatch-research.md").read_text()
+    assert "could not resolve host hexdocs.example.invalid" in md
+    assert f"connection refused by 127.0.0.1:{closed_port}" in md
+    assert "disallowed by robots.txt" not in md and "baseline of" not in md
+    nothing = "no page could be fetched; the baseline is recorded on the first run that fetches"
+    assert f"**hexdocs**: {nothing}" in md and f"**notes**: {nothing}" in md

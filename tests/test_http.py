@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import itertools
+import socket
 import time
 
 import pytest
 
 from crawler.demo.server import DocServer, Fault
-from crawler.http import Fetcher, FetchError, FetchSettings, Validators, decode_body
+from crawler.http import (
+    ConnectionFailed,
+    Fetcher,
+    FetchError,
+    FetchSettings,
+    Validators,
+    decode_body,
+)
 
 PAGE = "/lumen/overview.html"
 
@@ -103,8 +111,8 @@ def test_retry_after_beyond_the_cap_gives_up_instead_of_stalling(server):
 def test_connection_reset_mid_body_is_retried_and_reported(server):
     server.set_fault(PAGE, Fault(kind="reset"))
     error = fetch(server.url(PAGE), attempts=2)
-    assert isinstance(error, FetchError) and error.attempts == 2
-    assert "connection error" in error.message
+    assert isinstance(error, ConnectionFailed) and error.attempts == 2
+    assert error.message == f"connection reset by 127.0.0.1:{server.port}"
 
 
 def test_a_hanging_server_cannot_stall_beyond_the_timeout(server):
@@ -189,7 +197,79 @@ def test_robots_can_be_switched_off(server):
 def test_robots_server_error_means_disallow_all(server):
     server.set_fault("/robots.txt", Fault(kind="status", status=500))
     error = fetch(server.url(PAGE), attempts=1)
-    assert isinstance(error, FetchError) and "robots.txt" in error.message
+    assert isinstance(error, FetchError) and not isinstance(error, ConnectionFailed)
+    assert error.message == (f"robots.txt of 127.0.0.1:{server.port} answered HTTP 500: "
+                             "not crawling that host (RFC 9309)")
+    assert server.log.count(PAGE) == 0
+
+
+def test_robots_503_after_retries_names_the_status_for_every_page(server):
+    server.set_fault("/robots.txt", Fault(kind="status", status=503))
+
+    async def go():
+        settings = FetchSettings(attempts=2, backoff=0.01)
+        async with Fetcher(settings) as fetcher:
+            urls = [server.url(PAGE), server.url("/lumen/routing.html")]
+            return await asyncio.gather(*(fetcher.get(u) for u in urls), return_exceptions=True)
+
+    errors = asyncio.run(go())
+    assert {e.message for e in errors} == {
+        f"robots.txt of 127.0.0.1:{server.port} answered HTTP 503: not crawling that host "
+        "(RFC 9309)"}
+    assert server.log.count("/robots.txt") == 2 and server.log.count(PAGE) == 0
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (the socket is closed again)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# Names under .invalid never resolve (RFC 2606): a DNS failure without any network.
+@pytest.mark.parametrize("robots", [True, False])
+def test_a_host_that_does_not_resolve_says_so(robots):
+    error = fetch("http://docs.example.invalid/guide.html", respect_robots=robots)
+    assert isinstance(error, ConnectionFailed)
+    assert error.message == "could not resolve host docs.example.invalid"
+    assert error.attempts == 3  # of robots.txt (then no page is tried), or of the page
+
+
+@pytest.mark.parametrize("robots", [True, False])
+def test_a_refused_connection_says_so(robots):
+    port = free_port()
+    error = fetch(f"http://127.0.0.1:{port}/guide.html", respect_robots=robots)
+    assert isinstance(error, ConnectionFailed)
+    assert error.message == f"connection refused by 127.0.0.1:{port}"
+
+
+def test_every_page_of_an_unreachable_host_gets_the_connection_problem():
+    async def go():
+        async with Fetcher(FetchSettings(attempts=2, backoff=0.01)) as fetcher:
+            urls = [f"http://docs.example.invalid/{n}.html" for n in range(3)]
+            errors = await asyncio.gather(*(fetcher.get(u) for u in urls),
+                                          return_exceptions=True)
+            return errors, await fetcher.allowed(urls[0]), fetcher.stats.requests
+
+    errors, allowed, requests = asyncio.run(go())
+    assert [e.message for e in errors] == ["could not resolve host docs.example.invalid"] * 3
+    assert not allowed  # RFC 9309: an unreachable robots.txt means complete disallow
+    assert requests == 2  # robots.txt once per host (two attempts), no page tried
+
+
+def test_a_robots_txt_that_times_out_is_a_timeout_not_a_disallow(server):
+    server.set_fault("/robots.txt", Fault(kind="hang", seconds=5))
+    error = fetch(server.url(PAGE), timeout=0.3, attempts=1)
+    assert isinstance(error, ConnectionFailed) and error.message == "timed out after 0.3s"
+    assert server.log.count(PAGE) == 0
+
+
+def test_a_redirect_to_a_host_that_does_not_resolve_names_that_host(server):
+    server.set_fault("/old.html", Fault(kind="redirect", status=301,
+                                        location="http://moved.example.invalid/new.html"))
+    error = fetch(server.url("/old.html"), attempts=1)
+    assert isinstance(error, ConnectionFailed)
+    assert error.message == "could not resolve host moved.example.invalid"
 
 
 def test_user_agent_is_descriptive(server):

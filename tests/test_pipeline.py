@@ -80,7 +80,7 @@ def test_first_crawl_records_a_baseline_instead_of_listing_new_pages(config, tmp
     assert data["sources"] == [{"name": "docs", "kind": "exdoc", "pages_checked": 8,
                                 "not_modified": 8, "changed": 0, "errors": 0,
                                 "baseline": True, "runs": 1, "failing_runs": 0,
-                                "failing_since": None, "recovered_after": 0}]
+                                "failing_since": None, "recovered_after": 0, "moved": []}]
     assert data["changes"] == [] and data["skills"] == [] and data["gaps"] == []
     assert "first crawl, baseline of 8 pages recorded" in md
 

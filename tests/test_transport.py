@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crawler.http import Fetcher, FetchError, FetchSettings
+from crawler.http import ConnectionFailed, Fetcher, FetchError, FetchSettings
 from crawler.transport import AsyncioTransport
 
 LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4)
@@ -108,7 +108,7 @@ def test_the_fetcher_reports_a_refused_connection_as_a_fetch_problem():
             return caught.value
 
     error = asyncio.run(go())
-    assert "ConnectError" in error.message and error.attempts == 2
+    assert error.message == f"connection refused by 127.0.0.1:{port}" and error.attempts == 2
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +159,33 @@ def test_a_proxy_named_in_the_environment_is_used(plain, monkeypatch):
             return (await fetcher.get("http://docs.example.invalid/guide.html")).text
 
     assert asyncio.run(go()) == "hello from http://docs.example.invalid/guide.html"
+
+
+def test_the_fetcher_words_an_untrusted_certificate_for_a_human(tls):
+    async def go() -> FetchError:
+        async with Fetcher(FetchSettings(attempts=1, respect_robots=False)) as fetcher:
+            with pytest.raises(FetchError) as caught:
+                await fetcher.get(f"{tls}/secure")
+            return caught.value
+
+    error = asyncio.run(go())
+    assert error.message.startswith("TLS certificate of 127.0.0.1 not accepted: ")
+    assert "self-signed" in error.message or "self signed" in error.message
+
+
+def test_a_proxy_that_refuses_is_named_not_the_host_behind_it(monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+
+    async def go() -> FetchError:
+        async with Fetcher(FetchSettings(attempts=1)) as fetcher:
+            with pytest.raises(ConnectionFailed) as caught:
+                await fetcher.get("http://docs.example.invalid/guide.html")
+            return caught.value
+
+    assert asyncio.run(go()).message == (
+        f"connection refused by 127.0.0.1:{port} (the proxy for docs.example.invalid)")

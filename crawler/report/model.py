@@ -30,6 +30,14 @@ from crawler.store.models import Change, FetchErrorRecord, Page, Run, RunSource,
 
 
 @dataclass(frozen=True)
+class RootMove:
+    """A configured root that now answers a permanent redirect to ``to``."""
+
+    from_url: str
+    to: str
+
+
+@dataclass(frozen=True)
 class SourceSummary:
     name: str
     kind: str
@@ -42,6 +50,12 @@ class SourceSummary:
     failing_runs: int = 0
     failing_since: dt.date | None = None
     recovered_after: int = 0
+    moves: tuple[RootMove, ...] = ()
+
+    @property
+    def nothing_fetched(self) -> bool:
+        """Every fetch failed: no page, so no baseline yet (the recorder's own rule)."""
+        return self.errors > 0 and self.pages_checked <= self.errors
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,11 @@ class Report:
     def failing_sources(self) -> list[SourceSummary]:
         """Sources that have failed on at least ``failing_threshold`` runs in a row."""
         return [s for s in self.sources if s.failing_runs >= self.failing_threshold]
+
+    @property
+    def moved_sources(self) -> list[SourceSummary]:
+        """Sources with a configured root that moved (sources.yaml wants the new URL)."""
+        return [s for s in self.sources if s.moves]
 
     @property
     def recovered_sources(self) -> list[SourceSummary]:
@@ -223,7 +242,9 @@ def _sources(session: Session, run_ids: list[int], config: Config,
             name, last.kind, checked, max(0, checked - fetched_changes - errors),
             len(changes), errors, any(r.baseline for r in rows[name]), len(rows[name]),
             last.failing_runs, last.failing_since,
-            max(r.recovered_after for r in rows[name])))
+            max(r.recovered_after for r in rows[name]),
+            tuple(dict.fromkeys(RootMove(m["from"], m["to"])
+                                for r in rows[name] for m in (r.moves or [])))))
     return out
 
 

@@ -236,7 +236,8 @@ def report_data(report: Report) -> dict[str, Any]:
                      "errors": s.errors, "baseline": s.baseline, "runs": s.runs,
                      "failing_runs": s.failing_runs,
                      "failing_since": s.failing_since.isoformat() if s.failing_since else None,
-                     "recovered_after": s.recovered_after}
+                     "recovered_after": s.recovered_after,
+                     "moved": [{"from": m.from_url, "to": m.to} for m in s.moves]}
                     for s in report.sources],
         "changes": [{"url": c.url, "source": c.source, "package": c.package, "title": c.title,
                      "item": c.item, "change": c.change, "summary": c.summary,

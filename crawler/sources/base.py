@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from crawler import hexdocs
 from crawler.http import Fetcher, Validators
 
 
@@ -31,7 +32,11 @@ def check_http_url(url: str) -> str:
 
 
 def package_of(url: str) -> str:
-    """The package a hexdocs-style URL belongs to: the folder the page sits in."""
+    """The package a URL documents: read from a hexdocs URL of either form, else the
+    folder the page sits in."""
+    package = hexdocs.package_of(url)
+    if package is not None:
+        return package
     parts = [p for p in urlsplit(url).path.split("/") if p]
     return parts[-2] if len(parts) >= 2 else (parts[0] if parts else urlsplit(url).netloc)
 
@@ -119,6 +124,9 @@ class Listing:
     scope: str
     urls: frozenset[str]
     titles: dict[str, str] = field(default_factory=dict)
+    # The configured root when the index was found at ``scope`` through a permanent
+    # redirect: the pages keep their identity, the report says to update sources.yaml.
+    moved_from: str | None = None
 
 
 Result = Document | Unchanged | Failure | Listing

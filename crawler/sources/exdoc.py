@@ -14,13 +14,15 @@ import fnmatch
 import json
 import re
 from dataclasses import dataclass, replace
+from html import unescape
 from typing import Any, ClassVar
-from urllib.parse import urljoin
+from urllib.parse import unquote, urldefrag, urljoin
 
 from pydantic import field_validator
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract import Extracted, analysed, extract_exdoc, extract_markdown
+from crawler.hexdocs import url_key
 from crawler.http import FetchError, Response, Validators
 from crawler.sources.base import (
     BaseSource,
@@ -38,7 +40,11 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGES_IN_FLIGHT = 48  # pages between "request sent" and "handed to the store", per source
 MARKDOWN_TYPES = ("text/markdown", "text/plain", "text/x-markdown")
 PAGE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.~+-]*$")
-LLMS_LINK = re.compile(r"^\s*- \[(?P<title>[^\]]*)\]\((?P<id>[^)/#]+)\.md\)")
+# "- [Title](id.md)", indented under a group line, a module's ": synopsis" after it.
+LLMS_LINK = re.compile(r"^(?P<indent>\s*)- \[(?P<title>.*?)\]\((?P<id>[^()\s/#]+)\.md\)(?=:|\s*$)")
+LLMS_API_SECTIONS = ("Modules", "Mix Tasks")  # ExDoc's own headings; the extras' is a setting
+MODULE_ID = re.compile(r"^[A-Z][A-Za-z0-9_]*(\.[A-Z][A-Za-z0-9_]*)*$")  # Phoenix.Router
+NOT_GUIDES = ("index", "404")  # pages ExDoc writes besides the extras: the stub, not found
 
 
 class ExdocConfig(SourceConfig):
@@ -69,6 +75,9 @@ class PackageIndex:
     # The main page's answer: usually a guide page too, so its page need not ask again.
     main: Response | None = None
     main_asked_with: Validators | None = None
+    complete: bool = True  # False: a partial list (page links), no evidence of removal
+    # The configured root when ``root`` is where it permanently redirects to now.
+    moved_from: str | None = None
 
     def take_main(self, page: GuidePage, known: Validators | None) -> Response | None:
         """The main page's answer when it can stand for ``page``'s own request (handed
@@ -103,7 +112,9 @@ class ExdocSource(BaseSource):
                               page=False))
             return
         pages = [p for p in index.pages if not self._excluded(p.id)]
-        await emit(Listing(root, frozenset(p.url for p in pages), {p.url: p.title for p in pages}))
+        if index.complete:  # only ExDoc's own full index is evidence of removal
+            await emit(Listing(index.root, frozenset(p.url for p in pages),
+                               {p.url: p.title for p in pages}, index.moved_from))
 
         async def one(page: GuidePage) -> None:
             # Pages fetched but not yet extracted and handed on hold their HTML: bound them,
@@ -139,9 +150,9 @@ class ExdocSource(BaseSource):
                 if isinstance(md, BaseException):
                     raise md
                 return replace(md, aux_validators=((page.url, html.validators),))
-            if md.status not in (404, 410):
+            if md.status not in (404, 410) and not isinstance(md, _NotMarkdown):
                 return Failure(page.url, md.message, md.attempts, md.status)
-            # No .md twin for this page after all: the HTML is the page.
+            # No .md twin for this page after all (or not Markdown): the HTML is the page.
         try:
             if prefetched is not None:
                 return await _document(ctx, page, prefetched, "html")
@@ -152,6 +163,11 @@ class ExdocSource(BaseSource):
 
 async def _answered(response: Response) -> Response:
     return response
+
+
+class _NotMarkdown(FetchError):
+    """The ``.md`` twin answered something else (a login page, a download): the page's
+    HTML is read instead."""
 
 
 async def _fetch_document(ctx: CrawlContext, page: GuidePage, url: str, representation: str
@@ -170,7 +186,8 @@ async def _document(ctx: CrawlContext, page: GuidePage, response: Response, repr
         return Unchanged(page.url, response.validators, moved_to)
     expected = MARKDOWN_TYPES if representation == "md" else HTML_TYPES
     if response.content_type and response.content_type not in expected:
-        raise FetchError(url, f"unexpected content type {response.content_type!r}",
+        wrong_type = _NotMarkdown if representation == "md" else FetchError
+        raise wrong_type(url, f"unexpected content type {response.content_type!r}",
                          response.attempts, response.status)
     extract = extract_markdown if representation == "md" else extract_exdoc
     extracted: Extracted = await ctx.offload(analysed, extract, response.text,
@@ -195,13 +212,23 @@ async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
     page answers 304 when nothing was rebuilt (then the root stub is not asked), and a
     sidebar file whose digest did not change is not fetched again (its name changes with
     its content).
+
+    A root that answers a permanent redirect (hexdocs.pm's move to per-package
+    subdomains) is followed: the pages are those under the new root, and the index says
+    where the configured root moved. It is remembered by identity (hexdocs.url_key), so
+    a config rewritten to the new form keeps the index.
     """
-    cache: dict[str, Any] = ctx.state.setdefault("exdoc", {}).get(root) or {}
+    configured = root
+    key = url_key(root)
+    state = ctx.state.setdefault("exdoc", {})
+    cache: dict[str, Any] = state.get(key) or state.get(root) or {}
+    root = cache.get("moved_to") or root
     early = await _main_first(ctx, cache) if cache.get("pages") is not None else None
     if early is not None and early.not_modified:
         return PackageIndex(root, _cached_pages(cache, root), cache["markdown"], early,
-                            _validators(cache["main"]))
-    entry = await ctx.fetcher.get(root, _validators(cache.get("root")))
+                            _validators(cache["main"]), moved_from=_moved(configured, root))
+    entry = await ctx.fetcher.get(configured, _validators(cache.get("root")))
+    root = _moved_root(configured, entry)
     if entry.not_modified and cache:
         main_url = cache["main_url"]
     else:
@@ -224,23 +251,78 @@ async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
             main = await ctx.fetcher.get(main_url)  # the cached facts are of another build
     if main.not_modified and cache.get("pages") is not None:
         pages, markdown, sidebar = _cached_pages(cache, root), cache["markdown"], cache["sidebar"]
+        complete = settled = True
     else:
         markdown, sidebar = _main_page_facts(main.text, main.final_url)
-        pages = None
+        pages, complete, settled = None, True, True
         if sidebar and sidebar == cache.get("sidebar") and cache.get("pages") is not None:
             pages = _cached_pages(cache, root)
         elif sidebar:
             _check_inside(root, sidebar)
-            pages = _parse_sidebar(await ctx.fetcher.get(sidebar), root)
+            listed = await _get_unless_gone(ctx, sidebar)
+            pages = _parse_sidebar(listed, root) if listed else None
         if pages is None and markdown:
-            pages = _parse_llms(await ctx.fetcher.get(urljoin(root, "llms.txt")), root)
+            listed = await _get_unless_gone(ctx, urljoin(root, "llms.txt"))
+            pages = _parse_llms(listed, root) if listed else None
+            if pages:
+                pages, settled = await _without_link_extras(ctx, pages)
+        if pages is None and (sidebar or markdown):
+            # An ExDoc build whose index cannot be read: the guides its main page links to.
+            pages, complete = _linked_guides(main, root, cache), False
     if pages is None:
-        raise FetchError(root, "no ExDoc sidebar_items or llms.txt found: is this an ExDoc root?")
-    ctx.state["exdoc"][root] = {
+        what = f"unreadable {sidebar}" if sidebar else "no ExDoc sidebar_items"
+        raise FetchError(root, f"{what} or llms.txt found: is this an ExDoc root?")
+    # A partial list, or one that left entries out on a 404, is not remembered for this
+    # build: the next run reads the index again rather than trust it until a rebuild.
+    settled = settled and complete
+    state.pop(configured, None)  # remembered by its URL before it was by identity
+    state[key] = {
+        "moved_to": root if root != configured else None,
         "root": _stored(entry, cache.get("root")), "main_url": main_url,
-        "main": _stored(main, cache.get("main")), "sidebar": sidebar, "markdown": markdown,
-        "pages": [[p.id, p.title, p.group] for p in pages]}
-    return PackageIndex(root, pages, markdown, main, asked_with)
+        "main": _stored(main, cache.get("main")) if settled else None, "sidebar": sidebar,
+        "markdown": markdown, "pages": [[p.id, p.title, p.group] for p in pages] if settled
+        else None}
+    return PackageIndex(root, pages, markdown, main, asked_with, complete,
+                        _moved(configured, root))
+
+
+async def _get_unless_gone(ctx: CrawlContext, url: str) -> Response | None:
+    """``url``'s answer, or None when it answers 404/410 (then the next index is read)."""
+    try:
+        return await ctx.fetcher.get(url)
+    except FetchError as exc:
+        if exc.status in (404, 410):
+            return None
+        raise
+
+
+async def _without_link_extras(ctx: CrawlContext, pages: list[GuidePage]
+                               ) -> tuple[list[GuidePage], bool]:
+    """``pages`` read from llms.txt less the sidebar's external links; and whether
+    none was left out.
+
+    ExDoc lists a ``url`` extra (a sidebar link such as "JS Documentation" to another
+    site) in llms.txt as ``[Title](id.md)``, exactly like a guide, but writes neither
+    ``id.md`` nor ``id.html`` for it. So an entry whose ``.md`` and ``.html`` both answer
+    404/410 is such a link, not a guide that failed, unless it is a page already watched:
+    then its failure is reported as ever (a check never hides a known page). One HEAD per
+    guide, on this fallback path only.
+    """
+    async def published(page: GuidePage) -> bool:
+        if ctx.has_page(page.url):
+            return True
+        for url in (page.url[: -len(".html")] + ".md", page.url):
+            try:
+                await ctx.fetcher.get(url, method="HEAD")
+                return True
+            except FetchError as exc:
+                if exc.status not in (404, 410):
+                    return True  # not known to be absent: the page's own fetch will tell
+        return False
+
+    found = await asyncio.gather(*(published(p) for p in pages))
+    kept = [p for p, ok in zip(pages, found, strict=True) if ok]
+    return kept, len(kept) == len(pages)
 
 
 async def _main_first(ctx: CrawlContext, cache: dict[str, Any]) -> Response | None:
@@ -315,6 +397,18 @@ def _sidebar_script(tree: LexborHTMLParser, base: str) -> str | None:
     return None
 
 
+def _moved_root(configured: str, entry: Response) -> str:
+    """Where the package root is now: the folder of the stub a permanent redirect of
+    ``configured`` led to, else ``configured`` (a temporary redirect is no move)."""
+    if not entry.moved_permanently:
+        return configured
+    return urljoin(entry.final_url, "./")
+
+
+def _moved(configured: str, root: str) -> str | None:
+    return configured if root != configured else None
+
+
 def _check_inside(root: str, url: str) -> None:
     if not url.startswith(root):
         raise FetchError(url, f"outside the package root {root}")
@@ -344,19 +438,71 @@ def _parse_sidebar(response: Response, root: str) -> list[GuidePage] | None:
 
 
 def _parse_llms(response: Response, root: str) -> list[GuidePage] | None:
-    pages: list[GuidePage] = []
-    in_guides = False
-    group = ""
+    """The extras ExDoc's ``llms.txt`` lists; None when it is not one ExDoc wrote.
+
+    ExDoc writes them under ``## <extra_section>`` ("Pages" by default, any name a
+    project sets: "GUIDES" for Phoenix), then under its fixed ``## Modules`` and
+    ``## Mix Tasks``. So the extras section is the one that is neither and whose
+    entries are not all modules (``Phoenix.Router.md``); a project that named it like
+    one of those has that heading twice, and the first is the extras.
+    """
+    sections: list[tuple[str, list[str]]] = []
     for line in response.text.splitlines():
         if line.startswith("## "):
-            in_guides = line[3:].strip().lower() == "guides"
-            continue
-        if not in_guides:
-            continue
+            sections.append((line[3:].strip(), []))
+        elif sections:
+            sections[-1][1].append(line)
+    if not sections:
+        return None
+    headings = [heading for heading, _ in sections]
+    extras = next((lines for heading, lines in sections if heading not in LLMS_API_SECTIONS
+                   and not _all_modules(lines)), None)
+    if extras is None:
+        extras = next((lines for heading, lines in sections if headings.count(heading) > 1),
+                      None)
+    if extras is None:
+        return []  # only modules and tasks: the package has no guides
+    pages: list[GuidePage] = []
+    group = ""
+    for line in extras:
         match = LLMS_LINK.match(line)
-        if match and PAGE_ID.match(match["id"]):
-            pages.append(GuidePage(match["id"], match["title"], group,
-                                   f"{root}{match['id']}.html"))
+        if match:
+            page_id = unquote(match["id"])  # ExDoc writes it URI-encoded
+            if PAGE_ID.match(page_id):
+                # Titles and groups are HTML-escaped ("How-To&#39;s"); an entry not
+                # indented under a group line has no group.
+                pages.append(GuidePage(page_id, unescape(match["title"]) or page_id,
+                                       group if match["indent"] else "",
+                                       f"{root}{page_id}.html"))
         elif line.startswith("- "):
-            group = line[2:].strip()
+            group = unescape(line[2:].strip())
+    return pages or None
+
+
+def _all_modules(lines: list[str]) -> bool:
+    ids = [m["id"] for m in map(LLMS_LINK.match, lines) if m]
+    return bool(ids) and all(MODULE_ID.match(unquote(i)) for i in ids)
+
+
+def _linked_guides(main: Response, root: str, cache: dict[str, Any]) -> list[GuidePage] | None:
+    """The main page and the guides it links to: ``<id>.html`` right inside ``root``,
+    module pages (``Phoenix.Router.html``) left out. Only part of the guides: never a
+    list to remove pages by. Titles and groups are those last listed, if any.
+    """
+    known = {i: (t, g) for i, t, g in cache.get("pages") or []}
+    tree = LexborHTMLParser(main.text)
+    hrefs = (a.attributes.get("href") or "" for a in tree.css("a[href]"))
+    pages: list[GuidePage] = []
+    seen: set[str] = set()
+    for link in [main.final_url, *(urljoin(main.final_url, h) for h in hrefs)]:
+        url = urldefrag(link).url.split("?", 1)[0]
+        if not url.startswith(root) or not url.endswith(".html"):
+            continue
+        page_id = unquote(url[len(root):-len(".html")])
+        if (page_id in seen or page_id in NOT_GUIDES or not PAGE_ID.match(page_id)
+                or MODULE_ID.match(page_id)):
+            continue
+        seen.add(page_id)
+        title, group = known.get(page_id, (page_id, ""))
+        pages.append(GuidePage(page_id, title, group, f"{root}{page_id}.html"))
     return pages or None

@@ -94,6 +94,8 @@ class RunSource(Base):
     failing_runs: Mapped[int] = mapped_column(default=0)
     failing_since: Mapped[dt.date | None]
     recovered_after: Mapped[int] = mapped_column(default=0)
+    # Roots this run found permanently moved: [{"from": configured, "to": where it is now}].
+    moves: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class Page(Base):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from crawler.config import AlertsConfig
 from crawler.diff import diff_texts
 from crawler.extract import content_hash
+from crawler.hexdocs import url_key
 from crawler.http import Validators
 from crawler.sources.base import Document, Failure, Listing, Result, Unchanged
 from crawler.store.models import (
@@ -172,6 +173,9 @@ class SourceRecorder:
     _validators: dict[str, Validators] = field(default_factory=dict)
     _meta: dict[str, dict] = field(default_factory=dict)
     _ids: dict[str, int] = field(default_factory=dict)
+    # Every stored page's URL by its identity (hexdocs.url_key): a page met under the
+    # other form of its URL is the same page, renamed (see _adopt).
+    _by_key: dict[str, str] = field(default_factory=dict)
     _added: set[str] = field(default_factory=set)
     writer: BatchWriter = None  # type: ignore[assignment]  # set in __post_init__
     # The source's own memory between runs (e.g. an ExDoc index); saved by finish().
@@ -192,23 +196,45 @@ class SourceRecorder:
             rows = session.execute(
                 select(Page.url, Page.fetched_url, Page.etag, Page.last_modified, Page.meta)
                 .where(Page.source == self.source, Page.status == "active")).all()
-            self._validators = {fetched: Validators(etag, lm)
+            # By identity: validators remembered under one form of a hexdocs URL are
+            # sent to the other (the same bytes at the new place still answer 304).
+            self._validators = {url_key(fetched): Validators(etag, lm)
                                 for _, fetched, etag, lm, _ in rows if fetched and (etag or lm)}
             for *_, meta in rows:
                 for url, (etag, lm) in (meta or {}).get("validators", {}).items():
-                    self._validators.setdefault(url, Validators(etag, lm))
+                    self._validators.setdefault(url_key(url), Validators(etag, lm))
             self._ids = dict(session.execute(select(Page.url, Page.id)
                                              .where(Page.source == self.source)).all())
+            self._by_key = {url_key(url): url for url in self._ids}
             self._meta = {url: dict(meta or {}) for url, *_, meta in rows}
 
+    def _stored_url(self, url: str) -> str:
+        """The URL ``url``'s page is stored under (the other hexdocs form, before a move)."""
+        return url if url in self._ids else self._by_key.get(url_key(url), url)
+
     def page_meta(self, url: str) -> dict:
-        return self._meta.get(url, {})
+        return self._meta.get(self._stored_url(url), {})
 
     def validators_for(self, url: str) -> Validators | None:
-        return self._validators.get(url)
+        return self._validators.get(url_key(url))
 
     def has_page(self, url: str) -> bool:
-        return url in self._meta  # every active page of the source, loaded at start
+        # Every active page of the source, loaded at start.
+        return self._stored_url(url) in self._meta
+
+    def _adopt(self, url: str) -> None:
+        """A page stored under the other form of ``url`` (hexdocs.pm moved every package
+        to a subdomain) takes ``url`` as its URL: the same page, its history kept, no
+        added or removed page for a move."""
+        old = self._stored_url(url)
+        if old == url:
+            return
+        page_id = self._ids.pop(old)
+        self._ids[url] = page_id
+        self._by_key[url_key(url)] = url
+        if old in self._meta:
+            self._meta[url] = self._meta.pop(old)
+        self.writer.session().execute(update(Page).where(Page.id == page_id).values(url=url))
 
     def record(self, result: Result) -> None:
         """Record one result. Pages are written in small batches, one transaction each:
@@ -216,6 +242,7 @@ class SourceRecorder:
         if isinstance(result, Listing):
             self.listings.append(result)
             return
+        self._adopt(result.url)
         self.tally.checked += not isinstance(result, Failure) or result.page
         if isinstance(result, Unchanged) and self._only_seen(result):
             self.tally.unchanged += 1
@@ -348,7 +375,9 @@ class SourceRecorder:
         # A 304 answer carries no new validators: keep the stored ones then.
         if not aux:
             return
-        stored = dict((page.meta or {}).get("validators", {}))
+        replaced = {url_key(url) for url, _ in aux}  # the old form's, after a move
+        stored = {url: v for url, v in (page.meta or {}).get("validators", {}).items()
+                  if url_key(url) not in replaced}
         for url, v in aux:
             if v.etag or v.last_modified:
                 stored[url] = [v.etag, v.last_modified]
@@ -433,12 +462,14 @@ class SourceRecorder:
                 Page.source == self.source, Page.status == "active")).all()
             removed: set[int] = set()
             for listing in self.listings:
+                # By identity: a page not fetched since a move still has its old URL.
+                scope, listed = url_key(listing.scope), {url_key(u) for u in listing.urls}
                 in_scope = [(page_id, url) for page_id, url in active
-                            if url.startswith(listing.scope) and page_id not in removed]
+                            if url_key(url).startswith(scope) and page_id not in removed]
                 if self._suspect_index(session, state, listing, len(in_scope)):
                     continue
                 for page_id, url in in_scope:
-                    if url in listing.urls:
+                    if url_key(url) in listed:
                         continue
                     removed.add(page_id)
                     page = session.get_one(Page, page_id)
@@ -457,7 +488,10 @@ class SourceRecorder:
                                     pages_changed=self.tally.changed, errors=self.tally.errors,
                                     failing_runs=state.failing_runs,
                                     failing_since=state.failing_since,
-                                    recovered_after=recovered_after))
+                                    recovered_after=recovered_after,
+                                    moves=[{"from": listing.moved_from, "to": listing.scope}
+                                           for listing in self.listings
+                                           if listing.moved_from]))
 
     def _suspect_index(self, session: Session, state: SourceState, listing: Listing,
                        known: int) -> bool:

@@ -230,6 +230,24 @@ def test_a_source_failing_run_after_run_gets_a_banner_and_its_recovery_too():
     assert "has failed on" not in render_html(hostile_report())
 
 
+def test_a_first_crawl_that_fetched_nothing_says_so_instead_of_a_baseline():
+    report = hostile_report()
+    report.sources = [SourceSummary("docs", "exdoc", 0, 0, 0, 2, True),  # both indexes
+                      SourceSummary("notes", "page", 3, 0, 0, 3, True),  # every page
+                      SourceSummary("blog", "feed", 4, 3, 0, 1, True)]
+    md, html = render_markdown(report), render_html(report)
+
+    nothing = ("no page could be fetched; the baseline is recorded on the first run that "
+               "fetches one.")
+    assert f"- **docs**: {nothing}" in md and f"- **notes**: {nothing}" in md
+    assert "- **blog**: first crawl, baseline of 4 pages recorded" in md
+    assert f"<strong>docs</strong>: {nothing}" in html
+    assert f"<strong>notes</strong>: {nothing}" in html
+    assert "<strong>blog</strong>: first crawl, baseline of 4 pages recorded" in html
+    assert "baseline of 0 pages" not in md + html
+    assert html.count('<span class="badge">baseline</span>') == 1  # blog's only
+
+
 def test_summary_line_counts_what_the_reader_will_find():
     html = render_html(hostile_report())
 
