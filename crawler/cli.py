@@ -158,6 +158,10 @@ def sources_command(config_path: Path, check: bool, sources: tuple[str, ...]) ->
     click.echo(f"\nCheck: {len(results) - len(failures)} of {len(results)} URLs answer")
     for result in failures:
         click.echo(f"  FAIL {result.source}: {result.url}: {result.detail}", err=True)
+    for result in results:
+        if result.moved_to:
+            click.echo(f"  MOVED {result.source}: {result.url} redirects permanently to "
+                       f"{result.moved_to}: put that URL in {config_path}")
     if failures:
         sys.exit(EXIT_ALL_FAILED)
 

@@ -17,6 +17,8 @@ class UrlCheck:
     url: str
     ok: bool
     detail: str  # "HTTP 200", or the error
+    # Where a permanent redirect leads: the URL to put in sources.yaml instead.
+    moved_to: str | None = None
 
 
 def check_sources(config: Config, names: list[str] | None = None) -> list[UrlCheck]:
@@ -31,7 +33,8 @@ def check_sources(config: Config, names: list[str] | None = None) -> list[UrlChe
                     response = await fetcher.get(url)
                 except FetchError as exc:
                     return UrlCheck(source, url, False, exc.message)
-                return UrlCheck(source, url, True, f"HTTP {response.status}")
+                moved = response.final_url if response.moved_permanently else None
+                return UrlCheck(source, url, True, f"HTTP {response.status}", moved)
 
             jobs = [one(s.name, url) for s in config.typed_sources
                     if not names or s.name in names
