@@ -46,10 +46,10 @@ def parse(url: str) -> HexdocsUrl | None:
     tail = parts.path + (f"?{parts.query}" if parts.query else "") \
         + (f"#{parts.fragment}" if parts.fragment else "")
     found = _split(f"{parts.scheme}://", parts.netloc.lower(), tail)
-    if found is None and "/" in parts.path.lstrip("/"):
-        # A mirror serving the host as the first path segment.
-        host, _, inner = tail.lstrip("/").partition("/")
-        found = _split(f"{parts.scheme}://{parts.netloc}/", host.lower(), "/" + inner)
+    if found is None and parts.path.strip("/"):
+        # A mirror serving the host as the first path segment (a root maybe without "/").
+        host, slash, inner = tail.lstrip("/").partition("/")
+        found = _split(f"{parts.scheme}://{parts.netloc}/", host.lower(), slash + inner)
     return found
 
 

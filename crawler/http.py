@@ -223,6 +223,17 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+_UNIX_TIME = re.compile(r"\d+(?:\.\d+)?")
+
+
+def parse_rate_limit_reset(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from an ``x-ratelimit-reset`` header (hex.pm's: the absolute unix
+    time, in seconds, at which the limit resets): ``reset - now``, never negative."""
+    if not value or not _UNIX_TIME.fullmatch(value.strip()):
+        return None
+    return max(0.0, float(value) - (time.time() if now is None else now))
+
+
 class _Site:
     """Politeness per site (registrable domain): concurrency slots and request spacing.
 
@@ -397,17 +408,20 @@ class Fetcher:
         unreachable = False
         for attempt in range(1, s.attempts + 1):
             wait: float | None = None
+            wait_header = "Retry-After"
             try:
                 response = await self._attempt(method, url, headers, attempt)
             except _Retryable as exc:
                 last_error, last_status, wait = exc.message, exc.status, exc.retry_after
+                wait_header = exc.wait_header
                 unreachable = isinstance(exc, _Unreachable)
             else:
                 return response
             if attempt == s.attempts:
                 break
             if wait is not None and wait > s.max_retry_after:
-                last_error += f" (Retry-After {wait:.0f}s exceeds the {s.max_retry_after:.0f}s cap)"
+                last_error += (f" ({wait_header} {wait:.0f}s exceeds the "
+                               f"{s.max_retry_after:.0f}s cap)")
                 break
             self.stats.retries += 1
             backoff = s.backoff * (2 ** (attempt - 1)) * (1 + random.random())
@@ -485,8 +499,13 @@ class Fetcher:
             status = r.status_code
             self.stats.statuses[status] = self.stats.statuses.get(status, 0) + 1
             if status in RETRY_STATUSES:
-                raise _Retryable(f"HTTP {status}", status,
-                                 parse_retry_after(r.headers.get("retry-after")))
+                header = "Retry-After"
+                wait = parse_retry_after(r.headers.get("retry-after"))
+                if wait is None and status in (429, 503):
+                    # A rate limit without Retry-After (hex.pm's API) says when it resets.
+                    header = "x-ratelimit-reset"
+                    wait = parse_rate_limit_reset(r.headers.get(header))
+                raise _Retryable(f"HTTP {status}", status, wait, header)
             if status != 304 and not 200 <= status < 300:
                 raise FetchError(url, f"HTTP {status}", attempt, status)
             declared = r.headers.get("content-length")
@@ -513,11 +532,16 @@ class Fetcher:
 
 
 class _Retryable(Exception):
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+    """A failure worth another attempt; ``retry_after``: the seconds the server asked to
+    wait, read from the header named by ``wait_header``."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None,
+                 wait_header: str = "Retry-After"):
         super().__init__(message)
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        self.wait_header = wait_header
 
 
 class _Unreachable(_Retryable):

@@ -151,3 +151,15 @@ sources:
     assert "disallowed by robots.txt" not in md and "baseline of" not in md
     nothing = "no page could be fetched; the baseline is recorded on the first run that fetches"
     assert f"**hexdocs**: {nothing}" in md and f"**notes**: {nothing}" in md
+
+
+def test_sources_check_names_the_new_url_of_a_moved_root(tmp_path):
+    with DocServer(version="v1") as site:
+        # lumen_live now lives at the place lumen's docs are served from.
+        site.set_fault("/lumen_live/", Fault(kind="redirect", status=301,
+                                             location=f"{site.base_url}/lumen/"))
+        result = CliRunner().invoke(cli, ["sources", "--check", "--config",
+                                          str(write_config(tmp_path, site.base_url))])
+    moved = [line for line in result.stdout.splitlines() if line.startswith("  MOVED")]
+    assert moved == [f"  MOVED docs: {site.base_url}/lumen_live/ redirects permanently to "
+                     f"{site.base_url}/lumen/: put that URL in {tmp_path / 'sources.yaml'}"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.extract import extract_exdoc, extract_html, extract_markdown
+from crawler.extract import content_hash, extract_exdoc, extract_html, extract_markdown
 
 # ExDoc 0.34 layout: the guide sits in #top-content; the h1 carries a "View Source" link;
 # list items wrap their text in <p>; a paragraph is wrapped across two lines.
@@ -313,3 +313,19 @@ def test_comment_in_a_code_block_is_not_taken_as_the_title():
         "</body></html>"
     )
     assert extract_html(html).title == "Deploying"
+
+
+def test_cross_package_links_moving_to_subdomains_change_no_text():
+    """ExDoc builds after hexdocs.pm's move autolink other packages in the subdomain form:
+    a rebuild that only rewrites those links is no change of the guide."""
+    page = ('<main class="content" id="main"><div id="content"><h1>Forms</h1>'
+            '<p>See <a href="{href}"><code class="inline">Ecto.Changeset</code></a>.</p>'
+            '</div></main>')
+    old = extract_exdoc(page.format(href="https://hexdocs.pm/ecto/Ecto.Changeset.html"))
+    new = extract_exdoc(page.format(href="https://ecto.hexdocs.pm/Ecto.Changeset.html"))
+    assert "Ecto.Changeset" in new.text
+    assert content_hash(old.text) == content_hash(new.text)
+    markdown = "# Forms\n\nSee [`Ecto.Changeset`]({href}).\n"
+    assert extract_markdown(markdown.format(href="https://hexdocs.pm/ecto/Ecto.Changeset.html")
+                            ).text == extract_markdown(markdown.format(
+                                href="https://ecto.hexdocs.pm/Ecto.Changeset.html")).text

@@ -18,6 +18,7 @@ from crawler.http import (
     FetchSettings,
     Validators,
     decode_body,
+    parse_rate_limit_reset,
 )
 
 PAGE = "/lumen/overview.html"
@@ -105,6 +106,51 @@ def test_retry_after_beyond_the_cap_gives_up_instead_of_stalling(server):
     started = time.monotonic()
     error = fetch(server.url(PAGE), max_retry_after=5)
     assert isinstance(error, FetchError) and "Retry-After 120s exceeds" in error.message
+    assert time.monotonic() - started < 2 and server.log.count(PAGE) == 1
+
+
+def rate_limited(reset: float) -> Fault:
+    """hex.pm's API over its limit: 429 with x-ratelimit-* headers and no Retry-After."""
+    return Fault(kind="status", status=429, times=1, body='{"message": "API rate limit exceeded"}',
+                 content_type="application/json",
+                 headers={"x-ratelimit-limit": "100", "x-ratelimit-remaining": "0",
+                          "x-ratelimit-reset": str(int(reset))})
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("1700000030", 30.0), (" 1700000030 ", 30.0), ("1700000000.5", 0.5),
+    ("1699999990", 0.0),  # already past: no wait
+    (None, None), ("", None), ("soon", None), ("-5", None), ("nan", None), ("1e9", None),
+])
+def test_rate_limit_reset_is_seconds_until_that_unix_time(value, expected):
+    assert parse_rate_limit_reset(value, now=1_700_000_000.0) == expected
+
+
+def test_rate_limit_reset_without_retry_after_is_waited_for(server):
+    # Two seconds ahead, whole seconds: at least one second of real wait.
+    server.set_fault(PAGE, rate_limited(time.time() + 2))
+    response = fetch(server.url(PAGE))
+    assert response.status == 200 and response.attempts == 2
+    assert server.log.statuses(PAGE) == [429, 200]
+    arrivals = server.log.arrivals(PAGE)
+    assert arrivals[1] - arrivals[0] >= 0.9
+
+
+def test_retry_after_wins_over_rate_limit_reset(server):
+    fault = rate_limited(time.time() + 120)
+    fault.retry_after = 1
+    server.set_fault(PAGE, fault)
+    response = fetch(server.url(PAGE), max_retry_after=5)
+    assert response.status == 200 and server.log.statuses(PAGE) == [429, 200]
+
+
+def test_rate_limit_reset_beyond_the_cap_gives_up_instead_of_stalling(server):
+    server.set_fault(PAGE, rate_limited(time.time() + 600))
+    started = time.monotonic()
+    error = fetch(server.url(PAGE), max_retry_after=5)
+    assert isinstance(error, FetchError) and error.status == 429
+    assert error.message.startswith("HTTP 429 (x-ratelimit-reset ")
+    assert error.message.endswith("s exceeds the 5s cap)")
     assert time.monotonic() - started < 2 and server.log.count(PAGE) == 1
 
 

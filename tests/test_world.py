@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -22,7 +23,7 @@ from crawler.pipeline import crawl
 WORLD = Path(os.environ.get("DOCWATCH_WORLD",
                             Path(__file__).resolve().parents[2] / "shared" / "world"))
 DATES = {1: dt.date(2024, 11, 30), 2: dt.date(2026, 2, 23), 3: dt.date(2026, 2, 24),
-         4: dt.date(2026, 2, 25), 5: dt.date(2026, 3, 6)}
+         4: dt.date(2026, 2, 25), 5: dt.date(2026, 3, 6), 6: dt.date(2026, 11, 30)}
 
 pytestmark = pytest.mark.skipif(not (WORLD / "serve.py").is_file(),
                                 reason=f"the world is not at {WORLD}")
@@ -38,7 +39,9 @@ class World:
         line = self.proc.stdout.readline()
         assert line.startswith("READY "), line
         self.base = line.split()[1]
+        self.tmp = tmp
         self.db = f"sqlite:///{tmp / 'world.sqlite3'}"
+        self.crawled: list[int] = []
 
     def post(self, path: str) -> dict:
         request = urllib.request.Request(self.base + path, method="POST")
@@ -53,6 +56,7 @@ class World:
         self.post(f"/__world/day/{day}")
         config = load_config(self.config_path)
         outcome = crawl(config, date=DATES[day], database=self.db)
+        self.crawled.append(day)
         md, js = outcome.report_paths[:2]
         return outcome, json.loads(js.read_text()), md.read_text()
 
@@ -181,3 +185,96 @@ def test_day2_points_at_every_stale_skill_line_with_evidence(world, day2):
     assert "## Key takeaways" in md.split("## Sources reviewed")[0]
     gap_pages = {g["url"].rsplit("/", 1)[-1] for g in data["gaps"] if g["kind"] == "page"}
     assert "authn_authz.html" in gap_pages
+
+
+# --- day 6: hexdocs.pm moves every package to its own subdomain ------------------------------
+
+
+ROOTS = {"hexdocs": ["phoenix", "phoenix_live_view"], "ecto": ["ecto"]}
+
+
+def subdomain_config(world: World, folder: Path) -> Path:
+    """The config ``serve.py --url-style subdomain`` writes, addressed to ``world``."""
+    path = folder / "sources.yaml"
+    writer = subprocess.Popen(
+        [sys.executable, str(WORLD / "serve.py"), "--port", "0", "--url-style", "subdomain",
+         "--write-sources", str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = writer.stdout.readline()
+        assert line.startswith("READY "), line
+    finally:
+        writer.terminate()
+        writer.wait(10)
+    path.write_text(path.read_text().replace(line.split()[1], world.base))
+    return path
+
+
+def copy_database(source: str, folder: Path) -> str:
+    """A consistent copy of a (WAL) SQLite database: the backup API, not the file."""
+    target = folder / "copy.sqlite3"
+    with sqlite3.connect(source.removeprefix("sqlite:///")) as src, \
+            sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="module")
+def day6(world, day4):
+    if world.crawled[-1] != 5:
+        world.crawl(5)
+    world.before_move = copy_database(world.db, world.tmp)  # days 1-5, path form
+    return world.crawl(6)
+
+
+def page_changes(data: dict, *kinds: str) -> list[str]:
+    return [c["url"] for c in data["changes"] if c["item"] == "page" and c["change"] in kinds]
+
+
+def test_day6_the_move_renames_no_page_and_reports_each_root_once(world, day6):
+    outcome, data, md = day6
+    assert outcome.status == "completed"
+    assert data["errors"] == []
+    assert page_changes(data, "added", "removed", "moved") == []
+    modified = page_changes(data, "modified")
+    assert modified and all(".hexdocs.pm/" in url for url in modified)  # the new URLs
+    moved = {s["name"]: sorted(s["moved"], key=lambda m: m["from"]) for s in data["sources"]}
+    assert moved == {"releases": [], "blogs": [], **{
+        source: [{"from": f"{world.base}/hexdocs.pm/{p}/",
+                  "to": f"{world.base}/{p.replace('_', '-')}.hexdocs.pm/"} for p in packages]
+        for source, packages in ROOTS.items()}}
+    for source, packages in ROOTS.items():
+        for package in packages:
+            banner = (f"> **{source} moved**: {world.base}/hexdocs.pm/{package}/ now redirects "
+                      f"permanently to {world.base}/{package.replace('_', '-')}.hexdocs.pm/.")
+            assert md.count(banner) == 1, package
+
+
+def test_day6_reports_the_releases_and_the_minor_bumps_name_their_skills(world, day6):
+    _, data, _ = day6
+    versions = {(r["package"], r["version"]) for r in data["releases"]}
+    assert {("phoenix", "1.8.12"), ("phoenix_live_view", "1.2.10"), ("ecto", "3.14.2")} <= versions
+    bumps = {b["package"]: (b["from"], b["to"], b["bump"], b["skills"])
+             for b in data["latest_stable"]}
+    assert bumps["phoenix_live_view"] == ("1.1.26", "1.2.10", "minor", ["phoenix-liveview"])
+    assert bumps["ecto"] == ("3.13.5", "3.14.2", "minor", ["ecto-patterns"])
+    flagged = {s["name"] for s in data["skills"]}
+    assert {"phoenix-liveview", "ecto-patterns"} <= flagged
+
+
+def test_day6_with_the_config_rewritten_to_subdomains_renames_no_page(world, day6):
+    # The same days 1-5, then day 6 crawled with the config `--url-style subdomain`
+    # writes: the new roots find the pages stored under the old URLs.
+    folder = world.tmp / "subdomain"
+    folder.mkdir()
+    config = load_config(subdomain_config(world, folder))
+    outcome = crawl(config, date=DATES[6], database=world.before_move)
+    data = json.loads(outcome.report_paths[1].read_text())
+
+    assert outcome.status == "completed" and data["errors"] == []
+    assert page_changes(data, "added", "removed", "moved") == []
+    assert sorted(page_changes(data, "modified")) == sorted(page_changes(day6[1], "modified"))
+    assert [s["moved"] for s in data["sources"]] == [[], [], [], []]
+    assert "moved**" not in outcome.report_paths[0].read_text()
+    bumps = {b["package"]: b["skills"] for b in data["latest_stable"]}
+    assert bumps["phoenix_live_view"] == ["phoenix-liveview"]
+    assert bumps["ecto"] == ["ecto-patterns"]

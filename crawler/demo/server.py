@@ -103,7 +103,8 @@ class Fault:
 
     kinds:
       * ``"status"``   answer `status` (default 503) with an optional
-        ``Retry-After: retry_after`` header and optional `body`/`content_type`.
+        ``Retry-After: retry_after`` header, any other `headers` and optional
+        `body`/`content_type`.
       * ``"hang"``     wait `seconds` (default 30) without sending a byte, then
         close the connection.
       * ``"reset"``    send a 200 with the full Content-Length but only half of
@@ -127,6 +128,7 @@ class Fault:
     location: str | None = None
     body: bytes | str | None = None
     content_type: str | None = None
+    headers: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _FAULT_KINDS:
@@ -539,6 +541,7 @@ class _Handler(BaseHTTPRequestHandler):
             extra = {}
             if fault.retry_after is not None:
                 extra["Retry-After"] = str(fault.retry_after)
+            extra.update(fault.headers or {})
             body = fault.body_bytes()
             if body is None:
                 body = _simple_page(f"Error {status}", "This response was injected by DocServer.")

@@ -138,10 +138,21 @@ class Report:
         return [c for c in self.releases if c.meta.get("package") == package]
 
     @property
+    def retired_releases(self) -> list[PageChange]:
+        """Releases known before and retired since: the change added their "retired:" line
+        (the reason and message, also in their meta)."""
+        return [c for c in self.changes if c.item == "release" and c.change == "modified"
+                and c.meta.get("retired")
+                and any(line.startswith("+retired:") for line in c.diff.splitlines())]
+
+    def retired_of(self, package: str) -> list[PageChange]:
+        return [c for c in self.retired_releases if c.meta.get("package") == package]
+
+    @property
     def release_packages(self) -> list[str]:
         names = {c.meta.get("package", "") for c in self.releases} | {b.package
                                                                         for b in self.bumps}
-        return sorted(names)
+        return sorted(names | {c.meta.get("package", "") for c in self.retired_releases})
 
     def bump_of(self, package: str) -> VersionBump | None:
         return next((b for b in self.bumps if b.package == package), None)
@@ -202,10 +213,11 @@ def _bumps(changes: list[PageChange], config: Config) -> list[VersionBump]:
         if change.item != "package" or change.change != "modified":
             continue
         old = _field(change.meta.get("previous_text", ""), "latest stable version")
+        old = None if old in (None, "", "None") else old  # the text says None for null
         new = change.meta.get("latest_stable_version")
-        if old == new:
-            continue
-        docs = change.meta.get("docs_url", "")
+        if old == new or new is None:
+            continue  # no stable release left (all retired): the retired releases say so
+        docs = change.meta.get("docs_url") or ""
         kind = bump_kind(old, new)
         bumps.append(VersionBump(change.meta.get("package", change.title), old, new, kind,
                                  change.url, skills_covering(config.skills, docs)

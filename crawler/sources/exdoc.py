@@ -224,11 +224,16 @@ async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
     cache: dict[str, Any] = state.get(key) or state.get(root) or {}
     root = cache.get("moved_to") or root
     early = await _main_first(ctx, cache) if cache.get("pages") is not None else None
-    if early is not None and early.not_modified:
+    # A 304 through a permanent redirect is the same build at a new place (hexdocs.pm
+    # serves the same files from the subdomain): the stub says where the root is now.
+    if early is not None and early.not_modified and not early.moved_permanently:
         return PackageIndex(root, _cached_pages(cache, root), cache["markdown"], early,
                             _validators(cache["main"]), moved_from=_moved(configured, root))
     entry = await ctx.fetcher.get(configured, _validators(cache.get("root")))
     root = _moved_root(configured, entry)
+    if entry.not_modified and entry.moved_permanently:
+        # The cached facts name the old place; the stub's own text names the main page.
+        entry = replace(await ctx.fetcher.get(entry.final_url), moved_permanently=True)
     if entry.not_modified and cache:
         main_url = cache["main_url"]
     else:

@@ -19,10 +19,10 @@ import pytest
 
 from crawler.config import Config, load_config
 from crawler.demo.server import DocServer, Fault
-from crawler.http import Fetcher, FetchSettings
+from crawler.http import Fetcher, FetchSettings, Validators
 from crawler.pipeline import RunOutcome, crawl
-from crawler.sources.base import CrawlContext, Document, Failure, Result
-from crawler.sources.hexpm import HexpmConfig, HexpmSource
+from crawler.sources.base import CrawlContext, Document, Failure, Result, Unchanged
+from crawler.sources.hexpm import HexpmConfig, HexpmSource, package_documents
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "hexpm"
 API_PATH = "/api/packages/lantern"
@@ -87,12 +87,15 @@ def run(config: Config, folder: Path, day: int) -> Run:
                md_path.read_text(encoding="utf-8"))
 
 
-def crawl_package(api: str) -> tuple[list[Result], float]:
-    """Source level: what HexpmSource yields for ``lantern``, and how long it took."""
+def crawl_package(api: str, stored: Validators | None = None, state: dict | None = None
+                  ) -> tuple[list[Result], float]:
+    """Source level: what HexpmSource yields for ``lantern``, and how long it took;
+    ``stored``: the validators the store remembers for every URL, ``state``: the source's."""
     async def go() -> list[Result]:
         settings = FetchSettings(attempts=2, backoff=0.01, max_retry_after=5)
         async with Fetcher(settings) as fetcher:
-            ctx = CrawlContext(fetcher, validators_for=lambda u: None, has_page=lambda u: False)
+            ctx = CrawlContext(fetcher, validators_for=lambda u: stored, has_page=lambda u: False,
+                               state=state if state is not None else {})
             source = HexpmSource(HexpmConfig(name="hex", api=api, packages=["lantern"]))
             return [r async for r in source.crawl(ctx)]
     started = time.monotonic()
@@ -264,3 +267,240 @@ def test_non_json_body_is_a_fetch_problem_in_the_report(server: DocServer, tmp_p
     assert second.data["releases"] == []
     assert second.data["latest_stable"] == []
     assert second.data["changes"] == []
+
+
+def test_429_with_rate_limit_reset_and_no_retry_after_waits_for_the_reset(server: DocServer):
+    # hex.pm's API over its limit: no Retry-After, the absolute reset time in unix seconds.
+    serve_package(server, "v1", package("v1", server.base_url))
+    server.set_fault(API_PATH, Fault(
+        kind="status", status=429, times=1, content_type="application/json",
+        body='{"status": 429, "message": "API rate limit exceeded for IP 127.0.0.1"}',
+        headers={"x-ratelimit-limit": "100", "x-ratelimit-remaining": "0",
+                 "x-ratelimit-reset": str(int(time.time()) + 2)}))
+
+    results, elapsed = crawl_package(server.url("/api/packages/"))
+
+    assert server.log.statuses(API_PATH) == [429, 200]
+    assert elapsed >= 1.0
+    assert not [r for r in results if isinstance(r, Failure)]
+
+
+# --- today's hex.pm API: retirements, has_docs, docs in subdomain form ---------------------
+
+SECURITY = {"reason": "security", "message": "Lantern.light/2 leaks file handles"}
+
+
+def documents(data: dict) -> tuple[Document, dict[str, Document]]:
+    """The package item and the release items (by version) of a package document."""
+    docs = package_documents(data, "https://hex.pm/api/packages/lantern")
+    assert [d.item for d in docs] == ["release"] * (len(docs) - 1) + ["package"]
+    return docs[-1], {d.meta["version"]: d for d in docs[:-1]}
+
+
+def test_a_retired_release_is_not_the_latest_stable_and_says_why():
+    v1 = package("v1", "https://hex.pm")
+    # hex.pm's latest_stable_version does not skip retired releases.
+    data = {**v1, "retirements": {"1.4.2": SECURITY}}
+
+    pkg, releases = documents(data)
+
+    assert pkg.meta["latest_stable_version"] == "1.4.1"
+    assert "latest stable version: 1.4.1\n" in pkg.text
+    assert releases["1.4.2"].meta["retired"] == SECURITY
+    assert "retired: security: Lantern.light/2 leaks file handles\n" in releases["1.4.2"].text
+    assert releases["1.4.1"].meta["retired"] is None
+    assert "retired" not in releases["1.4.1"].text
+
+
+def test_latest_stable_is_the_highest_stable_release_not_the_first_listed():
+    v1 = package("v1", "https://hex.pm")
+    backport = {"version": "1.3.9", "inserted_at": "2024-02-01T00:00:00.000000Z",
+                "has_docs": True, "url": "https://hex.pm/api/packages/lantern/releases/1.3.9"}
+    pkg, _ = documents({**v1, "releases": [backport, *v1["releases"]]})
+    assert pkg.meta["latest_stable_version"] == "1.4.2"
+
+
+@pytest.mark.parametrize(("releases", "api_value", "expected"), [
+    (["1.0.0-rc.1", "1.0.0-rc.0"], None, None),  # only pre-releases, the API says null
+    (["0.9.0"], None, "0.9.0"),  # null, yet a stable release: ours
+    (["1.0.0", "0.9.0"], "1.0.0", "0.9.0"),  # 1.0.0 retired below
+    (["1.0.0"], "1.0.0", None),  # every stable release retired
+    ([], "1.0.0", None),  # the API's value, but it is retired
+    ([], "0.9.0", "0.9.0"),  # no release to read: the API's value
+])
+def test_latest_stable_when_the_api_says_null_or_names_a_retired_release(
+        releases: list[str], api_value: str | None, expected: str | None):
+    data = {"name": "lantern", "latest_stable_version": api_value, "latest_version": None,
+            "docs_html_url": None, "retirements": {"1.0.0": SECURITY},
+            "releases": [{"version": v, "inserted_at": None, "has_docs": False}
+                         for v in releases]}
+    pkg, _ = documents(data)
+    assert pkg.meta["latest_stable_version"] == expected
+
+
+def test_docs_urls_are_kept_as_given_and_a_release_without_docs_has_none():
+    v1 = package("v1", "https://hex.pm")
+    v1["docs_html_url"] = "https://lantern.hexdocs.pm/"
+    v1["releases"][1]["has_docs"] = False  # 1.4.1
+    pkg, releases = documents(v1)
+    assert pkg.meta["docs_url"] == "https://lantern.hexdocs.pm/"
+    assert releases["1.4.2"].meta["docs_url"] == "https://lantern.hexdocs.pm/1.4.2/"
+    assert releases["1.4.1"].meta["docs_url"] is None
+
+    v1["docs_html_url"] = "https://hexdocs.pm/lantern/"
+    _, releases = documents(v1)
+    assert releases["1.4.2"].meta["docs_url"] == "https://hexdocs.pm/lantern/1.4.2/"
+
+    v1["docs_html_url"] = None  # no docs at all: nothing made up
+    pkg, releases = documents(v1)
+    assert pkg.meta["docs_url"] is None and releases["1.4.2"].meta["docs_url"] is None
+
+
+def test_a_new_release_already_retired_is_listed_as_such_and_not_the_latest_stable(
+        server: DocServer, tmp_path: Path):
+    base = server.base_url
+    v2 = package("v2", base)
+    v2["retirements"] = {"2.0.0": SECURITY}
+    v2["releases"][1]["has_docs"] = False  # 2.0.0
+    serve_package(server, "v1", package("v1", base))
+    serve_package(server, "v2", v2)
+    config = write_config(tmp_path, server)
+    run(config, tmp_path, 1)
+    server.set_version("v2")
+
+    second = run(config, tmp_path, 2)
+
+    assert second.data["latest_stable"] == []
+    assert "latest stable" not in second.markdown
+    releases = {r["version"]: r for r in second.data["releases"]}
+    assert releases["2.0.0"]["retired"] == SECURITY
+    assert releases["2.0.0"]["docs_url"] is None
+    assert releases["2.1.0-rc.0"]["retired"] is None
+    assert (f"  - [lantern 2.0.0](<{base}/packages/lantern/2.0.0>), published 2024-03-04 "
+            "(**retired**: security: Lantern.light/2 leaks file handles): "
+            f"[changelog](<{base}/lantern/CHANGELOG.md>)\n") in second.markdown
+    assert second.data["skills"] == []
+
+
+def test_a_release_retired_later_is_a_modified_release_saying_so(
+        server: DocServer, tmp_path: Path):
+    base = server.base_url
+    v1 = package("v1", base)
+    serve_package(server, "v1", v1)
+    serve_package(server, "v2", {**v1, "retirements": {"1.4.2": SECURITY}})
+    config = write_config(tmp_path, server)
+    run(config, tmp_path, 1)
+    server.set_version("v2")
+
+    second = run(config, tmp_path, 2)
+
+    assert second.data["errors"] == []
+    assert second.data["releases"] == []
+    changed = {(c["item"], c["change"], c["url"]): c for c in second.data["changes"]}
+    assert set(changed) == {("release", "modified", f"{base}/packages/lantern/1.4.2"),
+                            ("package", "modified", f"{base}/packages/lantern")}
+    release = changed[("release", "modified", f"{base}/packages/lantern/1.4.2")]
+    assert "+retired: security: Lantern.light/2 leaks file handles" in release["diff"]
+    assert second.data["retired_releases"] == [
+        {"package": "lantern", "version": "1.4.2", "url": f"{base}/packages/lantern/1.4.2",
+         **SECURITY}]
+    # The latest stable steps back to the newest release that is not retired.
+    assert second.data["latest_stable"] == [
+        {"package": "lantern", "from": "1.4.2", "to": "1.4.1", "bump": None, "skills": []}]
+    assert (f"  - [lantern 1.4.2](<{base}/packages/lantern/1.4.2>) **retired**: security: "
+            "Lantern.light/2 leaks file handles\n") in second.markdown
+    html = second.outcome.report_paths[2].read_text(encoding="utf-8")
+    assert '<span class="badge">retired</span> security: Lantern.light/2 leaks' in html
+
+
+def test_a_first_stable_release_after_a_null_latest_stable_is_a_bump_from_none(
+        server: DocServer, tmp_path: Path):
+    rc = {"version": "1.0.0-rc.0", "inserted_at": "2024-02-01T00:00:00.000000Z",
+          "has_docs": True, "url": f"{server.base_url}/api/packages/lantern/releases/1.0.0-rc.0"}
+    stable = {**rc, "version": "1.0.0", "inserted_at": "2024-03-01T00:00:00.000000Z"}
+    v1 = {**package("v1", server.base_url), "latest_stable_version": None,
+          "latest_version": "1.0.0-rc.0", "releases": [rc]}
+    serve_package(server, "v1", v1)
+    serve_package(server, "v2", {**v1, "latest_stable_version": "1.0.0",
+                                 "latest_version": "1.0.0", "releases": [stable, rc]})
+    config = write_config(tmp_path, server)
+    assert run(config, tmp_path, 1).data["errors"] == []
+    server.set_version("v2")
+
+    second = run(config, tmp_path, 2)
+
+    assert [r["version"] for r in second.data["releases"]] == ["1.0.0"]
+    assert second.data["latest_stable"] == [
+        {"package": "lantern", "from": None, "to": "1.0.0", "bump": None, "skills": []}]
+    assert "- **lantern**: latest stable none → 1.0.0" in second.markdown
+
+
+# --- conditional requests ------------------------------------------------------------------
+
+
+def test_an_unchanged_package_answers_304_and_nothing_is_lost(server: DocServer,
+                                                             tmp_path: Path):
+    base = server.base_url
+    serve_package(server, "v1", package("v1", base))
+    serve_package(server, "v2", package("v2", base))
+    config = write_config(tmp_path, server)
+    first = run(config, tmp_path, 1)
+
+    second = run(config, tmp_path, 2)  # the same document
+
+    request = server.log.requests(API_PATH)[1]
+    assert request.headers.get("If-None-Match") and request.status == 304
+    assert second.data["errors"] == []
+    assert second.data["changes"] == []
+    assert second.data["releases"] == []
+    assert second.data["latest_stable"] == []
+    assert "No substantive changes in the watched pages." in second.markdown
+    [source] = second.data["sources"]
+    assert source["pages_checked"] == first.data["sources"][0]["pages_checked"] == 4
+    assert source["not_modified"] == 4
+
+    server.set_version("v2")  # two releases published
+    third = run(config, tmp_path, 3)
+
+    assert server.log.statuses(API_PATH) == [200, 304, 200]
+    assert server.log.requests(API_PATH)[2].headers.get("If-None-Match")
+    assert [r["version"] for r in third.data["releases"]] == ["2.1.0-rc.0", "2.0.0"]
+    assert [(b["from"], b["to"]) for b in third.data["latest_stable"]] == [("1.4.2", "2.0.0")]
+    # Releases not re-emitted on the 304 run are still known: none is new, none removed.
+    assert {c["change"] for c in third.data["changes"]} == {"added", "modified"}
+    assert not {"1.4.2", "1.4.1", "1.4.0"} & {r["version"] for r in third.data["releases"]}
+
+    fourth = run(config, tmp_path, 4)  # v2 again: 304 once more
+    assert server.log.statuses(API_PATH)[-1] == 304
+    assert fourth.data["changes"] == []
+
+
+def test_a_304_keeps_the_package_and_every_release_as_recorded(server: DocServer):
+    serve_package(server, "v1", package("v1", server.base_url))
+    state: dict = {}
+    first, _ = crawl_package(server.url("/api/packages/"), state=state)
+    recorded = state["hexpm"]["lantern"]
+    stored = Validators(*recorded["validators"])
+    assert stored.etag
+
+    second, _ = crawl_package(server.url("/api/packages/"), stored, state)
+
+    assert server.log.statuses(API_PATH) == [200, 304]
+    assert [type(r) for r in second] == [Unchanged] * 4
+    assert [r.url for r in second] == [r.url for r in first] == recorded["items"]
+    assert all(r.validators.etag == stored.etag for r in second)
+
+
+def test_validators_that_are_not_those_of_the_recorded_items_are_not_sent(server: DocServer):
+    # A run killed half-way: some items kept the new validators, the source's memory the old.
+    serve_package(server, "v1", package("v1", server.base_url))
+    state: dict = {}
+    crawl_package(server.url("/api/packages/"), state=state)
+    stored = Validators(*state["hexpm"]["lantern"]["validators"])
+
+    results, _ = crawl_package(server.url("/api/packages/"), Validators('"other"'), state)
+    assert server.log.conditional(API_PATH) == 0
+    assert [type(r) for r in results] == [Document] * 4
+
+    crawl_package(server.url("/api/packages/"), stored, {})  # nothing remembered
+    assert server.log.conditional(API_PATH) == 0
