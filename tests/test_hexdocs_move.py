@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -289,6 +290,13 @@ def test_the_config_in_the_new_form_finds_the_same_pages(move_runs):
     assert source["moved"] == [] and source["pages_checked"] == 9
     assert "moved**" not in rewritten.markdown
     assert "first crawl" not in rewritten.markdown
+    # One row per page, renamed to its new URL: no second page for the same guide.
+    db = move_runs.project.db.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        pages = dict(conn.execute("select url, status from pages"))
+    m = move_runs.mirror
+    assert len(pages) == 9 and set(pages.values()) == {"active"}
+    assert all(url.startswith((m.new("lumen"), m.new("lumen_live"))) for url in pages)
 
 
 def test_the_next_run_with_the_old_config_still_says_moved_and_asks_only_new_urls(
@@ -337,6 +345,7 @@ def test_history_lists_the_snapshots_from_before_and_after_the_move(move_runs, f
     assert result.exit_code == 0, result.output
     title, header, *rows = result.stdout.splitlines()
     assert title.startswith(f"{m.new('lumen_live', 'bindings.html')} (docs)")
+    assert header.split()[:2] == ["date", "run"]
     assert [row.split()[:2] for row in rows] == [[DAY_A.isoformat(), "1"],
                                                  [DAY_B.isoformat(), "2"]]
     assert rows[0].endswith("baseline") and "modified" in rows[1]
