@@ -45,6 +45,17 @@ class Validators:
     etag: str | None = None
     last_modified: str | None = None
 
+    def stored(self) -> list[str | None] | None:
+        """The JSON form kept between runs (``[etag, last_modified]``); None if empty."""
+        return [self.etag, self.last_modified] if self.etag or self.last_modified else None
+
+    @classmethod
+    def from_stored(cls, stored: Any) -> Validators | None:
+        """The validators :meth:`stored` kept, None for anything else."""
+        if not isinstance(stored, list) or len(stored) != 2 or not any(stored):
+            return None
+        return cls(stored[0], stored[1])
+
     def headers(self) -> dict[str, str]:
         out = {}
         if self.etag:

@@ -26,7 +26,15 @@ from crawler.skills import PageChange, SkillFlag, add_bump_reasons, flag_skills,
 from crawler.sources.base import package_of
 from crawler.sources.hexpm import bump_kind
 from crawler.staleness import check_skills
-from crawler.store.models import Change, FetchErrorRecord, Page, Run, RunSource, Snapshot
+from crawler.store.models import (
+    Change,
+    FetchErrorRecord,
+    Page,
+    Run,
+    RunSource,
+    Snapshot,
+    nothing_fetched,
+)
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,8 @@ class SourceSummary:
 
     @property
     def nothing_fetched(self) -> bool:
-        """Every fetch failed: no page, so no baseline yet (the recorder's own rule)."""
-        return self.errors > 0 and self.pages_checked <= self.errors
+        """Every fetch failed: no page, so no baseline yet."""
+        return nothing_fetched(self.pages_checked, self.errors)
 
 
 @dataclass(frozen=True)

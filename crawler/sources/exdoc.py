@@ -228,8 +228,9 @@ async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
     # serves the same files from the subdomain): the stub says where the root is now.
     if early is not None and early.not_modified and not early.moved_permanently:
         return PackageIndex(root, _cached_pages(cache, root), cache["markdown"], early,
-                            _validators(cache["main"]), moved_from=_moved(configured, root))
-    entry = await ctx.fetcher.get(configured, _validators(cache.get("root")))
+                            Validators.from_stored(cache["main"]),
+                            moved_from=_moved(configured, root))
+    entry = await ctx.fetcher.get(configured, Validators.from_stored(cache.get("root")))
     root = _moved_root(configured, entry)
     if entry.not_modified and entry.moved_permanently:
         # The cached facts name the old place; the stub's own text names the main page.
@@ -241,7 +242,8 @@ async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
         main_url = urljoin(entry.final_url, refresh) if refresh else entry.final_url
         if refresh:
             _check_inside(root, main_url)
-    cached = _validators(cache.get("main")) if cache.get("main_url") == main_url else None
+    cached = (Validators.from_stored(cache.get("main")) if cache.get("main_url") == main_url
+              else None)
     asked_with = cached
     if main_url == entry.final_url and not entry.not_modified:
         main = entry  # the root is itself the main page
@@ -291,10 +293,11 @@ async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
                         _moved(configured, root))
 
 
-async def _get_unless_gone(ctx: CrawlContext, url: str) -> Response | None:
+async def _get_unless_gone(ctx: CrawlContext, url: str, validators: Validators | None = None
+                           ) -> Response | None:
     """``url``'s answer, or None when it answers 404/410 (then the next index is read)."""
     try:
-        return await ctx.fetcher.get(url)
+        return await ctx.fetcher.get(url, validators)
     except FetchError as exc:
         if exc.status in (404, 410):
             return None
@@ -337,26 +340,17 @@ async def _main_first(ctx: CrawlContext, cache: dict[str, Any]) -> Response | No
     did not change either and need not be asked. None when the stub must be asked: the
     main page is gone, or the page's own validators are not those the index was read with.
     """
-    main_url, cached = cache.get("main_url"), _validators(cache.get("main"))
+    main_url, cached = cache.get("main_url"), Validators.from_stored(cache.get("main"))
     if main_url is None or cached is None or ctx.validators_for(main_url) not in (None, cached):
         return None
-    try:
-        return await ctx.fetcher.get(main_url, cached)
-    except FetchError as exc:
-        if exc.status in (404, 410):
-            return None  # renamed or gone: the stub names the main page now
-        raise
-
-
-def _validators(stored: list[str | None] | None) -> Validators | None:
-    return Validators(*stored) if stored else None
+    # Renamed or gone: the stub names the main page now.
+    return await _get_unless_gone(ctx, main_url, cached)
 
 
 def _stored(response: Response, before: list[str | None] | None) -> list[str | None] | None:
     if response.not_modified:
         return before
-    v = response.validators
-    return [v.etag, v.last_modified] if v.etag or v.last_modified else None
+    return response.validators.stored()
 
 
 def _cached_pages(cache: dict[str, Any], root: str) -> list[GuidePage]:

@@ -94,7 +94,7 @@ class HexpmSource(BaseSource):
         # items (a run killed half-way leaves others) and we know which items to keep.
         stored = ctx.validators_for(url)
         conditional = (stored if stored is not None and known.get("items")
-                       and stored == _validators(known.get("validators")) else None)
+                       and stored == Validators.from_stored(known.get("validators")) else None)
         try:
             response = await ctx.fetcher.get(url, conditional, accept="application/json")
             if response.not_modified:
@@ -105,8 +105,7 @@ class HexpmSource(BaseSource):
                                         or conditional.last_modified)
                 for item in known["items"]:
                     await emit(Unchanged(item, validators))
-                cache[name] = {**known, "validators": [validators.etag,
-                                                       validators.last_modified]}
+                cache[name] = {**known, "validators": validators.stored()}
                 return
             data = json.loads(response.content)
             if not isinstance(data, dict) or not isinstance(data.get("releases"), list):
@@ -121,18 +120,10 @@ class HexpmSource(BaseSource):
         docs = package_documents(data, url, response.validators)
         for doc in docs:
             await emit(doc)
-        validators = response.validators
-        if validators.etag or validators.last_modified:
-            cache[name] = {"validators": [validators.etag, validators.last_modified],
-                           "items": [doc.url for doc in docs]}
+        if stored := response.validators.stored():
+            cache[name] = {"validators": stored, "items": [doc.url for doc in docs]}
         else:
             cache.pop(name, None)
-
-
-def _validators(stored: Any) -> Validators | None:
-    if not isinstance(stored, list) or len(stored) != 2 or not any(stored):
-        return None
-    return Validators(stored[0], stored[1])
 
 
 def retirements(data: dict[str, Any]) -> dict[str, dict[str, str]]:

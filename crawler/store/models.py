@@ -77,6 +77,12 @@ class SourceState(Base):
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+def nothing_fetched(checked: int, errors: int) -> bool:
+    """A source's run in which every page checked failed: a failing streak goes on, and
+    the report says no page could be fetched."""
+    return errors > 0 and checked <= errors
+
+
 class RunSource(Base):
     """What one run saw of one source: the figures of the report's "Sources reviewed"."""
 

@@ -28,6 +28,7 @@ from crawler.store.models import (
     RunSource,
     Snapshot,
     SourceState,
+    nothing_fetched,
     utcnow,
 )
 from crawler.vocab import is_changelog, notices, vocabulary
@@ -380,7 +381,7 @@ class SourceRecorder:
                   if url_key(url) not in replaced}
         for url, v in aux:
             if v.etag or v.last_modified:
-                stored[url] = [v.etag, v.last_modified]
+                stored[url] = v.stored()
         page.meta = {**(page.meta or {}), "validators": stored}
 
     def _note_move(self, session: Session, page: Page, before: str | None,
@@ -431,8 +432,7 @@ class SourceRecorder:
                 or result.moved_to:
             return False
         stored = meta.get("validators", {})
-        return all(stored.get(url) == [v.etag, v.last_modified] or not (v.etag or v.last_modified)
-                   for url, v in result.aux_validators)
+        return all(v.stored() in (None, stored.get(url)) for url, v in result.aux_validators)
 
     def _failure(self, session: Session, failure: Failure) -> None:
         self.tally.errors += 1
@@ -521,7 +521,7 @@ class SourceRecorder:
 
     def _track_streak(self, state: SourceState) -> int:
         """Count runs in which nothing could be fetched; return the streak this run ended."""
-        failed = self.tally.errors > 0 and self.tally.checked <= self.tally.errors
+        failed = nothing_fetched(self.tally.checked, self.tally.errors)
         if failed:
             state.failing_runs += 1
             state.failing_since = state.failing_since or self.run_date
