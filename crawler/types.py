@@ -1,0 +1,142 @@
+"""The vocabulary the steps after the crawl share: kinds and statuses as enums, and the
+shapes of what is still stored as JSON as ``TypedDict``\\ s.
+
+Every module compares against these members, never against string literals: a kind
+that is renamed or added is then found by the type checker, not by a user. The values
+are what the database and the JSON report have always held, so a member compares and
+serialises as its old string (``ChangeKind.ADDED == "added"``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypedDict
+
+
+class ChangeKind(StrEnum):
+    """What happened to a page, post, release or package between two runs."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    MODIFIED = "modified"
+    MOVED = "moved"  # a permanent redirect: the page lives on at another URL
+
+
+class Item(StrEnum):
+    """What a reader sees a stored page as."""
+
+    PAGE = "page"  # a guide or module page of the docs
+    POST = "post"  # a blog post (from a feed)
+    RELEASE = "release"  # one release of a hex package
+    PACKAGE = "package"  # a hex package's summary (its latest versions)
+    FEED = "feed"  # the feed document itself, kept for its validators only
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"  # crashed: recorded, then re-raised
+    INTERRUPTED = "interrupted"  # stopped between pages; what it saw is reported
+    ABORTED = "aborted"  # killed; found (and its changes reported) by a later run
+
+
+class PageStatus(StrEnum):
+    ACTIVE = "active"
+    REMOVED = "removed"
+
+
+class NoticeKind(StrEnum):
+    """What the docs say became of a term."""
+
+    DEPRECATED = "deprecated"
+    REMOVED = "removed"
+    REPLACED = "replaced"
+
+
+class TermKind(StrEnum):
+    """What kind of API element a term of the vocabulary is."""
+
+    MODULE = "module"
+    FUNCTION = "function"
+    MIX_TASK = "mix_task"
+    ATTRIBUTE = "attribute"  # a phx-* binding
+    COMPONENT = "component"
+    OPTION = "option"
+
+
+class BumpKind(StrEnum):
+    """Which part of a semantic version moved."""
+
+    MAJOR = "major"
+    MINOR = "minor"
+    PATCH = "patch"
+
+
+class GapKind(StrEnum):
+    """What a skill gap is: a new page, a new section of a page, a newly taught term."""
+
+    PAGE = "page"
+    SECTION = "section"
+    TERM = "term"
+
+
+class Retirement(TypedDict):
+    """Why a hex release was retired (hex.pm's ``retirement`` object)."""
+
+    reason: str
+    message: str
+
+
+class ItemMeta(TypedDict, total=False):
+    """Facts the report shows next to a post, release or package (``Page.meta``)."""
+
+    # every item
+    link: str  # the URL a reader opens, when not the stored URL
+    published_at: str | None
+    summary: str
+    # posts
+    author: str | None
+    feed: str
+    article: str
+    # releases and packages
+    package: str
+    version: str
+    prerelease: bool
+    docs_url: str | None
+    changelog_url: str | None
+    retired: Retirement | None
+    latest_stable_version: str | None
+    latest_version: str | None
+
+
+class NoticeDict(TypedDict):
+    """A deprecation notice as a snapshot stores it (``crawler.vocab.Notice``)."""
+
+    term: str
+    term_kind: str
+    kind: str
+    section: str
+    sentence: str
+    replacement: str | None
+
+
+RootMoveDict = TypedDict("RootMoveDict", {"from": str, "to": str})
+"""A configured root found permanently moved (``run_sources.moves``)."""
+
+
+ChangeDetails = TypedDict("ChangeDetails", {
+    # modified: the section diff
+    "sections": list[str],
+    "lines_added": int,
+    "lines_removed": int,
+    "diff": str,
+    "added_text": str,
+    "removed_text": str,
+    "representation": str,  # "html → markdown" when the fetched form changed
+    # a modified post, release or package: its facts before the change
+    "before": ItemMeta,
+    # moved
+    "from": str,
+    "to": str,
+}, total=False)
+"""What a change records besides its kind and summary (``changes.details``)."""
