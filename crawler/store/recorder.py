@@ -38,6 +38,8 @@ BATCH_SECONDS = 0.5  # ... or less, so a slow run still commits as it goes
 BATCH_TOUCHES = 500  # "seen" updates of unchanged pages per transaction (bookkeeping only)
 MIN_SHRINK_SIZE = 400  # below this a page is too short for its size to mean anything
 MIN_INDEX_SIZE = 6
+# Keys of Page.meta that are the store's own bookkeeping, not facts about the item.
+_BOOKKEEPING = frozenset({"validators", "moved_to", "suspect"})
 
 
 def _mostly_kept(new: str, old: str) -> bool:
@@ -294,6 +296,7 @@ class SourceRecorder:
                                                              digest):
                 return
         was_removed = page.status == "removed"
+        meta_before = {k: v for k, v in (page.meta or {}).items() if k not in _BOOKKEEPING}
         moved_before = (page.meta or {}).get("moved_to")
         page.title, page.group, page.status = doc.title, doc.group, "active"
         page.item, page.missing_runs = doc.item, 0
@@ -337,6 +340,8 @@ class SourceRecorder:
         }
         if previous.representation != doc.representation:
             details["representation"] = f"{previous.representation} → {doc.representation}"
+        if doc.item != "page":
+            details["before"] = meta_before  # e.g. the latest stable version it replaced
         kind = "added" if was_removed else "modified"
         self._change(session, page, kind, diff.summary(), previous, snapshot, details)
 
