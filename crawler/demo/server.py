@@ -348,7 +348,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:
         exc = sys.exc_info()[1]
-        if isinstance(exc, OSError):
+        if exc is None or isinstance(exc, OSError):
             return  # client went away, reset, timeout...: expected, stay quiet
         self.docserver.errors.append(exc)
 
