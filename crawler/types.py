@@ -80,6 +80,15 @@ class GapKind(StrEnum):
     TERM = "term"
 
 
+class Representation(StrEnum):
+    """The form a page's text was fetched in (``snapshots.representation``)."""
+
+    HTML = "html"
+    MARKDOWN = "md"  # an ExDoc page's ``.md`` twin
+    JSON = "json"  # a hex.pm API answer
+    FEED = "feed"  # a post read from its feed entry
+
+
 class Retirement(TypedDict):
     """Why a hex release was retired (hex.pm's ``retirement`` object)."""
 

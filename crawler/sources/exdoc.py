@@ -35,6 +35,7 @@ from crawler.sources.base import (
     SourceConfig,
     Unchanged,
 )
+from crawler.types import Representation
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGES_IN_FLIGHT = 48  # pages between "request sent" and "handed to the store", per source
@@ -95,6 +96,91 @@ class PackageIndex:
         return main
 
 
+@dataclass(frozen=True)
+class IndexEntry:
+    """One guide as the remembered index lists it; its URL follows from the root."""
+
+    id: str
+    title: str
+    group: str
+
+    def at(self, root: str) -> GuidePage:
+        """The guide page under ``root`` (where the package is now)."""
+        return GuidePage(self.id, self.title, self.group, f"{root}{self.id}.html")
+
+
+@dataclass(frozen=True)
+class ExdocIndexCache:
+    """What discovery remembers of one package root between runs.
+
+    Kept in ``ctx.state["exdoc"]`` as the JSON object it has always been (databases
+    hold it): validators as ``[etag, last_modified]``, pages as ``[id, title, group]``.
+    """
+
+    main_url: str  # the page the root stub names
+    markdown: bool  # the build publishes ``.md`` twins
+    sidebar: str | None = None  # the sidebar_items-<digest>.js the main page names
+    root: Validators | None = None  # the root stub's
+    # The main page's validators and the guide list: not kept for a list that was not
+    # settled (partial, or an entry left out on a 404), so the next run reads it again.
+    main: Validators | None = None
+    pages: tuple[IndexEntry, ...] | None = None
+    moved_to: str | None = None  # where the configured root permanently redirects
+
+    def guide_pages(self, root: str) -> list[GuidePage] | None:
+        """The remembered guides under ``root``; None when none are remembered."""
+        return None if self.pages is None else [entry.at(root) for entry in self.pages]
+
+    def to_state(self) -> dict[str, Any]:
+        """The JSON form kept in ``ctx.state`` (the keys in the order always written)."""
+        return {
+            "moved_to": self.moved_to,
+            "root": self.root.stored() if self.root is not None else None,
+            "main_url": self.main_url,
+            "main": self.main.stored() if self.main is not None else None,
+            "sidebar": self.sidebar,
+            "markdown": self.markdown,
+            "pages": (None if self.pages is None
+                      else [[e.id, e.title, e.group] for e in self.pages]),
+        }
+
+    @classmethod
+    def from_state(cls, state: Any) -> ExdocIndexCache | None:
+        """The cache :meth:`to_state` wrote, or an older build of docwatch did (without
+        ``moved_to``); None for anything else: then discovery starts afresh."""
+        if not isinstance(state, dict):
+            return None
+        main_url, markdown = state.get("main_url"), state.get("markdown")
+        sidebar, moved_to = state.get("sidebar"), state.get("moved_to")
+        if (not isinstance(main_url, str) or not isinstance(markdown, bool)
+                or not isinstance(sidebar, str | None) or not isinstance(moved_to, str | None)):
+            return None
+        rows = state.get("pages")
+        if rows is not None and not (isinstance(rows, list) and all(
+                isinstance(row, list) and len(row) == 3 and all(isinstance(f, str) for f in row)
+                for row in rows)):
+            return None
+        pages = None if rows is None else tuple(IndexEntry(*row) for row in rows)
+        return cls(main_url, markdown, sidebar, Validators.from_stored(state.get("root")),
+                   Validators.from_stored(state.get("main")), pages, moved_to or None)
+
+
+@dataclass(frozen=True)
+class _Guides:
+    """The guides discovery found, and how far the list can be trusted."""
+
+    pages: list[GuidePage]
+    markdown: bool
+    sidebar: str | None
+    complete: bool = True  # ExDoc's own index, not the main page's links
+    left_out: bool = False  # llms.txt entries left out on a 404 (external links, likely)
+
+    @property
+    def settled(self) -> bool:
+        """Whether the list stands for this build (remembered until it is rebuilt)."""
+        return self.complete and not self.left_out
+
+
 class ExdocSource(BaseSource):
     kind: ClassVar[str] = "exdoc"
     Config: ClassVar[type[SourceConfig]] = ExdocConfig
@@ -138,7 +224,7 @@ class ExdocSource(BaseSource):
             # The text comes from the .md twin, but readers open the HTML page: it must
             # answer too, or the page is a fetch problem (a cheap conditional HEAD).
             md, html = await asyncio.gather(
-                _fetch_document(ctx, page, md_url, "md"),
+                _fetch_document(ctx, page, md_url, Representation.MARKDOWN),
                 _answered(prefetched) if prefetched else
                 ctx.fetcher.get(page.url, ctx.validators_for(page.url), method="HEAD"),
                 return_exceptions=True)
@@ -155,8 +241,8 @@ class ExdocSource(BaseSource):
             # No .md twin for this page after all (or not Markdown): the HTML is the page.
         try:
             if prefetched is not None:
-                return await _document(ctx, page, prefetched, "html")
-            return await _fetch_document(ctx, page, page.url, "html")
+                return await _document(ctx, page, prefetched, Representation.HTML)
+            return await _fetch_document(ctx, page, page.url, Representation.HTML)
         except FetchError as exc:
             return Failure(page.url, exc.message, exc.attempts, exc.status)
 
@@ -170,26 +256,27 @@ class _NotMarkdown(FetchError):
     HTML is read instead."""
 
 
-async def _fetch_document(ctx: CrawlContext, page: GuidePage, url: str, representation: str
-                          ) -> Result:
+async def _fetch_document(ctx: CrawlContext, page: GuidePage, url: str,
+                          representation: Representation) -> Document | Unchanged:
     response = await ctx.fetcher.get(url, ctx.validators_for(url))
     return await _document(ctx, page, response, representation)
 
 
-async def _document(ctx: CrawlContext, page: GuidePage, response: Response, representation: str
-                    ) -> Result:
+async def _document(ctx: CrawlContext, page: GuidePage, response: Response,
+                    representation: Representation) -> Document | Unchanged:
     """What ``response`` (the page's ``.md`` or HTML answer) says about ``page``."""
     url = response.url
     moved_to = _canonical(response.final_url) if response.moved_permanently else None
     moved_to = moved_to if moved_to != page.url else None
     if response.not_modified:
         return Unchanged(page.url, response.validators, moved_to)
-    expected = MARKDOWN_TYPES if representation == "md" else HTML_TYPES
+    markdown = representation is Representation.MARKDOWN
+    expected = MARKDOWN_TYPES if markdown else HTML_TYPES
     if response.content_type and response.content_type not in expected:
-        wrong_type = _NotMarkdown if representation == "md" else FetchError
+        wrong_type = _NotMarkdown if markdown else FetchError
         raise wrong_type(url, f"unexpected content type {response.content_type!r}",
                          response.attempts, response.status)
-    extract = extract_markdown if representation == "md" else extract_exdoc
+    extract = extract_markdown if markdown else extract_exdoc
     extracted: Extracted = await ctx.offload(analysed, extract, response.text,
                                              "changelog" in page.id.lower())
     if not extracted.text.strip():
@@ -208,89 +295,199 @@ def _canonical(url: str) -> str:
 async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
     """List the guide pages of the ExDoc package at ``root`` (a URL ending in ``/``).
 
-    The last index is remembered in ``ctx.state``: a conditional request for the main
-    page answers 304 when nothing was rebuilt (then the root stub is not asked), and a
-    sidebar file whose digest did not change is not fetched again (its name changes with
-    its content).
+    The last index is remembered in ``ctx.state`` (:class:`ExdocIndexCache`): a
+    conditional request for the main page answers 304 when nothing was rebuilt (then
+    the root stub is not asked), and a sidebar file whose digest did not change is not
+    fetched again (its name changes with its content).
 
     A root that answers a permanent redirect (hexdocs.pm's move to per-package
     subdomains) is followed: the pages are those under the new root, and the index says
     where the configured root moved. It is remembered by identity (hexdocs.url_key), so
     a config rewritten to the new form keeps the index.
     """
-    configured = root
-    key = url_key(root)
-    state = ctx.state.setdefault("exdoc", {})
-    cache: dict[str, Any] = state.get(key) or state.get(root) or {}
-    root = cache.get("moved_to") or root
-    early = await _main_first(ctx, cache) if cache.get("pages") is not None else None
-    # A 304 through a permanent redirect is the same build at a new place (hexdocs.pm
-    # serves the same files from the subdomain): the stub says where the root is now.
-    if early is not None and early.not_modified and not early.moved_permanently:
-        return PackageIndex(root, _cached_pages(cache, root), cache["markdown"], early,
-                            Validators.from_stored(cache["main"]),
-                            moved_from=_moved(configured, root))
-    entry = await ctx.fetcher.get(configured, Validators.from_stored(cache.get("root")))
-    root = _moved_root(configured, entry)
-    if entry.not_modified and entry.moved_permanently:
-        # The cached facts name the old place; the stub's own text names the main page.
-        entry = replace(await ctx.fetcher.get(entry.final_url), moved_permanently=True)
-    if entry.not_modified and cache:
-        main_url = cache["main_url"]
-    else:
-        refresh = _meta_refresh(entry.text)
-        main_url = urljoin(entry.final_url, refresh) if refresh else entry.final_url
-        if refresh:
-            _check_inside(root, main_url)
-    cached = (Validators.from_stored(cache.get("main")) if cache.get("main_url") == main_url
-              else None)
-    asked_with = cached
-    if main_url == entry.final_url and not entry.not_modified:
-        main = entry  # the root is itself the main page
-    elif early is not None and early.url == main_url:
-        main = early  # asked first: a new build
-    else:
-        # The main page is usually a guide page as well: asked with the page's own
-        # validators, one request serves discovery and the page (see _fetch_page).
-        asked_with = ctx.validators_for(main_url) or cached
-        main = await ctx.fetcher.get(main_url, asked_with)
-        if main.not_modified and asked_with != cached:
-            main = await ctx.fetcher.get(main_url)  # the cached facts are of another build
-    if main.not_modified and cache.get("pages") is not None:
-        pages, markdown, sidebar = _cached_pages(cache, root), cache["markdown"], cache["sidebar"]
-        complete = settled = True
-    else:
+    found = _Discovery.of(ctx, root)
+    early = await found.ask_main_first()
+    if (same := found.same_build(early)) is not None:
+        return same
+    stub = await found.read_stub()
+    main_url = found.main_url(stub)
+    main, asked_with = await found.read_main(main_url, stub, early)
+    guides = await found.read_guides(main)
+    found.remember(stub, main_url, main, guides)
+    return PackageIndex(found.root, guides.pages, guides.markdown, main, asked_with,
+                        guides.complete, found.moved_from)
+
+
+@dataclass
+class _Discovery:
+    """The steps of :func:`discover` for one configured root, in the order it takes them."""
+
+    ctx: CrawlContext
+    configured: str
+    memory: dict[str, Any]  # ``ctx.state["exdoc"]``: one cache per root
+    cache: ExdocIndexCache | None
+    # Where the package is now: where the index was last found, then where the stub says.
+    root: str
+
+    @classmethod
+    def of(cls, ctx: CrawlContext, configured: str) -> _Discovery:
+        """Start at ``configured`` with what the last run remembered of it (looked up by
+        identity, then by the URL it was kept under before); where it moved, if it did."""
+        memory = ctx.state.get("exdoc")
+        if not isinstance(memory, dict):
+            memory = ctx.state["exdoc"] = {}
+        cache = ExdocIndexCache.from_state(memory.get(url_key(configured))
+                                           or memory.get(configured))
+        moved_to = cache.moved_to if cache is not None else None
+        return cls(ctx, configured, memory, cache, moved_to or configured)
+
+    @property
+    def moved_from(self) -> str | None:
+        """The configured root when the package is found elsewhere now."""
+        return self.configured if self.root != self.configured else None
+
+    async def ask_main_first(self) -> Response | None:
+        """The remembered main page, asked before the root stub.
+
+        ExDoc writes every file of a package on each build, so a 304 here means the stub
+        did not change either and need not be asked. None when the stub must be asked:
+        nothing remembered, the main page is gone (renamed: the stub names the new one),
+        or the page's own validators are not those the index was read with.
+        """
+        cache = self.cache
+        if cache is None or cache.pages is None or cache.main is None:
+            return None
+        if self.ctx.validators_for(cache.main_url) not in (None, cache.main):
+            return None
+        return await _get_unless_gone(self.ctx, cache.main_url, cache.main)
+
+    def same_build(self, early: Response | None) -> PackageIndex | None:
+        """The remembered index when the main page asked first answered 304 in place.
+
+        A 304 through a permanent redirect is the same build at a new place (hexdocs.pm
+        serves the same files from the subdomain): the stub must say where the root is.
+        """
+        cache = self.cache
+        if early is None or not early.not_modified or early.moved_permanently or cache is None:
+            return None
+        pages = cache.guide_pages(self.root)
+        if pages is None:
+            return None
+        return PackageIndex(self.root, pages, cache.markdown, early, cache.main,
+                            moved_from=self.moved_from)
+
+    async def read_stub(self) -> Response:
+        """The configured root's answer (ExDoc's redirect stub), asked with the remembered
+        validators; the root moves to where a permanent redirect led.
+
+        A 304 at the new place is asked again unconditionally: the remembered facts
+        name the old place, the stub's own text names the main page.
+        """
+        cache = self.cache
+        stub = await self.ctx.fetcher.get(self.configured, cache.root if cache else None)
+        self.root = _moved_root(self.configured, stub)
+        if stub.not_modified and stub.moved_permanently:
+            stub = replace(await self.ctx.fetcher.get(stub.final_url), moved_permanently=True)
+        return stub
+
+    def main_url(self, stub: Response) -> str:
+        """The main page the stub names (the remembered one when it answered 304), or
+        the root itself when it is no stub."""
+        if stub.not_modified and self.cache is not None:
+            return self.cache.main_url
+        refresh = _meta_refresh(stub.text)
+        if not refresh:
+            return stub.final_url
+        main_url = urljoin(stub.final_url, refresh)
+        _check_inside(self.root, main_url)
+        return main_url
+
+    async def read_main(self, main_url: str, stub: Response, early: Response | None
+                        ) -> tuple[Response, Validators | None]:
+        """The main page's answer, and the validators it was asked with.
+
+        No request when the root is itself the main page or the main page was asked
+        first (a new build). The main page is usually a guide page as well: asked with
+        the page's own validators, one request serves discovery and the page (see
+        :meth:`PackageIndex.take_main`); a 304 to validators other than the remembered
+        ones is asked again unconditionally (the remembered facts are of another build).
+        """
+        cache = self.cache
+        remembered = cache.main if cache is not None and cache.main_url == main_url else None
+        if main_url == stub.final_url and not stub.not_modified:
+            return stub, remembered
+        if early is not None and early.url == main_url:
+            return early, remembered
+        asked_with = self.ctx.validators_for(main_url) or remembered
+        main = await self.ctx.fetcher.get(main_url, asked_with)
+        if main.not_modified and asked_with != remembered:
+            main = await self.ctx.fetcher.get(main_url)
+        return main, asked_with
+
+    async def read_guides(self, main: Response) -> _Guides:
+        """The guides: those remembered when the main page did not change, else those
+        the sidebar file lists, else llms.txt (Markdown builds), else the guides the main
+        page links to (a partial list). Raises when the root shows no ExDoc index."""
+        cache = self.cache
+        remembered = cache.guide_pages(self.root) if cache is not None else None
+        if main.not_modified and cache is not None and remembered is not None:
+            return _Guides(remembered, cache.markdown, cache.sidebar)
         markdown, sidebar = _main_page_facts(main.text, main.final_url)
-        pages, complete, settled = None, True, True
-        if sidebar and sidebar == cache.get("sidebar") and cache.get("pages") is not None:
-            pages = _cached_pages(cache, root)
-        elif sidebar:
-            _check_inside(root, sidebar)
-            listed = await _get_unless_gone(ctx, sidebar)
-            pages = _parse_sidebar(listed, root) if listed else None
-        if pages is None and markdown:
-            listed = await _get_unless_gone(ctx, urljoin(root, "llms.txt"))
-            pages = _parse_llms(listed, root) if listed else None
-            if pages:
-                pages, settled = await _without_link_extras(ctx, pages)
-        if pages is None and (sidebar or markdown):
-            # An ExDoc build whose index cannot be read: the guides its main page links to.
-            pages, complete = _linked_guides(main, root, cache), False
-    if pages is None:
+        pages = await self.read_sidebar(sidebar)
+        if pages is not None:
+            return _Guides(pages, markdown, sidebar)
+        listed = await self.read_llms_txt() if markdown else None
+        if listed is not None:
+            pages, left_out = listed
+            return _Guides(pages, markdown, sidebar, left_out=left_out)
+        linked = _linked_guides(main, self.root, cache) if sidebar or markdown else None
+        if linked is not None:
+            return _Guides(linked, markdown, sidebar, complete=False)
         what = f"unreadable {sidebar}" if sidebar else "no ExDoc sidebar_items"
-        raise FetchError(root, f"{what} or llms.txt found: is this an ExDoc root?")
-    # A partial list, or one that left entries out on a 404, is not remembered for this
-    # build: the next run reads the index again rather than trust it until a rebuild.
-    settled = settled and complete
-    state.pop(configured, None)  # remembered by its URL before it was by identity
-    state[key] = {
-        "moved_to": root if root != configured else None,
-        "root": _stored(entry, cache.get("root")), "main_url": main_url,
-        "main": _stored(main, cache.get("main")) if settled else None, "sidebar": sidebar,
-        "markdown": markdown, "pages": [[p.id, p.title, p.group] for p in pages] if settled
-        else None}
-    return PackageIndex(root, pages, markdown, main, asked_with, complete,
-                        _moved(configured, root))
+        raise FetchError(self.root, f"{what} or llms.txt found: is this an ExDoc root?")
+
+    async def read_sidebar(self, sidebar: str | None) -> list[GuidePage] | None:
+        """The extras the sidebar file lists (the remembered ones when its name, so its
+        digest, did not change); None when there is none or it cannot be read."""
+        if not sidebar:
+            return None
+        cache = self.cache
+        if cache is not None and cache.sidebar == sidebar and cache.pages is not None:
+            return cache.guide_pages(self.root)
+        _check_inside(self.root, sidebar)
+        listed = await _get_unless_gone(self.ctx, sidebar)
+        return _parse_sidebar(listed, self.root) if listed is not None else None
+
+    async def read_llms_txt(self) -> tuple[list[GuidePage], bool] | None:
+        """The extras llms.txt lists less the sidebar's external links, and whether an
+        entry was left out as one; None when it is missing or not one ExDoc wrote."""
+        listed = await _get_unless_gone(self.ctx, urljoin(self.root, "llms.txt"))
+        pages = _parse_llms(listed, self.root) if listed is not None else None
+        if not pages:
+            return None if pages is None else (pages, False)
+        kept, all_kept = await _without_link_extras(self.ctx, pages)
+        return kept, not all_kept
+
+    def remember(self, stub: Response, main_url: str, main: Response, guides: _Guides
+                 ) -> None:
+        """Keep the index for the next run, by the root's identity.
+
+        A 304 keeps the validators remembered before. An unsettled list (partial, or
+        one that left entries out on a 404) is not remembered for this build, nor the
+        main page's validators: the next run reads the index again rather than trust it
+        until a rebuild.
+        """
+        before = self.cache
+        remembered = ExdocIndexCache(
+            main_url, guides.markdown, guides.sidebar,
+            root=_validators_after(stub, before.root if before else None),
+            main=_validators_after(main, before.main if before else None)
+            if guides.settled else None,
+            pages=tuple(IndexEntry(p.id, p.title, p.group) for p in guides.pages)
+            if guides.settled else None,
+            moved_to=self.root if self.root != self.configured else None)
+        self.memory.pop(self.configured, None)  # kept by its URL before it was by identity
+        self.memory[url_key(self.configured)] = remembered.to_state()
 
 
 async def _get_unless_gone(ctx: CrawlContext, url: str, validators: Validators | None = None
@@ -333,28 +530,11 @@ async def _without_link_extras(ctx: CrawlContext, pages: list[GuidePage]
     return kept, len(kept) == len(pages)
 
 
-async def _main_first(ctx: CrawlContext, cache: dict[str, Any]) -> Response | None:
-    """The remembered main page, asked before the root stub.
-
-    ExDoc writes every file of a package on each build, so a 304 here means the stub
-    did not change either and need not be asked. None when the stub must be asked: the
-    main page is gone, or the page's own validators are not those the index was read with.
-    """
-    main_url, cached = cache.get("main_url"), Validators.from_stored(cache.get("main"))
-    if main_url is None or cached is None or ctx.validators_for(main_url) not in (None, cached):
-        return None
-    # Renamed or gone: the stub names the main page now.
-    return await _get_unless_gone(ctx, main_url, cached)
-
-
-def _stored(response: Response, before: list[str | None] | None) -> list[str | None] | None:
+def _validators_after(response: Response, before: Validators | None) -> Validators | None:
+    """The validators to remember for ``response``: ``before`` when it answered 304."""
     if response.not_modified:
         return before
-    return response.validators.stored()
-
-
-def _cached_pages(cache: dict[str, Any], root: str) -> list[GuidePage]:
-    return [GuidePage(i, t, g, f"{root}{i}.html") for i, t, g in cache["pages"]]
+    return response.validators if response.validators.stored() else None
 
 
 def _main_page_facts(html: str, url: str) -> tuple[bool, str | None]:
@@ -483,12 +663,14 @@ def _all_modules(lines: list[str]) -> bool:
     return bool(ids) and all(MODULE_ID.match(unquote(i)) for i in ids)
 
 
-def _linked_guides(main: Response, root: str, cache: dict[str, Any]) -> list[GuidePage] | None:
+def _linked_guides(main: Response, root: str, cache: ExdocIndexCache | None
+                   ) -> list[GuidePage] | None:
     """The main page and the guides it links to: ``<id>.html`` right inside ``root``,
     module pages (``Phoenix.Router.html``) left out. Only part of the guides: never a
     list to remove pages by. Titles and groups are those last listed, if any.
     """
-    known = {i: (t, g) for i, t, g in cache.get("pages") or []}
+    remembered = cache.pages if cache is not None and cache.pages is not None else ()
+    known = {e.id: (e.title, e.group) for e in remembered}
     tree = LexborHTMLParser(main.text)
     hrefs = (a.attributes.get("href") or "" for a in tree.css("a[href]"))
     pages: list[GuidePage] = []

@@ -4,6 +4,9 @@ The sites are copies of the bundled demo site (``crawler/demo/site``) altered th
 real builds go wrong or differ: a truncated or old-format ``sidebar_items`` file, an
 ``llms.txt`` whose extras section has another name or lists an external link, a
 ``.md`` twin answered as a login page. All are served over HTTP by ``DocServer``.
+
+And what discovery remembers between runs: the requests cold, warm and changed runs
+make, an index remembered by an earlier docwatch, one that cannot be read.
 """
 
 from __future__ import annotations
@@ -257,3 +260,172 @@ sources:
         srv.reset_log()
         crawl(config, date=dt.date(2024, 1, 4), database=db)
         assert srv.log.count("/" + rebuilt) == 1
+
+
+# --- the remembered index: the requests of cold, warm and changed runs ----------------------
+
+# What every run asks of the demo site (v1, then v2 from day 3), robots.txt aside: the
+# requests discovery made before its index memory was typed (ExdocIndexCache).
+COLD = ["GET /lumen/ 200", "GET /lumen/changelog.html 200", "GET /lumen/channels.html 200",
+        "GET /lumen/dist/sidebar_items-552CB215CB.js 200", "GET /lumen/installation.html 200",
+        "GET /lumen/overview.html 200", "GET /lumen/routing.html 200",
+        "GET /lumen_live/ 200", "GET /lumen_live/bindings.html 200",
+        "GET /lumen_live/dist/sidebar_items-6D6AEB4D29.js 200",
+        "GET /lumen_live/uploads.html 200", "GET /lumen_live/welcome.html 200"]
+# Unchanged: the main pages answer 304, so neither stub nor sidebar file is asked.
+WARM = ["GET /lumen/changelog.html 304", "GET /lumen/channels.html 304",
+        "GET /lumen/installation.html 304", "GET /lumen/overview.html 304",
+        "GET /lumen/routing.html 304", "GET /lumen_live/bindings.html 304",
+        "GET /lumen_live/uploads.html 304", "GET /lumen_live/welcome.html 304"]
+CHANGED = ["GET /lumen/ 200", "GET /lumen/changelog.html 200",
+           "GET /lumen/dist/sidebar_items-2C0C1C3700.js 200", "GET /lumen/installation.html 200",
+           "GET /lumen/json_apis.html 200", "GET /lumen/overview.html 200",
+           "GET /lumen/routing.html 200", "GET /lumen_live/ 200", "GET /lumen_live/async.md 200",
+           "GET /lumen_live/bindings.md 200",
+           "GET /lumen_live/dist/sidebar_items-4DBABCC85C.js 200",
+           "GET /lumen_live/uploads.md 200", "GET /lumen_live/welcome.html 200",
+           "GET /lumen_live/welcome.md 200", "HEAD /lumen_live/async.html 200",
+           "HEAD /lumen_live/bindings.html 200", "HEAD /lumen_live/uploads.html 200"]
+WARM_V2 = ["GET /lumen/changelog.html 304", "GET /lumen/installation.html 304",
+           "GET /lumen/json_apis.html 304", "GET /lumen/overview.html 304",
+           "GET /lumen/routing.html 304", "GET /lumen_live/async.md 304",
+           "GET /lumen_live/bindings.md 304", "GET /lumen_live/uploads.md 304",
+           "GET /lumen_live/welcome.html 304", "GET /lumen_live/welcome.md 304",
+           "HEAD /lumen_live/async.html 304", "HEAD /lumen_live/bindings.html 304",
+           "HEAD /lumen_live/uploads.html 304"]
+# Nothing remembered but the pages' own validators: stubs and sidebar files read again,
+# each main page asked with its page's validators, then afresh for the index.
+REDISCOVERED = ["GET /lumen/ 200", "GET /lumen/changelog.html 304",
+                "GET /lumen/channels.html 304",
+                "GET /lumen/dist/sidebar_items-552CB215CB.js 200",
+                "GET /lumen/installation.html 304", "GET /lumen/overview.html 200",
+                "GET /lumen/overview.html 304", "GET /lumen/routing.html 304",
+                "GET /lumen_live/ 200", "GET /lumen_live/bindings.html 304",
+                "GET /lumen_live/dist/sidebar_items-6D6AEB4D29.js 200",
+                "GET /lumen_live/uploads.html 304", "GET /lumen_live/welcome.html 200",
+                "GET /lumen_live/welcome.html 304"]
+
+# ``ctx.state`` as docwatch has long written it for the demo's v1 (``{base}`` the server):
+# validators as [etag, last_modified], pages as [id, title, group]; lumen_live's in the
+# form before roots could move (no "moved_to").
+OLD_STATE = """{"exdoc": {
+ "{base}/lumen/": {
+  "moved_to": null,
+  "root": ["\\"46d4c4e96ad75ba588d74bd7502b37b6\\"", "Mon, 01 Jan 2024 00:00:00 GMT"],
+  "main_url": "{base}/lumen/overview.html",
+  "main": ["\\"612229a577ca4f69479f3f4e394738a2\\"", "Mon, 01 Jan 2024 00:00:00 GMT"],
+  "sidebar": "{base}/lumen/dist/sidebar_items-552CB215CB.js",
+  "markdown": false,
+  "pages": [["overview", "Overview", "Introduction"],
+            ["installation", "Installation", "Introduction"],
+            ["routing", "Routing", "Guides"], ["channels", "Channels", "Guides"],
+            ["changelog", "Changelog", "References"]]},
+ "{base}/lumen_live/": {
+  "root": ["\\"17b03d591852ccc026ba5424a4c0440e\\"", "Mon, 01 Jan 2024 00:00:00 GMT"],
+  "main_url": "{base}/lumen_live/welcome.html",
+  "main": ["\\"2cce713769207f1f0cbf690d9d363c51\\"", "Mon, 01 Jan 2024 00:00:00 GMT"],
+  "sidebar": "{base}/lumen_live/dist/sidebar_items-6D6AEB4D29.js",
+  "markdown": false,
+  "pages": [["welcome", "Welcome", "Introduction"], ["bindings", "Bindings", "Client"],
+            ["uploads", "Uploads", "Client"]]}}}"""
+
+
+class DemoProject:
+    """Both demo packages crawled into real SQLite, a day at a time."""
+
+    def __init__(self, folder: Path, server: DocServer):
+        self.server = server
+        self.db_path = folder / "db.sqlite3"
+        config_path = folder / "sources.yaml"
+        config_path.write_text(f"""
+report:
+  dir: out
+http:
+  attempts: 1
+sources:
+  - name: docs
+    kind: exdoc
+    urls: [{server.url("/lumen/")}, {server.url("/lumen_live/")}]
+""")
+        self.config = load_config(config_path)
+
+    def crawl(self, version: str, day: int) -> tuple[list[str], dict]:
+        """The requests the run made (robots.txt aside) and its JSON report."""
+        self.server.set_version(version)
+        self.server.reset_log()
+        outcome = crawl(self.config, date=dt.date(2024, 1, day),
+                        database=f"sqlite:///{self.db_path}")
+        asked = sorted(f"{e.method} {e.path} {e.status}" for e in self.server.log.requests()
+                       if e.path != "/robots.txt")
+        return asked, json.loads(outcome.report_paths[1].read_text())
+
+    def state(self) -> dict:
+        with sqlite3.connect(self.db_path) as conn:
+            (meta,) = conn.execute("SELECT meta FROM sources WHERE name = 'docs'").fetchone()
+        return json.loads(meta)["state"]
+
+    def set_state(self, state: object) -> None:
+        with sqlite3.connect(self.db_path) as conn:
+            (meta,) = conn.execute("SELECT meta FROM sources WHERE name = 'docs'").fetchone()
+            meta = json.loads(meta)
+            meta["state"] = state
+            conn.execute("UPDATE sources SET meta = ? WHERE name = 'docs'", (json.dumps(meta),))
+
+    def old_state(self) -> dict:
+        return json.loads(OLD_STATE.replace("{base}", self.server.base_url))
+
+
+@pytest.fixture
+def project(site: Path, tmp_path: Path) -> Iterator[DemoProject]:
+    with DocServer(site, "v1") as srv:
+        yield DemoProject(tmp_path, srv)
+
+
+def test_cold_warm_and_changed_runs_ask_what_discovery_always_asked(project):
+    asked, _ = project.crawl("v1", 2)
+    assert asked == COLD
+    written = project.state()["exdoc"]
+    old = project.old_state()["exdoc"]
+    old[project.server.url("/lumen_live/")] = {"moved_to": None,
+                                                **old[project.server.url("/lumen_live/")]}
+    assert written == old  # the JSON form databases already hold, key for key
+    assert project.crawl("v1", 2)[0] == WARM
+    asked, data = project.crawl("v2", 3)
+    assert asked == CHANGED and len(data["changes"]) == 7
+    assert project.crawl("v2", 3)[0] == WARM_V2
+    assert project.crawl("v2", 4)[0] == WARM_V2
+
+
+def test_an_index_remembered_by_an_earlier_docwatch_serves_the_warm_run(project):
+    project.crawl("v1", 2)  # the pages and their validators
+    project.set_state(project.old_state())
+
+    asked, data = project.crawl("v1", 3)
+
+    assert asked == WARM  # all 304, neither stub nor sidebar file asked
+    assert data["changes"] == [] and data["errors"] == []
+    assert project.state() == project.old_state()  # an unchanged build rewrites nothing
+    asked, data = project.crawl("v2", 4)
+    assert asked == CHANGED and len(data["changes"]) == 7
+
+
+@pytest.mark.parametrize("broken", [
+    "junk",
+    {"{base}/lumen/": "junk", "{base}/lumen_live/": []},
+    {"{base}/lumen/": {"pages": "junk"}, "{base}/lumen_live/": {"main_url": 3}},
+    {"{base}/lumen/": {"main_url": "{base}/lumen/overview.html", "markdown": "no"},
+     "{base}/lumen_live/": {"main_url": "{base}/lumen_live/welcome.html", "markdown": False,
+                            "pages": [["welcome", "Welcome"]]}},
+])
+def test_an_unreadable_remembered_index_means_a_full_discovery(project, broken):
+    project.crawl("v1", 2)
+    written = project.state()
+    broken = json.loads(json.dumps(broken).replace("{base}", project.server.base_url))
+    project.set_state({"exdoc": broken})
+
+    asked, data = project.crawl("v1", 3)
+
+    assert asked == REDISCOVERED
+    assert data["changes"] == [] and data["errors"] == []
+    assert project.state() == written  # remembered afresh
+    assert project.crawl("v1", 4)[0] == WARM
