@@ -1,11 +1,11 @@
 """The HTTP client every source shares: politeness, validators, retries, limits.
 
-One :class:`Fetcher` per run wraps an ``httpx.AsyncClient`` (and, without a proxy, sends
-straight to its transport, :mod:`crawler.transport`). It bounds concurrency in total and
-per host, sends conditional requests from stored validators, follows redirects (noting
-permanent ones), retries what is worth retrying (with backoff, jitter and
-``Retry-After``), caps the body size after decompression and reports every failure as a
-:class:`FetchError` with its attempts.
+One :class:`Fetcher` per run wraps an ``httpx.AsyncClient`` on httpx's stock transports
+(HTTP/2 where the server offers it, proxies from the environment). It bounds concurrency
+in total and per site, sends conditional requests from stored validators, follows
+redirects itself (noting permanent ones), retries what is worth retrying (with backoff,
+jitter and ``Retry-After``), caps the body size after decompression and reports every
+failure as a :class:`FetchError` with its attempts.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from urllib.parse import urlsplit
 
 import httpx
 from protego import Protego
-
-from crawler.transport import AsyncioTransport
 
 log = logging.getLogger(__name__)
 
@@ -129,32 +127,40 @@ class ConnectionFailed(FetchError):
     dropped, or the request timed out. ``message`` says which, for a human."""
 
 
-_ERRNO = re.compile(r"\[Errno (-?\d+)\]")
+def _os_errors(exc: BaseException) -> list[OSError]:
+    """The socket-level errors under an httpx/httpcore transport error, outermost first:
+    the cause chain, and each attempt of a host with several addresses (anyio raises
+    "All connection attempts failed" from a group of one error per address)."""
+    seen: set[int] = set()
+    found: list[OSError] = []
+    pending: list[BaseException] = [exc]
+    while pending:
+        cause = pending.pop(0)
+        if id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, OSError):
+            found.append(cause)
+        if isinstance(cause, BaseExceptionGroup):
+            pending.extend(cause.exceptions)
+        chained = cause.__cause__ or cause.__context__
+        if chained is not None:
+            pending.append(chained)
+    return found
 
 
 def _os_error(exc: BaseException) -> OSError | None:
-    """The socket-level error under an httpx/httpcore transport error, if any: the first
-    with an errno in the chain (anyio wraps them in "All connection attempts failed")."""
-    seen: set[int] = set()
-    found: list[OSError] = []
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, OSError):
-            if cause.errno is not None:
-                return cause
-            found.append(cause)
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return found[0] if found else None
+    """The socket-level error that says most: a refusal (the host was reached, even if
+    another of its addresses was not), else the first with an errno, else any."""
+    errors = _os_errors(exc)
+    refused = [e for e in errors if _refused(e)]
+    with_errno = [e for e in errors if e.errno is not None]
+    best = refused or with_errno or errors
+    return best[0] if best else None
 
 
 def _refused(error: OSError) -> bool:
-    if isinstance(error, ConnectionRefusedError):
-        return True
-    # asyncio tried several addresses: "Multiple exceptions: [Errno 111] ..., [Errno 111] ..."
-    codes = _ERRNO.findall(str(error))
-    return error.errno is None and bool(codes) and \
-        all(int(code) == errno.ECONNREFUSED for code in codes)
+    return isinstance(error, ConnectionRefusedError) or error.errno == errno.ECONNREFUSED
 
 
 def describe_connection_error(exc: BaseException, url: str | httpx.URL) -> str:
@@ -310,7 +316,6 @@ class Fetcher:
         self._hosts: dict[str, _Host] = {}
         self._sites: dict[str, _Site] = {}
         self._client: httpx.AsyncClient | None = None
-        self._direct: AsyncioTransport | None = None
         self._headers = {"User-Agent": self.settings.user_agent, "Accept": "*/*",
                          "Accept-Encoding": "gzip"}
         self._timeout = httpx.Timeout(self.settings.timeout).as_dict()
@@ -319,21 +324,17 @@ class Fetcher:
         s = self.settings
         limits = httpx.Limits(max_connections=s.concurrency,
                               max_keepalive_connections=s.concurrency)
-        if urllib.request.getproxies():
-            # httpx's own transports, routed to the proxies the environment names
-            # (HTTP_PROXY, HTTPS_PROXY, NO_PROXY...); a custom transport would turn that off.
-            self._client = httpx.AsyncClient(limits=limits)
-        else:
-            # Requests go straight to the transport: a client's layers (auth, cookies,
-            # redirects, hooks) are unused here and cost a tenth of a 304's CPU.
-            self._direct = AsyncioTransport(limits)
+        # The client builds httpx's stock transport for each route, with these limits:
+        # direct, or through the proxy the environment names (trust_env: HTTP_PROXY,
+        # HTTPS_PROXY, ALL_PROXY, NO_PROXY; passing transport= would turn that off).
+        # HTTP/2 is negotiated over TLS (ALPN) where offered; plain http stays HTTP/1.1.
+        # No transport-level retries: every attempt is the fetcher's, counted and backed off.
+        self._client = httpx.AsyncClient(limits=limits, http2=True, trust_env=True)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._client is not None:
             await self._client.aclose()
-        if self._direct is not None:
-            await self._direct.aclose()
 
     def _host(self, url: str) -> _Host:
         key = urlsplit(url).netloc
@@ -462,7 +463,7 @@ class Fetcher:
                     failed = exc.request.url  # the host that failed, after redirects too
                 except RuntimeError:
                     failed = httpx.URL(url)
-                proxy = _proxy_for(failed) if self._client is not None else None
+                proxy = _proxy_for(failed)
                 if proxy is None:
                     raise _Unreachable(describe_connection_error(exc, failed)) from None
                 # The connection was to the proxy: name it, not the host behind it.
@@ -472,16 +473,9 @@ class Fetcher:
     async def _send(self, method: str, url: str | httpx.URL, headers: dict[str, str]
                     ) -> httpx.Response:
         """One request, no redirect followed; the response's body is still to be read."""
+        # send(), not build_request(): only these headers, no cookie jar, no auth.
         request = httpx.Request(method, url, headers={**self._headers, **headers},
                                 extensions={"timeout": self._timeout})
-        if self._direct is not None:
-            try:
-                response = await self._direct.handle_async_request(request)
-            except httpx.TransportError as exc:
-                exc.request = request  # as httpx's client does: names the failing URL
-                raise
-            response.request = request
-            return response
         assert self._client is not None, "use Fetcher as an async context manager"
         return await self._client.send(request, stream=True, follow_redirects=False)
 
