@@ -9,6 +9,12 @@ be fetched, 2 when the configuration (or a command-line value) is invalid, 3 whe
 run holds the database, 130 when interrupted. The reading commands exit 0 when they
 showed what was asked, 1 when there is nothing to show (no database, an unknown URL,
 no run on that date) and 2 on an invalid configuration or command-line value.
+``schedule`` exits 0 once stopped and 2 when its configuration is invalid at startup.
+
+The library never touches the process: this module alone installs the SIGINT/SIGTERM
+handlers (they set the ``stop`` event a run and the scheduler watch), declares the exit
+statuses and exits. The exceptions it turns into messages are listed in
+:mod:`crawler.errors`.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import gc
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
@@ -29,16 +37,23 @@ import click
 
 from crawler.config import DEFAULT_CONFIG, ConfigError, load_config
 from crawler.store.db import DEFAULT_DATABASE, ENV_VAR
+from crawler.types import ChangeKind, PageStatus, RunStatus
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from crawler.history import PageRef
+    from crawler.pipeline import StopRequest
 
 T = TypeVar("T")
 
+# The exit statuses of every command, declared here only.
 EXIT_OK, EXIT_ALL_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The signals that stop a run (between pages) or the scheduler.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+log = logging.getLogger(__name__)
 
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None
@@ -80,7 +95,7 @@ def cli() -> None:
 def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date | None,
                   database: str | None, quiet: bool, verbose: bool, log_json: bool) -> None:
     """Crawl the sources, store snapshots, diff against the last run, write the report."""
-    from crawler.pipeline import crawl
+    from crawler.pipeline import StopRequest, crawl
 
     level = logging.INFO if verbose else logging.WARNING
     if log_json:
@@ -93,19 +108,21 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
 
     say = _say_json if log_json else _say_plain
     interactive = not quiet and not log_json and sys.stderr.isatty()
-    try:
-        config = load_config(config_path)
-        with _progress_bars(interactive) as progress:
-            outcome = crawl(config, date=run_date, sources=list(sources) or None,
-                            database=database, progress=progress)
-    except KeyboardInterrupt:
-        say("error", "interrupted")
-        sys.exit(EXIT_INTERRUPTED)
-    except ConfigError as exc:
-        _fail_config(exc, say)
-    except RunLocked as exc:
-        say("error", f"{exc}; not starting a second one")
-        sys.exit(EXIT_LOCKED)
+    stop = StopRequest()
+    with _stop_on_signals(stop):
+        try:
+            config = load_config(config_path)
+            if stop.is_set():  # before the run started: nothing to record
+                say("error", "interrupted")
+                sys.exit(EXIT_INTERRUPTED)
+            with _progress_bars(interactive) as progress:
+                outcome = crawl(config, date=run_date, sources=list(sources) or None,
+                                database=database, progress=progress, stop=stop)
+        except ConfigError as exc:
+            _fail_config(exc, say)
+        except RunLocked as exc:
+            say("error", f"{exc}; not starting a second one")
+            sys.exit(EXIT_LOCKED)
     if not quiet:
         for path in outcome.report_paths:
             click.echo(str(path))
@@ -116,7 +133,11 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
             reports=[str(p) for p in outcome.report_paths])
     for problem in outcome.delivery_problems:
         say("warning", problem)  # the report is on disk; delivery never fails a run
-    if outcome.status == "interrupted":
+    if outcome.status != RunStatus.INTERRUPTED and stop.is_set():
+        # The signal came after the last page: the run and its report are complete.
+        log.warning("signal %d received while the report was written: stopping now",
+                    stop.signum)
+    if outcome.status == RunStatus.INTERRUPTED or stop.is_set():
         sys.exit(EXIT_INTERRUPTED)
     if outcome.all_failed:
         say("error", "no page could be fetched (network?); see Fetch problems in the "
@@ -220,11 +241,18 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
 def schedule_command(config_path: Path, database: str | None) -> None:
     """Run in the foreground, crawling on the `schedule:` of sources.yaml (and each
     source's own `schedule:`) until SIGTERM/SIGINT."""
-    from crawler.schedule import run_schedule
+    from crawler.pipeline import StopRequest
+    from crawler.schedule import ScheduleOutcome, run_schedule
 
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     logging.getLogger("docwatch.schedule").setLevel(logging.INFO)
-    sys.exit(run_schedule(config_path, database))
+    exit_status = {ScheduleOutcome.CONFIG_INVALID: EXIT_CONFIG,
+                   ScheduleOutcome.STOPPED: EXIT_OK,
+                   ScheduleOutcome.RUN_INTERRUPTED: EXIT_OK}
+    stop = StopRequest()
+    with _stop_on_signals(stop):
+        ended = run_schedule(config_path, database, stop=stop)
+    sys.exit(exit_status[ended])
 
 
 @cli.command("prune")
@@ -304,6 +332,7 @@ def report_command(config_path: Path, report_date: dt.date | None, since: dt.dat
         report = build_report(engine, config, report_date)
         paths = publish(report, config)
     else:
+        assert since is not None  # exactly one of --date and --since, checked above
         until = until or dt.datetime.now(dt.UTC).date()
         if since > until:
             raise click.UsageError(f"--since {since} is after --until {until}")
@@ -351,15 +380,17 @@ def history_command(url: str, source: str | None, database: str | None) -> None:
     engine = _open(database)
     page = _page(engine, url, source)
     events = page_history(engine, page)
-    status = "" if page.status == "active" else f", {page.status}"
+    status = "" if page.status == PageStatus.ACTIVE else f", {page.status}"
     click.echo(f"{page.url} ({page.source}{status}): {page.title}")
     rows = [["date", "run", "snapshot", "size", "change"]]
     for event in events:
         snap = event.snapshot
-        new = snap is not None and snap.run_id == event.run_id and event.change != "removed"
+        # The snapshot this event stored, if it stored one.
+        new = snap if snap is not None and snap.run_id == event.run_id \
+            and event.change != ChangeKind.REMOVED else None
         summary = event.summary if event.summary and event.summary != event.change else ""
         rows.append([event.run_date.isoformat(), str(event.run_id),
-                     snap.short_hash if new else "-", f"{snap.size:,}" if new else "-",
+                     new.short_hash if new else "-", f"{new.size:,}" if new else "-",
                      f"{event.change}: {summary}" if summary else event.change])
     _table(rows, right={1, 3})
 
@@ -413,7 +444,7 @@ def diff_command(url: str, from_date: dt.date | None, to_date: dt.date | None, c
                    f"{diff.new.run_date.isoformat()}", err=True)
         return
     if color is None:
-        color = click.get_text_stream("stdout").isatty() and not os.environ.get("NO_COLOR")
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     for line in diff.lines:
         click.echo(_diff_style(line) if color else line, color=color)
     sections = "; ".join(diff.stats.sections)
@@ -466,6 +497,27 @@ def init_command(force: bool, directory: Path) -> None:
 # -- helpers ------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
+    """While the command runs, SIGINT and SIGTERM set ``stop`` (a run then ends between
+    pages, recorded as interrupted); a second signal only sets it again. The handlers
+    the process had are back on the way out. Off the main thread, where Python allows
+    no handler, nothing is installed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    # set() takes the event's lock, which the main thread (where the handler runs) never
+    # holds: the library only ever reads the event with is_set().
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda received, _frame: stop.set_by_signal(received))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per record: time (UTC), level, logger, message, exception."""
 
@@ -489,7 +541,13 @@ def _progress_bars(enabled: bool):
     if not enabled:
         yield Progress()
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.progress import Progress as RichProgress
 
     bars = RichProgress(TextColumn("{task.description:<16}"), BarColumn(),
@@ -497,9 +555,9 @@ def _progress_bars(enabled: bool):
 
     class Bars(Progress):
         def __init__(self) -> None:
-            self.tasks: dict[str, int] = {}
+            self.tasks: dict[str, TaskID] = {}
 
-        def _task(self, source: str) -> int:
+        def _task(self, source: str) -> TaskID:
             if source not in self.tasks:
                 self.tasks[source] = bars.add_task(source, total=None)
             return self.tasks[source]

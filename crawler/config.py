@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
 )
 
+from crawler.errors import DocwatchError
 from crawler.hexdocs import url_key
 from crawler.sources import SOURCE_KINDS
 from crawler.sources.base import HistoryConfig, SourceConfig, check_http_url
@@ -34,7 +35,7 @@ DEFAULT_CONFIG = Path("sources.yaml")
 USER_AGENT = "docwatch/0.1 (+https://github.com/docwatch/docwatch; documentation change monitor)"
 
 
-class ConfigError(Exception):
+class ConfigError(DocwatchError):
     """A configuration problem, already phrased for the user (``file:line: field: what``)."""
 
     def __init__(self, problems: list[str]):

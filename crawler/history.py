@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 
 from crawler import hexdocs
 from crawler.diff import TextDiff, diff_texts
+from crawler.errors import DocwatchError
 from crawler.store.db import database_url, open_database, sqlite_file
 from crawler.store.models import Change, Page, Run, Snapshot
 
 SHORT_HASH = 10
 
 
-class HistoryError(Exception):
+class HistoryError(DocwatchError):
     """Nothing to show, phrased for the user (an unknown URL, a date before any run...)."""
 
 

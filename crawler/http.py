@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 import httpx
 from protego import Protego
 
+from crawler.errors import DocwatchError
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -111,7 +113,7 @@ class Response:
         return decode_body(self.content, self.headers.get("content-type", ""))
 
 
-class FetchError(Exception):
+class FetchError(DocwatchError):
     """A URL that could not be fetched, after ``attempts`` tries."""
 
     def __init__(self, url: str, message: str, attempts: int = 1, status: int | None = None):

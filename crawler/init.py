@@ -10,11 +10,13 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from crawler.errors import DocwatchError
+
 #: The starter files, as paths relative to the target directory.
 STARTER_FILES = ("sources.yaml", "skills/example/SKILL.md")
 
 
-class StarterExists(Exception):
+class StarterExists(DocwatchError):
     """Some starter files already exist and overwriting was not asked for."""
 
     def __init__(self, paths: list[Path]):

@@ -1,6 +1,8 @@
 """One run, top to bottom: config -> fetch -> extract -> store -> diff -> flag -> report.
 
-:func:`crawl` is the library entry point the CLI (and the scheduler) call.
+:func:`crawl` is the library entry point the CLI (and the scheduler) call. It never touches
+the process: it installs no signal handler and never exits; a caller stops a run by
+setting the ``stop`` event it passed (``docwatch crawl`` does so on SIGINT/SIGTERM).
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import signal
 import threading
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +34,11 @@ from crawler.store.recorder import (
     finish_run,
     start_run,
 )
+from crawler.types import RunStatus
 
 log = logging.getLogger(__name__)
+# How often a crawl looks at its stop event (s): the longest a stop waits to be seen.
+STOP_POLL_SECONDS = 0.05
 
 
 class Progress:
@@ -49,12 +54,38 @@ class Progress:
         """``source`` is done."""
 
 
+class StopRequest(threading.Event):
+    """A stop event that remembers the signal that set it, if one did.
+
+    Any :class:`threading.Event` stops :func:`crawl` and
+    :func:`~crawler.schedule.run_schedule`; the CLI's SIGINT/SIGTERM handlers set this
+    one with :meth:`set_by_signal`, so that the run's message and the scheduler's last
+    log line can say that a signal stopped them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signum: int | None = None
+
+    def set_by_signal(self, signum: int) -> None:
+        """Set the event on behalf of signal ``signum`` (callable from a signal handler);
+        a later signal leaves the first one named."""
+        if self.signum is None:
+            self.signum = signum
+        self.set()
+
+
+def stopping_signal(stop: threading.Event) -> int | None:
+    """The signal that set ``stop``, when it is a :class:`StopRequest` a signal set."""
+    return stop.signum if isinstance(stop, StopRequest) else None
+
+
 @dataclass
 class RunOutcome:
     """What a run did, for the CLI's exit status and summary line."""
 
     run_id: int
-    status: str
+    status: RunStatus
     date: dt.date
     report_paths: list[Path]
     tallies: dict[str, SourceTally] = field(default_factory=dict)
@@ -98,22 +129,30 @@ def fetch_settings(config: Config) -> FetchSettings:
 
 def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | None = None,
           database: str | None = None, engine: Engine | None = None,
-          progress: Progress | None = None) -> RunOutcome:
+          progress: Progress | None = None,
+          stop: threading.Event | None = None) -> RunOutcome:
     """Crawl the selected sources, record what changed and write the dated report.
 
-    Raises :class:`~crawler.store.lock.RunLocked` when another run holds the database.
-    SIGINT/SIGTERM stop the run between pages: it is recorded (and reported) as
-    interrupted, and every page it finished is stored.
+    Setting ``stop`` (from any thread, or from a signal handler the caller installed)
+    stops the run between pages: pages in flight are abandoned, every page it finished
+    is stored, and the run is recorded and reported as interrupted. Once the pages are
+    done ``stop`` is no longer looked at: the run's end is recorded and its report
+    written all the same, and the caller decides what a late stop means.
+
+    Raises :class:`~crawler.config.ConfigError` for a source name that is not
+    configured and :class:`~crawler.store.lock.RunLocked` when another run holds the
+    database. Any other exception is recorded as the run's failure, then re-raised.
     """
     selected = select_sources(config, sources)
     run_date = date or dt.datetime.now(dt.UTC).date()
     engine = engine or open_database(database_url(database))
     with run_lock(engine):
-        return _locked_crawl(config, selected, run_date, engine, progress or Progress())
+        return _locked_crawl(config, selected, run_date, engine, progress or Progress(),
+                             stop if stop is not None else threading.Event())
 
 
 def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.date,
-                  engine: Engine, progress: Progress) -> RunOutcome:
+                  engine: Engine, progress: Progress, stop: threading.Event) -> RunOutcome:
     run_id = start_run(engine, run_date, [s.name for s in selected])
     log.info("run %d started: %s", run_id, ", ".join(s.name for s in selected))
     writer = BatchWriter(engine)
@@ -121,26 +160,25 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
                                 remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing,
                                 run_date=run_date, alerts=config.alerts, writer=writer)
                  for s in selected]
-    status, message = "completed", None
+    status, message = RunStatus.COMPLETED, None
     fetch_stats = FetchStats()
-    with _signals_kept():
-        try:
-            asyncio.run(_until_signalled(_crawl_all(config, selected, recorders, fetch_stats,
-                                                    progress)))
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            status, message = "interrupted", "stopped by a signal before every page was checked"
-        except BaseException as exc:
-            finish_run(engine, run_id, "failed", _stats(recorders, fetch_stats),
-                       f"{type(exc).__name__}: {exc}")
-            raise
-        with _signals_deferred():
-            return _finish(config, selected, run_id, run_date, engine, recorders, fetch_stats,
-                           status, message)
+    try:
+        stopped = _run_until_stopped(_crawl_all(config, selected, recorders, fetch_stats,
+                                                progress), stop)
+    except BaseException as exc:
+        finish_run(engine, run_id, RunStatus.FAILED, _stats(recorders, fetch_stats),
+                   f"{type(exc).__name__}: {exc}")
+        raise
+    if stopped:
+        how = "by a signal" if stopping_signal(stop) is not None else "on request"
+        status, message = RunStatus.INTERRUPTED, f"stopped {how} before every page was checked"
+    return _finish(config, selected, run_id, run_date, engine, recorders, fetch_stats,
+                   status, message)
 
 
 def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date: dt.date,
             engine: Engine, recorders: list[SourceRecorder], fetch_stats: FetchStats,
-            status: str, message: str | None) -> RunOutcome:
+            status: RunStatus, message: str | None) -> RunOutcome:
     """Record the run's end, then prune, report and deliver."""
     finish_run(engine, run_id, status, _stats(recorders, fetch_stats), message)
     if any(config.history_for(s.name).prune_after_run for s in selected):
@@ -157,55 +195,32 @@ def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date:
     return outcome
 
 
-@contextlib.contextmanager
-def _signals_kept():
-    """Restore the SIGINT/SIGTERM handlers the caller had (asyncio resets them to default
-    when it removes its own, which would let a late signal kill the process)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
+def _run_until_stopped(work: Coroutine[object, object, None], stop: threading.Event) -> bool:
+    """Run ``work`` on an event loop of its own; True when ``stop`` cancelled it.
+
+    Not :func:`asyncio.run`, which installs a SIGINT handler of its own while it runs.
+    """
+    with asyncio.Runner() as runner:
+        return runner.get_loop().run_until_complete(_until_stopped(work, stop))
 
 
-@contextlib.contextmanager
-def _signals_deferred():
-    """While the report is written, a SIGINT/SIGTERM waits: the run's end is not lost."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    saved = {signum: signal.signal(signum, lambda n, _f: received.append(n))
-             for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
-        if received:
-            log.warning("signal %d received while the report was written: stopping now",
-                        received[0])
-            signal.raise_signal(received[0])
-
-
-async def _until_signalled(work) -> None:
-    """Run ``work``; SIGINT/SIGTERM cancel it (in-flight pages are abandoned, not half-written)."""
-    loop = asyncio.get_running_loop()
+async def _until_stopped(work: Coroutine[object, object, None], stop: threading.Event) -> bool:
+    """Await ``work`` unless ``stop`` is set first: then cancel it (pages in flight are
+    abandoned, not half-written) and return True."""
     task = asyncio.ensure_future(work)
-    installed = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-            loop.add_signal_handler(signum, task.cancel)
-            installed.append(signum)
-    try:
+    while not stop.is_set():
+        # Polled: a threading.Event cannot wake the loop, and set() may come from a
+        # signal handler, which must not reach into the loop.
+        done, _pending = await asyncio.wait({task}, timeout=STOP_POLL_SECONDS)
+        if done:
+            break
+    if task.done():
+        task.result()  # the crawl's own exception, if it had one
+        return False
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+    return True
 
 
 async def _crawl_all(config: Config, selected: list[SourceConfig],

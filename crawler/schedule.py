@@ -1,9 +1,12 @@
 """``docwatch schedule``: run the crawl in the foreground on the ``schedule:`` of sources.yaml.
 
 The APScheduler (3.x) ``BackgroundScheduler`` decides *when*; each run itself happens on
-the thread that called :func:`run_schedule` (the main thread under the CLI), because
-that is the only thread where :func:`crawler.pipeline.crawl` can install its own
-SIGINT/SIGTERM handling, which stops a run between pages and records it as interrupted.
+the thread that called :func:`run_schedule`, the one that watches its ``stop`` event:
+a stop between runs ends the loop at once, and the same event, handed to
+:func:`crawler.pipeline.crawl`, stops a run between pages (recorded as interrupted).
+Like ``crawl``, it never touches the process: ``docwatch schedule`` installs the
+SIGINT/SIGTERM handlers that set ``stop`` and turns the :class:`ScheduleOutcome` into
+the exit status.
 
 - Never two runs at once: the job has ``max_instances=1``, and a fire time that comes
   while a run is still going is skipped (and logged), not queued.
@@ -13,8 +16,8 @@ SIGINT/SIGTERM handling, which stops a run between pages and records it as inter
   ``schedule:`` is read by the next run and used from then on); a configuration that
   became invalid is logged and that run is skipped. A run that finds the database
   held by another run (a manual ``docwatch crawl``) is logged and skipped.
-- SIGINT/SIGTERM between runs stop the scheduler at once; during a run they interrupt
-  the run the way ``docwatch crawl`` is interrupted, then the scheduler stops.
+- ``stop`` set between runs stops the scheduler at once; during a run it interrupts the
+  run the way ``docwatch crawl`` is interrupted, then the scheduler stops.
 
 ``schedule.cron`` is a crontab expression with crontab's meanings (``0`` and ``7`` are
 Sunday; when both day of month and day of week are restricted, either one matching is
@@ -33,33 +36,34 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from pathlib import Path
-from types import FrameType
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from apscheduler.events import (
+from apscheduler.events import (  # type: ignore[import-untyped]
     EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MISSED,
     JobExecutionEvent,
     JobSubmissionEvent,
     SchedulerEvent,
 )
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.combining import OrTrigger
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
+    BackgroundScheduler,
+)
+from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.combining import OrTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
 from crawler.config import Config, ConfigError, ScheduleConfig, load_config
-from crawler.pipeline import RunOutcome, crawl
+from crawler.pipeline import RunOutcome, crawl, stopping_signal
 from crawler.store.lock import RunLocked
+from crawler.types import RunStatus
 
 log = logging.getLogger("docwatch.schedule")
 
-EXIT_OK, EXIT_CONFIG = 0, 2
 JOB_ID = "docwatch-crawl"
-# How often the waiting main thread looks at its stop flags and at the wall clock (s).
+# How often the waiting loop looks at ``stop`` and at the wall clock (s).
 POLL_SECONDS = 0.2
 # A wall clock that moved this much against the monotonic one (suspend, NTP step) wakes
 # the scheduler, whose own waits run on the monotonic clock and would oversleep.
@@ -281,9 +285,8 @@ def build_scheduler(config: Config, job: Callable[..., object], *,
 class ScheduledRun:
     """One scheduled run: re-read the configuration, crawl, log one line at start and end.
 
-    Calling it never raises but for :class:`KeyboardInterrupt` (a signal that stopped the
-    run before its crawl could catch it): an invalid configuration, a database held by
-    another run, or a failed run is logged and the call returns ``None``.
+    Calling it raises no :class:`Exception`: an invalid configuration, a database held
+    by another run, or a failed run is logged and the call returns ``None``.
     """
 
     def __init__(self, config_path: Path, database: str | None,
@@ -320,15 +323,12 @@ class ScheduledRun:
         except RunLocked as exc:
             log.warning("run skipped: %s", exc)
             return None
-        except KeyboardInterrupt:
-            log.warning("run stopped by a signal after %.1fs", time.monotonic() - started)
-            raise
         except Exception as exc:
             log.error("run failed after %.1fs: %s: %s", time.monotonic() - started,
                       type(exc).__name__, exc, exc_info=True)
             return None
         elapsed = time.monotonic() - started
-        clean = outcome.status == "completed" and not outcome.errors \
+        clean = outcome.status == RunStatus.COMPLETED and not outcome.errors \
             and not outcome.delivery_problems
         delivery = f"; {len(outcome.delivery_problems)} delivery problem(s)" \
             if outcome.delivery_problems else ""
@@ -390,66 +390,24 @@ class _ClockWatch:
         return moved
 
 
-class _StopSignals:
-    """SIGINT/SIGTERM ask the scheduler to stop (main thread only; restored on exit).
+class ScheduleOutcome(StrEnum):
+    """How :func:`run_schedule` ended."""
 
-    Between runs the handler only notes the signal. During a run, crawl() has its own
-    handlers while it crawls; before they are installed this one raises
-    :class:`KeyboardInterrupt` to stop the run before it starts crawling.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._in_run = False
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> _StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.getsignal(s) for s in self.SIGNALS}
-            self._install()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-
-    def _install(self) -> None:
-        for signum in self._previous:
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        # Only plain assignments here: a signal handler must not take locks.
-        self.received = signum
-        if self._in_run:
-            raise KeyboardInterrupt
-
-    def guarded(self, crawl_fn: Callable[..., RunOutcome]) -> Callable[..., RunOutcome]:
-        """``crawl_fn`` as a run: a signal before crawl() takes over stops it, ours after."""
-
-        @functools.wraps(crawl_fn)
-        def run(*args: Any, **kwargs: Any) -> RunOutcome:
-            try:
-                self._in_run = True
-                if self.received:
-                    raise KeyboardInterrupt
-                return crawl_fn(*args, **kwargs)
-            finally:
-                self._in_run = False
-                # Leaving, asyncio has reset the handlers crawl() installed to the defaults.
-                self._install()
-
-        return run
+    CONFIG_INVALID = "config invalid"  # at startup (its schedule included): nothing ran
+    STOPPED = "stopped"  # ``stop`` was set between runs (or as a run finished)
+    RUN_INTERRUPTED = "run interrupted"  # ``stop`` interrupted a run, then the scheduler
 
 
 def run_schedule(config_path: Path, database: str | None, *,
-                 stop: threading.Event | None = None) -> int:
-    """Run the crawl on the configuration's schedule until stopped; return the exit status.
+                 stop: threading.Event | None = None) -> ScheduleOutcome:
+    """Run the crawl on the configuration's schedule until ``stop`` is set.
 
-    ``0`` once stopped by SIGINT/SIGTERM or by ``stop`` being set (checked between runs;
-    a run in progress finishes first), ``2`` when the configuration (its schedule
-    included) is invalid at startup. Logs to ``docwatch.schedule``.
+    ``stop`` may be set from any thread or from a signal handler the caller installed:
+    between runs the scheduler stops at once (:attr:`ScheduleOutcome.STOPPED`); during
+    a run, the run is interrupted as :func:`crawler.pipeline.crawl` says, then the
+    scheduler stops (:attr:`ScheduleOutcome.RUN_INTERRUPTED`). An invalid configuration
+    (its schedule included) at startup is logged and returns
+    :attr:`ScheduleOutcome.CONFIG_INVALID`. Logs to ``docwatch.schedule``.
     """
     stop = stop if stop is not None else threading.Event()
     try:
@@ -459,21 +417,21 @@ def run_schedule(config_path: Path, database: str | None, *,
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("%s", problem)
-        return EXIT_CONFIG
+        return ScheduleOutcome.CONFIG_INVALID
 
     handoff = _Handoff()
     scheduler = build_scheduler(config, handoff.fire, trigger=trigger)
     current = config
-    reason = "stop requested"
-    with _StopSignals() as signals, _quiet_apscheduler():
-        runner = ScheduledRun(config_path, database, crawl_fn=signals.guarded(crawl))
+    ended = ScheduleOutcome.STOPPED
+    with _quiet_apscheduler():
+        runner = ScheduledRun(config_path, database, crawl_fn=functools.partial(crawl, stop=stop))
         scheduler.start()
         for job in scheduler.get_jobs():
             log.info("scheduled %s%s; next run at %s", _label(job), _describe(current.schedule),
                      _when(job.next_run_time))
         clock = _ClockWatch()
         try:
-            while not (stop.is_set() or signals.received):
+            while not stop.is_set():
                 if clock.jumped():
                     scheduler.wakeup()
                 taken = handoff.take(POLL_SECONDS)
@@ -481,25 +439,28 @@ def run_schedule(config_path: Path, database: str | None, *,
                     continue
                 request, names = taken
                 try:
-                    if stop.is_set() or signals.received:
+                    if stop.is_set():
                         break
                     outcome = runner(names)
-                except KeyboardInterrupt:
-                    reason = "run stopped by a signal"
-                    break
                 finally:
                     request.set()
-                if outcome is not None and outcome.status == "interrupted":
-                    reason = "run interrupted by a signal"
+                if outcome is not None and outcome.status == RunStatus.INTERRUPTED:
+                    ended = ScheduleOutcome.RUN_INTERRUPTED
                     break
                 current = _apply_schedule_change(scheduler, runner, current, handoff.fire)
         finally:
             handoff.close()
             scheduler.shutdown(wait=False)
-    if signals.received and reason == "stop requested":
-        reason = f"received {signal.Signals(signals.received).name}"
-    log.info("scheduler stopped: %s", reason)
-    return EXIT_OK
+    log.info("scheduler stopped: %s", _stop_reason(ended, stopping_signal(stop)))
+    return ended
+
+
+def _stop_reason(ended: ScheduleOutcome, signum: int | None) -> str:
+    """Why the scheduler stopped, for its last log line."""
+    if ended == ScheduleOutcome.RUN_INTERRUPTED:
+        return "run interrupted by a signal" if signum is not None \
+            else "run interrupted: stop requested"
+    return f"received {signal.Signals(signum).name}" if signum is not None else "stop requested"
 
 
 @contextlib.contextmanager
@@ -546,6 +507,6 @@ def _label(job) -> str:
     return "" if job.id == JOB_ID else f"{job.name} on {job.id.split(':', 1)[1]!r}, "
 
 
-__all__ = ["JOB_ID", "ScheduledRun", "build_scheduler", "grace_time", "make_trigger",
-           "next_fire_times", "parse_timezone", "run_schedule", "schedule_trigger",
-           "source_groups", "source_triggers"]
+__all__ = ["JOB_ID", "ScheduleOutcome", "ScheduledRun", "build_scheduler", "grace_time",
+           "make_trigger", "next_fire_times", "parse_timezone", "run_schedule",
+           "schedule_trigger", "source_groups", "source_triggers"]

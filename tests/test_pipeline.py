@@ -265,3 +265,108 @@ def test_every_fetch_failing_is_reported_as_failure(config, site, tmp_path):
     assert outcome.all_failed
     assert len(data["errors"]) == 2  # both package indexes
     assert "package index: HTTP 404" in md
+
+
+# -- stopping a run: an event, never a signal ------------------------------------------------
+
+def _handlers() -> dict:
+    import signal
+
+    return {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _watching(stop=None, after: int = 0):
+    """A progress hook noting the signal handlers in force each time a page is checked;
+    with ``stop``, another thread sets it once ``after`` pages are checked."""
+    import threading
+
+    from crawler.pipeline import Progress
+
+    class Watching(Progress):
+        def __init__(self) -> None:
+            self.checked = 0
+            self.handlers_seen: list[dict] = []
+
+        def advanced(self, source: str) -> None:
+            self.handlers_seen.append(_handlers())
+            self.checked += 1
+            if stop is not None and self.checked == after:
+                threading.Thread(target=stop.set).start()
+
+    return Watching()
+
+
+def test_a_stop_set_from_another_thread_ends_the_run_between_pages_as_interrupted(
+        config, site, tmp_path):
+    import threading
+
+    from crawler.demo.server import Fault
+    from crawler.types import RunStatus
+
+    # One page answers only after a minute: the run cannot end before it is stopped.
+    site.set_fault("/lumen/routing.html", Fault(kind="delay", seconds=60))
+    stop = threading.Event()
+    progress = _watching(stop, after=3)
+
+    outcome = crawl(config, date=DAY1, database=db_url(tmp_path), progress=progress, stop=stop)
+
+    assert outcome.status == RunStatus.INTERRUPTED
+    assert 3 <= outcome.pages_checked == progress.checked < 8
+    db = sqlite3.connect(tmp_path / "db" / "docwatch.sqlite3")
+    assert db.execute("select status, message from runs").fetchall() == [
+        ("interrupted", "stopped on request before every page was checked")]
+    assert db.execute("select count(*) from run_lock").fetchone()[0] == 0
+    # Every page it finished is stored; the one in flight was abandoned, not half-written.
+    stored = [url.rsplit("/", 1)[-1] for (url,) in db.execute(
+        "select url from pages where id in (select page_id from snapshots)")]
+    assert len(stored) == outcome.pages_checked
+    assert "routing.html" not in stored
+    md, js = outcome.report_paths[:2]
+    assert json.loads(js.read_text())["interrupted"] is True
+    assert "This run was interrupted" in md.read_text()
+
+    site.set_fault("/lumen/routing.html", None)  # the next run completes the baseline
+    assert crawl(config, date=DAY2, database=db_url(tmp_path)).status == RunStatus.COMPLETED
+
+
+def test_a_crawl_leaves_the_signal_handlers_as_it_found_them(config, tmp_path):
+    import signal
+    import threading
+
+    def ours(_signum, _frame) -> None:  # a handler of the application's own
+        pass
+
+    previous = signal.signal(signal.SIGTERM, ours)
+    try:
+        before = _handlers()
+        progress = _watching()
+        completed = crawl(config, date=DAY1, database=db_url(tmp_path), progress=progress)
+        stopped = threading.Event()
+        stopped.set()  # set before it starts: stopped before the first page
+        interrupted = crawl(config, date=DAY2, database=db_url(tmp_path), stop=stopped)
+        after = _handlers()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    assert completed.status == "completed" and interrupted.status == "interrupted"
+    assert interrupted.pages_checked == 0 and interrupted.report_paths
+    assert progress.handlers_seen and all(seen == before for seen in progress.handlers_seen)
+    assert after == before and before[signal.SIGTERM] is ours
+
+
+def test_every_problem_docwatch_reports_is_a_docwatch_error(config, tmp_path):
+    from crawler.config import ConfigError
+    from crawler.demo.run import DemoDirectoryInUse
+    from crawler.errors import DocwatchError
+    from crawler.history import HistoryError
+    from crawler.http import ConnectionFailed, FetchError
+    from crawler.init import StarterExists
+    from crawler.store.lock import RunLocked
+
+    with pytest.raises(DocwatchError, match="file not found"):
+        load_config(tmp_path / "missing.yaml")
+    with pytest.raises(DocwatchError, match="no source named 'nope'"):
+        crawl(config, date=DAY1, sources=["nope"], database=db_url(tmp_path))
+    assert all(issubclass(error, DocwatchError) for error in (
+        ConfigError, RunLocked, HistoryError, FetchError, ConnectionFailed, StarterExists,
+        DemoDirectoryInUse))

@@ -28,6 +28,7 @@ from crawler.demo.server import DocServer, Fault
 from crawler.schedule import (
     JOB_ID,
     ScheduledRun,
+    ScheduleOutcome,
     _ClockWatch,
     build_scheduler,
     next_fire_times,
@@ -133,7 +134,7 @@ def test_six_fields_put_the_seconds_first_and_macros_are_understood():
 def test_an_invalid_cron_is_a_clear_error_at_startup(tmp_path, caplog, cron, why):
     config = write_config(tmp_path, cron=cron)
 
-    assert run_schedule(config, db_url(tmp_path)) == 2
+    assert run_schedule(config, db_url(tmp_path)) == ScheduleOutcome.CONFIG_INVALID
 
     [problem] = messages(caplog)
     assert problem.startswith(f"{config}:7: schedule.cron: ")
@@ -149,7 +150,7 @@ def test_an_invalid_cron_is_a_clear_error_at_startup(tmp_path, caplog, cron, why
 def test_an_invalid_timezone_is_a_clear_error_at_startup(tmp_path, caplog, zone, why):
     config = write_config(tmp_path, timezone=zone)
 
-    assert run_schedule(config, db_url(tmp_path)) == 2
+    assert run_schedule(config, db_url(tmp_path)) == ScheduleOutcome.CONFIG_INVALID
 
     [problem] = messages(caplog)
     assert problem.startswith(f"{config}:8: schedule.timezone: unknown time zone {zone!r}")
@@ -353,7 +354,7 @@ def test_run_schedule_runs_on_time_follows_schedule_edits_and_stops_on_request(
     finally:
         logging.getLogger("docwatch.schedule").removeHandler(watcher)
 
-    assert status == 0
+    assert status == ScheduleOutcome.STOPPED
     assert time.monotonic() - started < 5
     lines = messages(caplog)
     assert lines[0].startswith("scheduled '* * * * * *' (UTC), grace 3600s; next run at ")
@@ -369,16 +370,14 @@ def test_run_schedule_runs_on_time_follows_schedule_edits_and_stops_on_request(
 
 SCHEDULE_PROCESS = """\
 import logging, sys
-from pathlib import Path
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
-logging.getLogger("docwatch.schedule").setLevel(logging.INFO)
-from crawler.schedule import run_schedule
-sys.exit(run_schedule(Path(sys.argv[1]), sys.argv[2]))
+from crawler.cli import cli
+cli(["schedule", "--config", sys.argv[1], "--db", sys.argv[2]], prog_name="docwatch")
 """
 
 
 class ScheduleProcess:
-    """``run_schedule`` in a subprocess, its log lines read as they come."""
+    """``docwatch schedule`` in a subprocess, its log lines read as they come."""
 
     def __init__(self, config: Path, database: str) -> None:
         self.proc = subprocess.Popen([sys.executable, "-c", SCHEDULE_PROCESS, str(config),
@@ -549,3 +548,72 @@ sources:
 """)
     with pytest.raises(ConfigError, match=r"sources\[0\]\.schedule"):
         source_triggers(load_config(path))
+
+
+# -- the library never touches the process ---------------------------------------------------
+
+def _handlers() -> dict:
+    return {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+def test_run_schedule_leaves_the_signal_handlers_as_it_found_them(tmp_path, site, caplog):
+    caplog.set_level(logging.INFO, logger="docwatch.schedule")
+    stop = threading.Event()
+    seen: list[dict] = []
+
+    def react(message: str) -> None:
+        seen.append(_handlers())  # while scheduling, between runs, and around the run
+        if END_LINE.fullmatch(message):
+            stop.set()
+
+    def ours(_signum, _frame) -> None:  # a handler of the application's own
+        pass
+
+    watcher = _OnMessage(react)
+    logging.getLogger("docwatch.schedule").addHandler(watcher)
+    previous = signal.signal(signal.SIGTERM, ours)
+    try:
+        before = _handlers()
+        ended = run_schedule(write_config(tmp_path, site.base_url), db_url(tmp_path), stop=stop)
+        after = _handlers()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        logging.getLogger("docwatch.schedule").removeHandler(watcher)
+
+    assert ended == ScheduleOutcome.STOPPED
+    ends = [match.group(1, 2) for match in map(END_LINE.fullmatch, messages(caplog)) if match]
+    assert ends == [("1", "completed")]
+    assert len(seen) >= 4 and all(handlers == before for handlers in seen)
+    assert after == before and before[signal.SIGTERM] is ours
+
+
+def test_a_stop_during_a_scheduled_run_interrupts_it_then_the_scheduler_stops(
+        tmp_path, site, caplog):
+    caplog.set_level(logging.INFO, logger="docwatch.schedule")
+    site.set_fault("/lumen/routing.html", Fault(kind="delay", seconds=60))
+    stop = threading.Event()
+
+    def stop_mid_run() -> None:  # from another thread, once the run is crawling
+        deadline = time.monotonic() + 30
+        while len(site.log) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stop.set()
+
+    def react(message: str) -> None:
+        if message.startswith("run starting"):
+            threading.Thread(target=stop_mid_run).start()
+
+    watcher = _OnMessage(react)
+    logging.getLogger("docwatch.schedule").addHandler(watcher)
+    try:
+        ended = run_schedule(write_config(tmp_path, site.base_url), db_url(tmp_path), stop=stop)
+    finally:
+        logging.getLogger("docwatch.schedule").removeHandler(watcher)
+
+    assert ended == ScheduleOutcome.RUN_INTERRUPTED
+    lines = [line for line in messages(caplog) if not line.startswith("run due at ")]
+    assert lines[1] == "run starting: sources docs"
+    assert END_LINE.fullmatch(lines[2]).group(1, 2) == ("1", "interrupted")
+    assert lines[3:] == ["scheduler stopped: run interrupted: stop requested"]
+    [report] = (tmp_path / "out").glob("*.json")
+    assert json.loads(report.read_text())["interrupted"] is True

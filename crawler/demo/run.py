@@ -17,6 +17,7 @@ from pathlib import Path
 
 from crawler.config import Config, load_config
 from crawler.demo.server import SITE_ROOT, DocServer
+from crawler.errors import DocwatchError
 from crawler.pipeline import RunOutcome, crawl
 from crawler.report import Report
 from crawler.store.db import open_database
@@ -69,7 +70,7 @@ skills:
 """
 
 
-class DemoDirectoryInUse(Exception):
+class DemoDirectoryInUse(DocwatchError):
     """The chosen directory holds files the demo did not write."""
 
 

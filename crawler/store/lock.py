@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crawler.errors import DocwatchError
 from crawler.store.models import RunLock, utcnow
 
 LOCK_NAME = "crawl"
@@ -26,7 +27,7 @@ HEARTBEAT = dt.timedelta(seconds=30)
 STALE_AFTER = dt.timedelta(minutes=10)
 
 
-class RunLocked(Exception):
+class RunLocked(DocwatchError):
     """Another run holds the database."""
 
     def __init__(self, holder: str, since: dt.datetime):

@@ -1,0 +1,60 @@
+"""The exceptions docwatch raises on purpose, all under :class:`DocwatchError`.
+
+``except DocwatchError`` catches every problem docwatch itself reports, already phrased
+for a user (``str(exc)``); anything else that escapes the library is a bug or the
+environment's (a full disk, an unreachable database server). Each exception is defined
+in the module that raises it, and imported from there::
+
+    DocwatchError
+    ├── ConfigError          crawler.config
+    ├── RunLocked            crawler.store.lock
+    ├── HistoryError         crawler.history
+    ├── FetchError           crawler.http
+    │   └── ConnectionFailed crawler.http
+    ├── StarterExists        crawler.init
+    └── DemoDirectoryInUse   crawler.demo.run
+
+``ConfigError``
+    ``load_config`` (sources.yaml unreadable or invalid), ``crawl`` (a ``sources=``
+    name that is not configured), ``schedule.schedule_trigger`` and
+    ``schedule.source_triggers`` (a bad cron expression or time zone). ``problems``
+    lists them, each as ``file:line: field: what``. The CLI prints each one as
+    ``error: …`` and exits 2; ``run_schedule`` logs them and returns
+    ``ScheduleOutcome.CONFIG_INVALID`` at startup (exit 2), and skips (and logs) a
+    later run whose configuration became invalid.
+``RunLocked``
+    ``crawl`` and ``store.lock.run_lock``: another run holds the database (``holder``,
+    ``since``; a dead holder's lock is taken over instead). ``docwatch crawl`` and
+    ``docwatch prune`` say so and exit 3; the scheduler skips that run (logged).
+``HistoryError``
+    The reading functions of ``crawler.history`` (``open_existing``, ``find_page``,
+    ``snapshot_at``, ``diff_snapshots``…): nothing to show (no database, an unknown URL,
+    no snapshot on that date). The reading commands print ``error: …`` and exit 1.
+``FetchError`` (and ``ConnectionFailed``: no HTTP answer at all)
+    ``http.Fetcher``: a URL that could not be fetched after its retries (``url``,
+    ``status``, ``attempts``). It never reaches the CLI: the sources record it as the
+    page's fetch problem (in the report, never a removal); ``docwatch crawl`` exits 1
+    when every fetch of a run failed, ``docwatch sources --check`` when a URL fails.
+``StarterExists``
+    ``init.write_starter``: a starter file already exists and ``force`` was not given
+    (``paths``). ``docwatch init`` suggests ``--force`` and exits 2.
+``DemoDirectoryInUse``
+    ``demo.run.run_demo``: the chosen directory holds files the demo did not write.
+    ``docwatch demo`` prints it and exits 2.
+
+Not exceptions: a stop (the ``stop`` event of ``crawl`` and ``run_schedule``) ends a
+run as interrupted, and a report that could not be delivered is one of
+``RunOutcome.delivery_problems``. A run that crashes is recorded as failed and its
+exception re-raised unchanged. The private exceptions of ``crawler.http`` and
+``crawler.sources.exdoc`` carry a failure between two functions of their module and
+never leave it.
+"""
+
+from __future__ import annotations
+
+
+class DocwatchError(Exception):
+    """A problem docwatch reports to its user, phrased for them; the base of the tree above."""
+
+
+__all__ = ["DocwatchError"]
