@@ -458,12 +458,15 @@ def diff_command(url: str, from_date: dt.date | None, to_date: dt.date | None, c
 def demo_command(directory: Path | None) -> None:
     """Crawl the bundled two-version docs site offline and write its reports."""
     from crawler.demo.run import DemoDirectoryInUse, run_demo
+    from crawler.pipeline import StopRequest
 
-    try:
-        outcome = run_demo(directory)
-    except DemoDirectoryInUse as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
+    stop = StopRequest()
+    with _stop_on_signals(stop):
+        try:
+            outcome = run_demo(directory, stop=stop)
+        except DemoDirectoryInUse as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
     click.echo(f"demo project: {outcome.directory}")
     for path in outcome.report_paths:
         click.echo(str(path))

@@ -165,6 +165,11 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     try:
         stopped = _run_until_stopped(_crawl_all(config, selected, recorders, fetch_stats,
                                                 progress), stop)
+    except KeyboardInterrupt:
+        # The caller's own SIGINT handler (Python's default): a stop, not a crash.
+        finish_run(engine, run_id, RunStatus.INTERRUPTED, _stats(recorders, fetch_stats),
+                   "stopped by KeyboardInterrupt before every page was checked")
+        raise
     except BaseException as exc:
         finish_run(engine, run_id, RunStatus.FAILED, _stats(recorders, fetch_stats),
                    f"{type(exc).__name__}: {exc}")

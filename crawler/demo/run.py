@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,9 +132,11 @@ def prepare_directory(directory: Path | None) -> Path:
     return directory
 
 
-def run_demo(directory: Path | None = None) -> DemoOutcome:
+def run_demo(directory: Path | None = None,
+             stop: threading.Event | None = None) -> DemoOutcome:
     """Crawl the bundled site twice (v1 then v2) into ``directory`` (default: a new
-    temporary one); see :func:`prepare_directory` for what it accepts."""
+    temporary one); see :func:`prepare_directory` for what it accepts. ``stop``, once
+    set, stops each crawl between pages (see :func:`crawler.pipeline.crawl`)."""
     path = prepare_directory(directory)
     database = f"sqlite:///{path.resolve() / DATABASE_FILE}"
     skill = path / "skills" / "lumen-live" / "SKILL.md"
@@ -145,9 +148,9 @@ def run_demo(directory: Path | None = None) -> DemoOutcome:
         config = load_config(config_path)
         engine = open_database(database)
         try:
-            baseline = crawl(config, date=BASELINE_DATE, engine=engine)
+            baseline = crawl(config, date=BASELINE_DATE, engine=engine, stop=stop)
             server.set_version("v2")
-            update = crawl(config, date=UPDATE_DATE, engine=engine)
+            update = crawl(config, date=UPDATE_DATE, engine=engine, stop=stop)
         finally:
             engine.dispose()
     assert update.report is not None
