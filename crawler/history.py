@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from dataclasses import dataclass, field
+from typing import Literal
 
 from sqlalchemy import Engine, Row, select
 from sqlalchemy.orm import Session
@@ -20,8 +21,11 @@ from crawler.diff import TextDiff, diff_texts
 from crawler.errors import DocwatchError
 from crawler.store.db import database_url, open_database, sqlite_file
 from crawler.store.models import Change, Page, Run, Snapshot
+from crawler.types import ChangeKind, Item, PageStatus, RunStatus
 
 SHORT_HASH = 10
+# What a snapshot no change created is: the page as a source's first crawl recorded it.
+BASELINE: Literal["baseline"] = "baseline"
 
 
 class HistoryError(DocwatchError):
@@ -54,7 +58,7 @@ class RunEntry:
 
     id: int
     date: dt.date
-    status: str
+    status: RunStatus
     started_at: dt.datetime
     finished_at: dt.datetime | None
     sources: list[str]
@@ -85,7 +89,8 @@ def runs_on(engine: Engine, since: dt.date, until: dt.date | None = None) -> lis
     until = until or since
     with Session(engine) as session:
         rows = session.scalars(select(Run).where(Run.run_date >= since, Run.run_date <= until,
-                                                 Run.status != "aborted").order_by(Run.id))
+                                                 Run.status != RunStatus.ABORTED)
+                              .order_by(Run.id))
         return [RunEntry(r.id, r.run_date, r.status, r.started_at, r.finished_at,
                          list(r.sources or []), r.pages_checked, r.pages_changed, r.errors,
                          r.message) for r in rows]
@@ -102,8 +107,8 @@ class PageRef:
     source: str
     url: str
     title: str
-    item: str
-    status: str
+    item: Item
+    status: PageStatus
 
 
 def url_variants(url: str) -> list[str]:
@@ -140,13 +145,13 @@ def find_page(engine: Engine, url: str, source: str | None = None) -> PageRef:
     """
     variants = url_variants(url)
     with Session(engine) as session:
-        query = select(Page).where(Page.url.in_(variants), Page.item != "feed")
+        query = select(Page).where(Page.url.in_(variants), Page.item != Item.FEED)
         if source:
             query = query.where(Page.source == source)
         pages = list(session.scalars(query))
         if not pages:
             # Feed entries are stored under their id/guid; the report shows their link.
-            query = select(Page).where(Page.item == "post")
+            query = select(Page).where(Page.item == Item.POST)
             if source:
                 query = query.where(Page.source == source)
             pages = [p for p in session.scalars(query)
@@ -181,7 +186,7 @@ class SnapshotEntry:
     size: int
     title: str
     representation: str
-    change: str  # added | modified | baseline (recorded by a source's first crawl)
+    change: ChangeKind | Literal["baseline"]  # the change that stored it, or BASELINE
     summary: str
 
     @property
@@ -195,7 +200,7 @@ class HistoryEvent:
 
     run_id: int
     run_date: dt.date
-    change: str
+    change: ChangeKind | Literal["baseline"]
     summary: str
     snapshot: SnapshotEntry | None = None
 
@@ -234,7 +239,7 @@ def _snapshot_entries(session: Session, page: PageRef, changes: list[Row]
     out = []
     for row in rows:
         change = creators.get(row.id)
-        kind, summary = (change.kind, change.summary) if change else ("baseline", "baseline")
+        kind, summary = (change.kind, change.summary) if change else (BASELINE, BASELINE)
         out.append(SnapshotEntry(*row, kind, summary))
     return out
 
@@ -289,7 +294,8 @@ def _pruned_between(engine: Engine, page: PageRef, after: dt.date,
     with Session(engine) as session:
         return session.scalar(
             select(Run.run_date).join(Change, Change.run_id == Run.id)
-            .where(Change.page_id == page.id, Change.kind.in_(("modified", "added")),
+            .where(Change.page_id == page.id,
+                   Change.kind.in_((ChangeKind.MODIFIED, ChangeKind.ADDED)),
                    Change.new_snapshot_id.is_(None), Run.run_date > after,
                    Run.run_date <= until)
             .order_by(Run.run_date.desc()).limit(1))

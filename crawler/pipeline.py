@@ -156,9 +156,9 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     run_id = start_run(engine, run_date, [s.name for s in selected])
     log.info("run %d started: %s", run_id, ", ".join(s.name for s in selected))
     writer = BatchWriter(engine)
-    recorders = [SourceRecorder(engine, run_id, s.name, s.kind,
-                                remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing,
-                                run_date=run_date, alerts=config.alerts, writer=writer)
+    recorders = [SourceRecorder.open(engine, run_id, s.name, s.kind,
+                                     remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing,
+                                     run_date=run_date, alerts=config.alerts, writer=writer)
                  for s in selected]
     status, message = RunStatus.COMPLETED, None
     fetch_stats = FetchStats()

@@ -107,6 +107,8 @@ class ItemMeta(TypedDict, total=False):
     author: str | None
     feed: str
     article: str
+    article_skipped: str  # why the post's page was not fetched (its host is not allowed)
+    article_error: str  # why fetching the post's page failed
     # releases and packages
     package: str
     version: str

@@ -187,11 +187,11 @@ def test_an_index_remembered_from_another_build_of_the_main_page_is_read_again(
     # is reported as changed.
     run(config, tmp_path, DAY1)
     with sqlite3.connect(tmp_path / "db" / "docwatch.sqlite3") as conn:
-        (meta,) = conn.execute("SELECT meta FROM sources WHERE name = 'docs'").fetchone()
-        meta = json.loads(meta)
-        for index in meta["state"]["exdoc"].values():
+        (state,) = conn.execute("SELECT state FROM sources WHERE name = 'docs'").fetchone()
+        state = json.loads(state)
+        for index in state["exdoc"].values():
             index["main"] = ['"another-build"', None]
-        conn.execute("UPDATE sources SET meta = ? WHERE name = 'docs'", (json.dumps(meta),))
+        conn.execute("UPDATE sources SET state = ? WHERE name = 'docs'", (json.dumps(state),))
     site.reset_log()
     outcome, _, data = run(config, tmp_path, DAY1)
 

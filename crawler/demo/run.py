@@ -22,6 +22,7 @@ from crawler.errors import DocwatchError
 from crawler.pipeline import RunOutcome, crawl
 from crawler.report import Report
 from crawler.store.db import open_database
+from crawler.types import ChangeKind, GapKind, Item
 
 BASELINE_DATE, UPDATE_DATE = dt.date(2024, 1, 1), dt.date(2024, 2, 1)
 DATABASE_FILE = "docwatch.sqlite3"
@@ -92,19 +93,19 @@ class DemoOutcome:
 
     def summary(self) -> list[str]:
         """Three lines: the baseline run, the changes found, the skills flagged."""
-        changes = [c for c in self.report.changes if c.item == "page"]
+        changes = [c for c in self.report.changes if c.item == Item.PAGE]
         counts = {kind: sum(1 for c in changes if c.change == kind)
-                  for kind in ("added", "removed", "modified")}
+                  for kind in (ChangeKind.ADDED, ChangeKind.REMOVED, ChangeKind.MODIFIED)}
         flagged = ", ".join(f.name for f in self.report.skills) or "none"
         # New pages only: sections and terms the report also lists would crowd the line.
         gaps = ", ".join(g.title for g in self.report.gaps
-                         if g.kind == "page") or "none"
+                         if g.kind == GapKind.PAGE) or "none"
         return [
             f"run {self.baseline.run_id} ({BASELINE_DATE}, site v1): baseline of "
             f"{self.baseline.pages_checked} pages recorded",
             f"run {self.update.run_id} ({UPDATE_DATE}, site v2): {self.update.pages_checked} "
-            f"pages checked, {counts['added']} new, {counts['removed']} removed, "
-            f"{counts['modified']} modified, {self.update.errors} errors",
+            f"pages checked, {counts[ChangeKind.ADDED]} new, {counts[ChangeKind.REMOVED]} "
+            f"removed, {counts[ChangeKind.MODIFIED]} modified, {self.update.errors} errors",
             f"skills to update: {flagged}; new pages no skill covers: {gaps}",
         ]
 

@@ -294,6 +294,8 @@ def _changes(session: Session, run_ids: list[int], dated: bool = False) -> list[
         new_text = texts.get(change.new_snapshot_id, "")
         d = change.details or {}
         meta = dict(page.meta or {})
+        if page.moved_to:  # where a moved page went (pages.moved_to)
+            meta["moved_to"] = page.moved_to
         if change.kind == "modified" and page.item == "package":
             meta["previous_text"] = old_text or ""
         if change.kind == "modified":

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from crawler import hexdocs
 from crawler.http import Fetcher, Validators
+from crawler.types import Item, ItemMeta
 
 
 def check_http_url(url: str) -> str:
@@ -79,10 +80,10 @@ class Document:
     validators: Validators = field(default_factory=Validators)
     representation: str = "html"
     group: str = ""
-    # What the reader sees it as: a guide "page", a blog "post", a package "release".
-    item: str = "page"
+    # What the reader sees it as: a guide page, a blog post, a package release...
+    item: Item = Item.PAGE
     # Facts the report shows next to it (author, published, version, summary, ...).
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: ItemMeta = field(default_factory=ItemMeta)
     # Where a permanent redirect sent us, when the page now lives at another URL.
     moved_to: str | None = None
     # Validators of other URLs fetched for this page (the HTML checked next to a .md).
@@ -139,8 +140,8 @@ class CrawlContext:
     fetcher: Fetcher
     validators_for: Callable[[str], Validators | None]
     has_page: Callable[[str], bool] = lambda _url: False
-    # What the store remembers about a page between runs (see Page.meta).
-    page_meta: Callable[[str], dict[str, Any]] = lambda _url: {}
+    # The stored facts of an item (Page.meta), as the last run recorded them.
+    page_meta: Callable[[str], ItemMeta] = lambda _url: ItemMeta()
     # The source's own memory between runs (JSON-able; saved when the source finishes).
     state: dict[str, Any] = field(default_factory=dict)
     # Runs a CPU-heavy pure function (page extraction), possibly in a worker process.

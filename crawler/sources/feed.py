@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import xml.sax
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field, field_validator
@@ -28,6 +28,7 @@ from crawler.sources.base import (
     SourceConfig,
     Unchanged,
 )
+from crawler.types import Item, ItemMeta
 
 DEFAULT_ARTICLE = "article, .post-content, .post, main, #content, body"
 
@@ -48,6 +49,17 @@ class FeedConfig(SourceConfig):
         return [h.lower().strip() for h in hosts if h.strip()]
 
 
+class FeedMeta(ItemMeta, total=False):
+    """The facts of the feed item itself (a hidden item, kept for its validators): its
+    title and number of entries on the last run, and on how many runs in a row it came
+    back empty. Kept with the feed's validators, in the same transaction: a 304 is read
+    against the very answer these facts describe."""
+
+    title: str
+    entries: int
+    empty_runs: int
+
+
 class FeedSource(BaseSource):
     kind: ClassVar[str] = "feed"
     Config: ClassVar[type[SourceConfig]] = FeedConfig
@@ -60,7 +72,8 @@ class FeedSource(BaseSource):
             await emit(Failure(feed_url, f"feed: {exc.message}", exc.attempts, exc.status,
                                page=False))
             return
-        known = ctx.page_meta(feed_url)
+        # The feed item's facts are the FeedMeta _feed_document recorded.
+        known = cast(FeedMeta, ctx.page_meta(feed_url))
         if response.not_modified and known.get("entries") != 0:
             # Nothing new in the feed: its posts are as stored. Keep the feed's validators.
             await emit(Unchanged(feed_url, response.validators))
@@ -70,7 +83,9 @@ class FeedSource(BaseSource):
             await self._feed_document(emit, feed_url, known.get("title", feed_url), 0, known,
                                       response)
             return
-        import feedparser  # imported by the runs that read a feed, not by every command
+        # Imported by the runs that read a feed, not by every command. (feedparser has
+        # no type information.)
+        import feedparser  # type: ignore[import-untyped, unused-ignore]
 
         parsed = feedparser.parse(response.content,
                                   response_headers={"content-type":
@@ -97,13 +112,13 @@ class FeedSource(BaseSource):
             await emit(doc)
 
     async def _feed_document(self, emit: Emit, feed_url: str, title: str, entries: int,
-                             known: dict[str, Any], response: Response) -> None:
+                             known: FeedMeta, response: Response) -> None:
         """Store the feed itself as a hidden item: its validators (next run's 304) and how
         many runs in a row it came back empty, a probable breakage past ``empty_runs``."""
         empty = known.get("empty_runs", 0) + 1 if not entries else 0
+        meta = FeedMeta(entries=entries, empty_runs=empty, title=title)
         await emit(Document(feed_url, title, f"# {title}\n", response.final_url,
-                            response.validators, "feed", item="feed",
-                            meta={"entries": entries, "empty_runs": empty, "title": title}))
+                            response.validators, "feed", item=Item.FEED, meta=meta))
         if empty >= self.config.empty_runs:
             await emit(Failure(feed_url, f"probable breakage: the feed has returned no entries "
                                f"on {empty} runs in a row", response.attempts, response.status,
@@ -113,17 +128,17 @@ class FeedSource(BaseSource):
                             ) -> Document:
         link = doc.meta.get("link", "")
         if (urlsplit(link).hostname or "").lower() not in allowed:
-            return _with_meta(doc, article_skipped="host not in allow_hosts")
+            return _with_meta(doc, {"article_skipped": "host not in allow_hosts"})
         try:
             page = await ctx.fetcher.get(link)
         except FetchError as exc:
-            return _with_meta(doc, article_error=exc.message)
+            return _with_meta(doc, {"article_error": exc.message})
         article = extract_html(page.text, select=self.config.select,
                                drop=("script", "style", "nav", "header", "footer", ".sidebar"))
-        return _with_meta(doc, article=article.text)
+        return _with_meta(doc, {"article": article.text})
 
 
-def _with_meta(doc: Document, **extra: Any) -> Document:
+def _with_meta(doc: Document, extra: ItemMeta) -> Document:
     return replace(doc, meta={**doc.meta, **extra})
 
 
@@ -157,16 +172,18 @@ def entry_document(entry: Any, feed_url: str, feed_title: str) -> Document | Non
     published = _date(entry.get("published_parsed") or entry.get("updated_parsed"))
     summary = body.replace("\n", " ")
     summary = summary[:277] + "…" if len(summary) > 280 else summary
-    meta = {"link": link or identity, "author": author, "published_at": published,
-            "feed": feed_title, "summary": summary}
-    return Document(identity, title, text, feed_url, representation="feed", item="post",
+    meta: ItemMeta = {"link": link or identity, "author": author, "published_at": published,
+                      "feed": feed_title, "summary": summary}
+    return Document(identity, title, text, feed_url, representation="feed", item=Item.POST,
                     group=feed_title, meta=meta)
 
 
 def _date(parsed_time: Any) -> str | None:
     if not parsed_time:
         return None
-    return dt.datetime(*parsed_time[:6], tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
+    year, month, day, hour, minute, second = parsed_time[:6]
+    return dt.datetime(year, month, day, hour, minute, second,
+                       tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-__all__ = ["FeedConfig", "FeedSource", "entry_document", "feed_problem"]
+__all__ = ["FeedConfig", "FeedMeta", "FeedSource", "entry_document", "feed_problem"]

@@ -31,6 +31,7 @@ from crawler.sources.base import (
     Unchanged,
     check_http_url,
 )
+from crawler.types import Item, Retirement
 
 DEFAULT_API = "https://hex.pm/api/packages/"
 PACKAGE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -120,16 +121,16 @@ class HexpmSource(BaseSource):
         docs = package_documents(data, url, response.validators)
         for doc in docs:
             await emit(doc)
-        if stored := response.validators.stored():
-            cache[name] = {"validators": stored, "items": [doc.url for doc in docs]}
+        if remembered := response.validators.stored():
+            cache[name] = {"validators": remembered, "items": [doc.url for doc in docs]}
         else:
             cache.pop(name, None)
 
 
-def retirements(data: dict[str, Any]) -> dict[str, dict[str, str]]:
+def retirements(data: dict[str, Any]) -> dict[str, Retirement]:
     """``{version: {"reason", "message"}}`` from the package's ``retirements`` map (and a
     release's own ``retirement``, as a release document has it)."""
-    found: dict[str, dict[str, str]] = {}
+    found: dict[str, Retirement] = {}
     listed = data.get("retirements")
     items = [*(listed.items() if isinstance(listed, dict) else []),
              *((str(r.get("version", "")), r.get("retirement")) for r in data["releases"]
@@ -141,7 +142,7 @@ def retirements(data: dict[str, Any]) -> dict[str, dict[str, str]]:
     return found
 
 
-def latest_stable(data: dict[str, Any], retired: dict[str, dict[str, str]]) -> str | None:
+def latest_stable(data: dict[str, Any], retired: dict[str, Retirement]) -> str | None:
     """The highest release that is neither a pre-release nor retired; hex.pm's own
     ``latest_stable_version`` (unless retired) when no release version can be read."""
     versions = [str(r.get("version", "")) for r in data["releases"] if isinstance(r, dict)]
@@ -189,7 +190,7 @@ def package_documents(data: dict[str, Any], api_url: str,
                 f": {retirement['message']}\n" if retirement["message"] else "\n")
         docs.append(Document(
             f"{html_url.rstrip('/')}/{version}", f"{name} {version}", text,
-            api_url, validators, representation="json", item="release", group=name,
+            api_url, validators, representation="json", item=Item.RELEASE, group=name,
             meta={"package": name, "version": version, "published_at": published,
                   "prerelease": prerelease, "docs_url": release_docs,
                   "changelog_url": changelog, "retired": retirement,
@@ -197,7 +198,7 @@ def package_documents(data: dict[str, Any], api_url: str,
     # Last: once it is recorded, so are the releases it sums up.
     docs.append(Document(
         html_url, name, f"# {name}\n\nlatest stable version: {stable}\nlatest version: {latest}\n",
-        api_url, validators, representation="json", item="package", group=name,
+        api_url, validators, representation="json", item=Item.PACKAGE, group=name,
         meta={"package": name, "latest_stable_version": stable, "latest_version": latest,
               "docs_url": docs_url, "link": html_url}))
     return docs

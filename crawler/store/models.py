@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from crawler.types import ChangeKind, Item, PageStatus, RunStatus
 
 
 def utcnow() -> dt.datetime:
@@ -35,6 +38,27 @@ class CompressedText(TypeDecorator[str]):
         return None if value is None else zlib.decompress(value).decode("utf-8")
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+class EnumText(TypeDecorator[E]):
+    """A ``StrEnum`` stored as its string value: the column holds what it always held,
+    and what is read back is the enum member."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int):
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Any) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> E | None:
+        return None if value is None else self.enum(value)
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
@@ -48,8 +72,8 @@ class Run(Base):
     run_date: Mapped[dt.date] = mapped_column(index=True)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
-    # running | completed | failed | interrupted | aborted (killed, found by a later run)
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[RunStatus] = mapped_column(EnumText(RunStatus, 16),
+                                              default=RunStatus.RUNNING)
     sources: Mapped[list[Any]] = mapped_column(default=list)
     pages_checked: Mapped[int] = mapped_column(default=0)
     pages_unchanged: Mapped[int] = mapped_column(default=0)
@@ -62,7 +86,7 @@ class Run(Base):
 
 
 class SourceState(Base):
-    """Per-source bookkeeping: when its baseline was completed."""
+    """Per-source bookkeeping: when its baseline was completed, and its memory."""
 
     __tablename__ = "sources"
 
@@ -73,8 +97,10 @@ class SourceState(Base):
     # Consecutive runs in which nothing of the source could be fetched, and since when.
     failing_runs: Mapped[int] = mapped_column(default=0)
     failing_since: Mapped[dt.date | None]
-    # Breakage suspicions carried between runs (e.g. an index that suddenly shrank).
-    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The source's own memory between runs (e.g. an ExDoc index, the hex.pm cache).
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Indexes that suddenly listed far fewer pages: runs in a row, by the index's scope.
+    index_suspects: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
 
 
 def nothing_fetched(checked: int, errors: int) -> bool:
@@ -115,12 +141,13 @@ class Page(Base):
     url: Mapped[str] = mapped_column(String(2000))
     title: Mapped[str] = mapped_column(Text, default="")
     group: Mapped[str] = mapped_column(Text, default="")
-    item: Mapped[str] = mapped_column(String(16), default="page")
+    item: Mapped[Item] = mapped_column(EnumText(Item, 16), default=Item.PAGE)
+    # The item's facts the report shows (a crawler.types.ItemMeta), nothing else.
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Consecutive runs in which the page answered 404/410 (page sources remove at 2).
     missing_runs: Mapped[int] = mapped_column(default=0)
-    # active | removed
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[PageStatus] = mapped_column(EnumText(PageStatus, 16),
+                                               default=PageStatus.ACTIVE)
     first_seen_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     last_seen_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     last_fetched_at: Mapped[dt.datetime | None]
@@ -128,6 +155,14 @@ class Page(Base):
     fetched_url: Mapped[str | None] = mapped_column(String(2000))
     etag: Mapped[str | None] = mapped_column(String(400))
     last_modified: Mapped[str | None] = mapped_column(String(100))
+    # Validators of other URLs fetched for the page (the HTML next to a .md twin):
+    # {url: [etag, last_modified]} (http.Validators.stored).
+    aux_validators: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Where a permanent redirect last sent us (reported once, when it first does).
+    moved_to: Mapped[str | None] = mapped_column(String(2000))
+    # Text held back as a probable breakage: its hash and on how many runs in a row.
+    suspect_hash: Mapped[str | None] = mapped_column(String(64))
+    suspect_runs: Mapped[int] = mapped_column(default=0)
     latest_snapshot_id: Mapped[int | None] = mapped_column(
         ForeignKey("snapshots.id", use_alter=True, name="fk_pages_latest_snapshot"))
 
@@ -173,7 +208,7 @@ class Change(Base):
     # run that was killed before it could report them.
     report_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[ChangeKind] = mapped_column(EnumText(ChangeKind, 16))
     summary: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     old_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))

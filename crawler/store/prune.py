@@ -18,6 +18,7 @@ from crawler.config import Config
 from crawler.sources.base import HistoryConfig
 from crawler.staleness import gone_terms
 from crawler.store.models import Change, Page, Run, Snapshot
+from crawler.types import PageStatus
 
 
 @dataclass
@@ -50,7 +51,7 @@ def stats(engine: Engine) -> list[SourceStats]:
                 select(Page.source, Page.status, func.count()).group_by(Page.source,
                                                                         Page.status)):
             entry = out.setdefault(source, SourceStats(source))
-            if status == "removed":
+            if status == PageStatus.REMOVED:
                 entry.removed_pages += count
             else:
                 entry.pages += count

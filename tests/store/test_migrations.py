@@ -1,0 +1,167 @@
+"""An existing database is upgraded in place, its data kept: 0003 moves the store's
+bookkeeping out of ``pages.meta`` / ``sources.meta`` into typed columns (and back on a
+downgrade), and gives old modified packages the ``details.before`` the report reads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from pathlib import Path
+
+import pytest
+from alembic import command
+
+from crawler.hexdocs import url_key
+from crawler.http import Validators
+from crawler.store.db import SCHEMA_HEAD, alembic_config, current_revision, open_database
+from crawler.store.memory import load_memory
+
+DOCS_PAGE = "https://quill.hexdocs.pm/overview.html"
+PACKAGE_PAGE = "https://hex.pm/packages/lantern"
+POST = "https://blog.example/posts/1"
+
+PAGE_META = {"validators": {"https://quill.hexdocs.pm/overview.md": ['"md-1"', None]},
+             "moved_to": "https://quill.hexdocs.pm/start.html",
+             "suspect": {"hash": "ab12", "runs": 2}}
+PACKAGE_META = {"package": "lantern", "latest_stable_version": "1.4.2",
+                "latest_version": "1.4.2", "docs_url": None, "link": PACKAGE_PAGE}
+POST_META = {"link": POST, "author": "Ada", "published_at": None, "feed": "Blog",
+             "summary": "hello"}
+DOCS_SOURCE_META = {"state": {"exdoc": {"https://quill.hexdocs.pm/": {"main": ['"m"', None]}}},
+                    "index_suspects": {"https://quill.hexdocs.pm/": 1}}
+BLOG_SOURCE_META = {"state": {}}
+
+
+def package_text(stable: str, latest: str) -> bytes:
+    text = f"# lantern\n\nlatest stable version: {stable}\nlatest version: {latest}\n"
+    return zlib.compress(text.encode("utf-8"), 1)
+
+
+@pytest.fixture
+def old_database(tmp_path: Path) -> tuple[str, Path]:
+    """A database at 0002 holding bookkeeping in meta and old package changes."""
+    path = tmp_path / "old.sqlite3"
+    url = f"sqlite:///{path}"
+    command.upgrade(alembic_config(url), "0002")
+    with sqlite3.connect(path) as db:
+        for run_id in (1, 2):
+            db.execute("insert into runs (id, run_date, started_at, status, sources, "
+                       "pages_checked, pages_unchanged, pages_changed, errors, requests, "
+                       "not_modified, bytes_received) values (?, '2025-05-0' || ?, "
+                       "'2025-05-01 00:00:00', 'completed', '[]', 0, 0, 0, 0, 0, 0, 0)",
+                       (run_id, run_id))
+        for name, kind, meta in (("docs", "exdoc", DOCS_SOURCE_META),
+                                 ("blog", "feed", BLOG_SOURCE_META),
+                                 ("hex", "hexpm", {})):
+            db.execute("insert into sources (name, kind, baseline_run_id, last_run_id, "
+                       "failing_runs, meta) values (?, ?, 1, 2, 0, ?)",
+                       (name, kind, json.dumps(meta)))
+        for page_id, source, page_url, item, meta in (
+                (1, "docs", DOCS_PAGE, "page", {"summary": "a guide", **PAGE_META}),
+                (2, "hex", PACKAGE_PAGE, "package", PACKAGE_META),
+                (3, "blog", POST, "post", POST_META)):
+            db.execute("insert into pages (id, source, url, title, \"group\", item, meta, "
+                       "missing_runs, status, first_seen_run_id, last_seen_run_id, "
+                       "fetched_url, etag) values (?, ?, ?, 't', '', ?, ?, 0, 'active', 1, 2, "
+                       "?, '\"e\"')",
+                       (page_id, source, page_url, item, json.dumps(meta), page_url))
+        for snap_id, page_id, content in (
+                (1, 2, package_text("1.4.1", "1.4.1")), (2, 2, package_text("1.4.2", "1.4.2")),
+                (3, 2, package_text("None", "1.5.0-rc.0")),
+                (4, 1, zlib.compress(b"# Overview\n", 1))):
+            db.execute("insert into snapshots (id, page_id, run_id, content_hash, title, "
+                       "content, size, representation, fetched_url, fetched_at, terms, "
+                       "notices) values (?, ?, 1, 'h', 't', ?, 10, 'json', 'u', "
+                       "'2025-05-01 00:00:00', '[]', '[]')", (snap_id, page_id, content))
+        for change_id, page_id, kind, old, details in (
+                (1, 2, "modified", 2, {"lines_added": 2}),  # from 1.4.2
+                (2, 2, "modified", 3, {"lines_added": 1}),  # from no stable release
+                (3, 2, "modified", 1, {"before": {"latest_stable_version": "0.9.0"}}),
+                (4, 1, "modified", 4, {"lines_added": 1}),  # a page: no facts before
+                (5, 2, "added", None, {}),
+                (6, 2, "modified", None, {"lines_added": 1})):  # old snapshot pruned
+            db.execute("insert into changes (id, run_id, report_run_id, page_id, kind, "
+                       "summary, details, old_snapshot_id, new_snapshot_id, created_at) "
+                       "values (?, 2, 2, ?, ?, 's', ?, ?, NULL, '2025-05-02 00:00:00')",
+                       (change_id, page_id, kind, json.dumps(details), old))
+    return url, path
+
+
+def rows(path: Path, query: str) -> list[tuple]:
+    with sqlite3.connect(path) as db:
+        return db.execute(query).fetchall()
+
+
+def columns(path: Path, table: str) -> set[str]:
+    return {name for _, name, *_ in rows(path, f"pragma table_info({table})")}
+
+
+def test_the_bookkeeping_moves_to_its_columns_and_the_item_keeps_its_facts(old_database):
+    url, path = old_database
+    engine = open_database(url)  # as docwatch opens it: migrated on first use
+    assert current_revision(engine) == SCHEMA_HEAD
+
+    pages = {page_id: (json.loads(meta), json.loads(aux), moved, suspect_hash, runs)
+             for page_id, meta, aux, moved, suspect_hash, runs in rows(
+                 path, "select id, meta, aux_validators, moved_to, suspect_hash, "
+                       "suspect_runs from pages")}
+    assert pages[1] == ({"summary": "a guide"}, PAGE_META["validators"],
+                        PAGE_META["moved_to"], "ab12", 2)
+    assert pages[2] == (PACKAGE_META, {}, None, None, 0)
+    assert pages[3] == (POST_META, {}, None, None, 0)
+
+    assert "meta" not in columns(path, "sources")
+    sources = {name: (json.loads(state), json.loads(suspects)) for name, state, suspects
+               in rows(path, "select name, state, index_suspects from sources")}
+    assert sources == {"docs": (DOCS_SOURCE_META["state"], DOCS_SOURCE_META["index_suspects"]),
+                       "blog": ({}, {}), "hex": ({}, {})}
+
+    # The next run reads them where they now are.
+    memory = load_memory(engine, "docs", "exdoc")
+    # Validators of the .md twin, sent next time (under either form of a hexdocs URL).
+    assert memory.validators[url_key("https://hexdocs.pm/quill/overview.md")] == \
+        Validators('"md-1"', None)
+    known = memory.known[DOCS_PAGE]
+    assert known.moved_to == PAGE_META["moved_to"]
+    assert known.aux_validators == {"https://quill.hexdocs.pm/overview.md":
+                                    Validators('"md-1"', None)}
+    assert known.meta == {"summary": "a guide"}
+    assert memory.state == DOCS_SOURCE_META["state"]
+    assert memory.index_suspects == DOCS_SOURCE_META["index_suspects"]
+
+
+def test_old_modified_packages_get_the_version_they_replaced(old_database):
+    url, path = old_database
+    open_database(url)
+    details = {change_id: json.loads(d) for change_id, d in rows(
+        path, "select id, details from changes")}
+    assert details[1] == {"lines_added": 2, "before": {"latest_stable_version": "1.4.2"}}
+    assert details[2] == {"lines_added": 1, "before": {"latest_stable_version": None}}
+    assert details[3] == {"before": {"latest_stable_version": "0.9.0"}}  # already known
+    assert details[4] == {"lines_added": 1}  # a page
+    assert details[5] == {}  # not a modification
+    assert details[6] == {"lines_added": 1}  # no old text left to read it from
+
+
+def test_a_downgrade_puts_the_bookkeeping_back_into_meta(old_database):
+    url, path = old_database
+    open_database(url).dispose()
+    command.downgrade(alembic_config(url), "0002")
+
+    assert rows(path, "select version_num from alembic_version") == [("0002",)]
+    assert not {"aux_validators", "moved_to", "suspect_hash", "suspect_runs"} \
+        & columns(path, "pages")
+    assert not {"state", "index_suspects"} & columns(path, "sources")
+    metas = {page_id: json.loads(meta) for page_id, meta in rows(
+        path, "select id, meta from pages")}
+    assert metas == {1: {"summary": "a guide", **PAGE_META}, 2: PACKAGE_META, 3: POST_META}
+    sources = {name: json.loads(meta) for name, meta in rows(
+        path, "select name, meta from sources")}
+    assert sources == {"docs": DOCS_SOURCE_META, "blog": BLOG_SOURCE_META,
+                       "hex": {"state": {}}}
+
+    # ... and upgrading again moves it out again.
+    open_database(url)
+    assert rows(path, "select moved_to, suspect_runs from pages where id = 1") == [
+        (PAGE_META["moved_to"], 2)]
