@@ -40,20 +40,20 @@ from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from apscheduler.events import (  # type: ignore[import-untyped]
+from apscheduler.events import (
     EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MISSED,
     JobExecutionEvent,
     JobSubmissionEvent,
     SchedulerEvent,
 )
-from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
+from apscheduler.schedulers.background import (
     BackgroundScheduler,
 )
-from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
-from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
-from apscheduler.triggers.combining import OrTrigger  # type: ignore[import-untyped]
-from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
+from apscheduler.triggers.cron import CronTrigger
 
 from crawler.config import Config, ConfigError, ScheduleConfig, load_config
 from crawler.pipeline import RunOutcome, crawl, stopping_signal

@@ -361,15 +361,12 @@ sources:
 
     def state(self) -> dict:
         with sqlite3.connect(self.db_path) as conn:
-            (meta,) = conn.execute("SELECT meta FROM sources WHERE name = 'docs'").fetchone()
-        return json.loads(meta)["state"]
+            (state,) = conn.execute("SELECT state FROM sources WHERE name = 'docs'").fetchone()
+        return json.loads(state)
 
     def set_state(self, state: object) -> None:
         with sqlite3.connect(self.db_path) as conn:
-            (meta,) = conn.execute("SELECT meta FROM sources WHERE name = 'docs'").fetchone()
-            meta = json.loads(meta)
-            meta["state"] = state
-            conn.execute("UPDATE sources SET meta = ? WHERE name = 'docs'", (json.dumps(meta),))
+            conn.execute("UPDATE sources SET state = ? WHERE name = 'docs'", (json.dumps(state),))
 
     def old_state(self) -> dict:
         return json.loads(OLD_STATE.replace("{base}", self.server.base_url))
