@@ -522,10 +522,10 @@ def test_a_source_failing_runs_in_a_row_is_called_out_then_its_recovery_once(tmp
 
     title = "# Tidepool Watch — {}\n\n"
     callout = "> **mirror has failed on 3 runs in a row** (since 2025-05-02)"
-    for report in failing[:2]:
+    for runs, report in enumerate(failing[:2], start=1):
         assert "has failed on" not in report.md
         mirror = next(s for s in report.data["sources"] if s["name"] == "mirror")
-        assert mirror["failing_runs"] in (1, 2)
+        assert mirror["failing_runs"] == runs
     third = failing[2]
     assert third.md.startswith(title.format(DAYS[3]) + callout)
     sources = {s["name"]: s for s in third.data["sources"]}

@@ -69,7 +69,8 @@ def test_unclosed_bracket_points_at_the_line_that_opened_it():
         "skills:\n"
         "  - name: retries\n"
     )
-    assert problem.startswith("sources.yaml:4: ") or "line 4" in problem
+    assert problem == ("sources.yaml:4: YAML syntax error: expected ',' or ']', but got ':' "
+                       "(while parsing a flow sequence on line 4, still open on line 5)")
 
 
 def test_duplicate_yaml_key_is_an_error_not_a_silent_override():

@@ -6,21 +6,15 @@ import datetime as dt
 import sqlite3
 
 import pytest
+from conftest import write_config
 
 import crawler.cpu
 from crawler.config import load_config
-from crawler.demo.server import DocServer
 from crawler.pipeline import crawl
 
 
 def crawl_hashes(tmp_path, name: str, base: str) -> dict[str, tuple[str, str]]:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(f"""
-sources:
-  - name: docs
-    kind: exdoc
-    urls: [{base}/lumen/, {base}/lumen_live/]
-""")
+    path = write_config(tmp_path, base, name=f"{name}.yaml")
     db = tmp_path / f"{name}.sqlite3"
     crawl(load_config(path), date=dt.date(2024, 1, 1), database=f"sqlite:///{db}")
     rows = sqlite3.connect(db).execute(
@@ -28,20 +22,20 @@ sources:
     return {url: (digest, terms) for url, digest, terms in rows}
 
 
-def test_a_worker_process_extracts_the_same_snapshots(tmp_path, monkeypatch):
-    with DocServer(version="v2") as site:
-        inline = crawl_hashes(tmp_path, "inline", site.base_url)
-        monkeypatch.setenv("DOCWATCH_WORKERS", "1")
-        monkeypatch.setattr(crawler.cpu, "INLINE_LIMIT", 0)  # every page goes to the worker
-        used = []
-        original = crawler.cpu.Offloader.close
+def test_a_worker_process_extracts_the_same_snapshots(tmp_path, monkeypatch, site):
+    site.set_version("v2")
+    inline = crawl_hashes(tmp_path, "inline", site.base_url)
+    monkeypatch.setenv("DOCWATCH_WORKERS", "1")
+    monkeypatch.setattr(crawler.cpu, "INLINE_LIMIT", 0)  # every page goes to the worker
+    used = []
+    original = crawler.cpu.Offloader.close
 
-        def spy(self, wait=True):
-            used.append(self._pool is not None)
-            original(self, wait)
+    def spy(self, wait=True):
+        used.append(self._pool is not None)
+        original(self, wait)
 
-        monkeypatch.setattr(crawler.cpu.Offloader, "close", spy)
-        offloaded = crawl_hashes(tmp_path, "offloaded", site.base_url)
+    monkeypatch.setattr(crawler.cpu.Offloader, "close", spy)
+    offloaded = crawl_hashes(tmp_path, "offloaded", site.base_url)
     assert used == [True]  # the pages really went through a worker process
     assert offloaded == inline and len(inline) == 9
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import write_config
 
 from crawler.cli import cli
 from crawler.config import load_config
@@ -22,41 +23,25 @@ from crawler.pipeline import crawl
 DAY1, DAY2, DAY3 = dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)
 
 
-def write_config(directory: Path, base: str) -> Path:
-    skill = directory / "skills" / "live" / "SKILL.md"
-    skill.parent.mkdir(parents=True)
-    skill.write_text("---\nname: live\n---\n# Live\n")
-    path = directory / "sources.yaml"
-    path.write_text(f"""
-report:
-  title: "Lumen Research"
-  dir: out
-sources:
-  - name: docs
-    kind: exdoc
-    urls: [{base}/lumen/, {base}/lumen_live/]
-skills:
-  - name: live
-    path: skills/live/SKILL.md
-    watches: ["{base}/lumen_live/*"]
-    keywords: [lm-update]
-""")
-    return path
-
-
 class Project:
     """A directory with a sources.yaml, a database and the reports of its crawls."""
 
-    def __init__(self, directory: Path, server: DocServer, versions: list[tuple[str, dt.date]]):
+    def __init__(self, directory: Path, base: str):
         self.dir = directory
-        self.base = server.base_url
-        self.config_path = write_config(directory, self.base)
+        self.base = base
+        self.config_path = directory / "sources.yaml"
         self.db = f"sqlite:///{directory / 'docwatch.sqlite3'}"
-        self.outcomes = []
-        config = load_config(self.config_path)
+
+    @classmethod
+    def crawled(cls, directory: Path, server: DocServer,
+                versions: list[tuple[str, dt.date]]) -> Project:
+        """The demo's configuration for ``server``, crawled at each (version, date)."""
+        project = cls(directory, server.base_url)
+        config = load_config(write_config(directory, server.base_url))
         for version, date in versions:
             server.set_version(version)
-            self.outcomes.append(crawl(config, date=date, database=self.db))
+            crawl(config, date=date, database=project.db)
+        return project
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -72,9 +57,10 @@ class Project:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Project:
-    with DocServer(version="v1") as server:
-        return Project(tmp_path_factory.mktemp("history"), server, [("v1", DAY1), ("v2", DAY2)])
+def project(crawled_demo, tmp_path_factory) -> Project:
+    """The demo project (v1 on 2024-01-01, v2 on 2024-02-01), copied: report writes to it."""
+    copy = crawled_demo.copy_to(tmp_path_factory.mktemp("history") / "demo")
+    return Project(copy.folder, copy.base_url)
 
 
 def lines(text: str) -> list[str]:
@@ -85,7 +71,8 @@ def lines(text: str) -> list[str]:
 
 
 def test_report_date_rewrites_the_crawls_own_report_identically(project):
-    md, js = project.outcomes[1].report_paths[:2]
+    md, js = (project.dir / "reports" / f"2024-02-01-lumen-docs-research{suffix}"
+              for suffix in (".md", ".json"))
     original = {md: md.read_text(), js: js.read_text()}
     for path in original:
         path.unlink()
@@ -96,7 +83,7 @@ def test_report_date_rewrites_the_crawls_own_report_identically(project):
     printed = result.stdout.splitlines()
     assert str(md) in printed and str(js) in printed
     assert {path: path.read_text() for path in original} == original
-    assert "1 run, 7 changes, 1 skill to update" in result.stderr
+    assert "1 run, 7 changes, 2 skills to update" in result.stderr
 
 
 def test_report_date_without_a_run_says_so(project):
@@ -104,7 +91,7 @@ def test_report_date_without_a_run_says_so(project):
 
     assert result.exit_code == 1
     assert "no run recorded on 2024-01-15" in result.stderr
-    assert not (project.dir / "out" / "2024-01-15-lumen-research.md").exists()
+    assert not (project.dir / "reports" / "2024-01-15-lumen-docs-research.md").exists()
 
 
 def test_report_needs_date_or_since(project):
@@ -116,11 +103,11 @@ def test_report_since_covers_every_run_in_one_file(project):
     result = project.report("--since", "2024-01-01", "--until", "2024-02-01")
 
     assert result.exit_code == 0, result.output
-    md = project.dir / "out" / "2024-01-01--2024-02-01-lumen-research.md"
+    md = project.dir / "reports" / "2024-01-01--2024-02-01-lumen-docs-research.md"
     js = md.with_suffix(".json")
     assert result.stdout.splitlines() == [str(md), str(js), str(md.with_suffix(".html"))]
     text = md.read_text()
-    assert text.startswith("# Lumen Research — 2024-01-01 to 2024-02-01\n")
+    assert text.startswith("# Lumen Docs Research — 2024-01-01 to 2024-02-01\n")
     assert "runs this day" not in text
     assert "**New pages**" in text and "JSON APIs" in text
     assert "**Removed pages**" in text and "Channels" in text
@@ -128,7 +115,7 @@ def test_report_since_covers_every_run_in_one_file(project):
     assert (data["since"], data["date"]) == ("2024-01-01", "2024-02-01")
     assert [r["id"] for r in data["runs"]] == [1, 2]
     assert len(data["changes"]) == 7
-    assert [s["name"] for s in data["skills"]] == ["live"]
+    assert [s["name"] for s in data["skills"]] == ["lumen-live", "lumen-routing"]
     routing = next(c for c in data["changes"] if c["url"].endswith("/routing.html"))
     assert routing["summary"] == "2024-02-01: +5 -1 lines in 2 section(s)"
 
@@ -138,27 +125,26 @@ def test_report_since_runs_until_today_by_default(project):
 
     today = dt.datetime.now(dt.UTC).date().isoformat()
     assert result.exit_code == 0, result.output
-    md = project.dir / "out" / f"2024-02-01--{today}-lumen-research.md"
+    md = project.dir / "reports" / f"2024-02-01--{today}-lumen-docs-research.md"
     assert result.stdout.splitlines()[0] == str(md)
     assert f"— 2024-02-01 to {today}" in md.read_text()
 
 
-def test_report_since_lists_each_change_with_the_date_it_was_found(tmp_path):
+def test_report_since_lists_each_change_with_the_date_it_was_found(tmp_path, site):
     # v1 -> v2 -> v1: the third run undoes every change of the second.
-    with DocServer(version="v1") as server:
-        project = Project(tmp_path, server, [("v1", DAY1), ("v2", DAY2), ("v1", DAY3)])
+    project = Project.crawled(tmp_path, site, [("v1", DAY1), ("v2", DAY2), ("v1", DAY3)])
 
     result = project.report("--since", "2024-02-01", "--until", "2024-03-01")
 
     assert result.exit_code == 0, result.output
-    out = tmp_path / "out"
-    data = json.loads((out / "2024-02-01--2024-03-01-lumen-research.json").read_text())
+    out = tmp_path / "reports"
+    data = json.loads((out / "2024-02-01--2024-03-01-lumen-docs-research.json").read_text())
     routing = [c for c in data["changes"] if c["url"].endswith("/routing.html")]
     assert [c["summary"] for c in routing] == ["2024-02-01: +5 -1 lines in 2 section(s)",
                                                "2024-03-01: +1 -5 lines in 2 section(s)"]
     assert "+## Verified routes" in routing[0]["diff"]
     assert "-## Verified routes" in routing[1]["diff"]
-    md = (out / "2024-02-01--2024-03-01-lumen-research.md").read_text()
+    md = (out / "2024-02-01--2024-03-01-lumen-docs-research.md").read_text()
     assert "2024-03-01: +1 -5 lines in 2 section(s)" in md
 
 
@@ -166,13 +152,13 @@ def test_a_one_day_range_says_what_the_dated_report_says(project):
     project.report("--since", "2024-02-01", "--until", "2024-02-01")
     project.report("--date", "2024-02-01")
 
-    out = project.dir / "out"
-    dated = (out / "2024-02-01-lumen-research.md").read_text().splitlines()
-    ranged = (out / "2024-02-01--2024-02-01-lumen-research.md").read_text().splitlines()
-    assert ranged[0] == "# Lumen Research — 2024-02-01 to 2024-02-01"
+    out = project.dir / "reports"
+    dated = (out / "2024-02-01-lumen-docs-research.md").read_text().splitlines()
+    ranged = (out / "2024-02-01--2024-02-01-lumen-docs-research.md").read_text().splitlines()
+    assert ranged[0] == "# Lumen Docs Research — 2024-02-01 to 2024-02-01"
     assert ranged[1:] == dated[1:]
-    dated_data = json.loads((out / "2024-02-01-lumen-research.json").read_text())
-    ranged_data = json.loads((out / "2024-02-01--2024-02-01-lumen-research.json").read_text())
+    dated_data = json.loads((out / "2024-02-01-lumen-docs-research.json").read_text())
+    ranged_data = json.loads((out / "2024-02-01--2024-02-01-lumen-docs-research.json").read_text())
     assert ranged_data.pop("since") == "2024-02-01"
     assert dated_data.pop("since") is None
     assert ranged_data == dated_data
@@ -217,7 +203,7 @@ def test_history_of_a_modified_page_lists_both_snapshots(project):
 
     assert result.exit_code == 0, result.output
     title, header, *rows = result.stdout.splitlines()
-    assert title == f"{project.url('/lumen/routing.html')} (docs): Routing"
+    assert title == f"{project.url('/lumen/routing.html')} (lumen-docs): Routing"
     assert header.split() == ["date", "run", "snapshot", "size", "change"]
     assert [row.split()[:2] for row in rows] == [["2024-01-01", "1"], ["2024-02-01", "2"]]
     assert rows[0].endswith("baseline")
@@ -237,7 +223,7 @@ def test_history_of_a_removed_page_ends_with_its_removal(project):
     result = project.run("history", project.url("/lumen/channels.html"))
 
     title, _, first, last = result.stdout.splitlines()
-    assert title.endswith("(docs, removed): Channels")
+    assert title.endswith("(lumen-docs, removed): Channels")
     assert first.split()[:2] == ["2024-01-01", "1"]
     assert last.split()[:4] == ["2024-02-01", "2", "-", "-"]
     assert last.endswith("removed: no longer listed by the package index")
@@ -249,7 +235,7 @@ def test_history_accepts_the_markdown_twin_and_slash_variants(project, spelling)
     result = project.run("history", project.url(spelling))
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"{project.url('/lumen_live/bindings.html')} (docs)")
+    assert result.stdout.startswith(f"{project.url('/lumen_live/bindings.html')} (lumen-docs)")
     assert len(result.stdout.splitlines()) == 4
 
 

@@ -12,9 +12,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import write_config as write_demo_config
 
 from crawler.config import load_config
-from crawler.demo.server import DocServer
+from crawler.demo.run import UPDATE_DATE
 from crawler.pipeline import crawl
 
 DAY1, DAY2 = dt.date(2024, 1, 2), dt.date(2024, 2, 2)
@@ -24,35 +25,8 @@ GUIDES = {"lumen": ["overview.html", "installation.html", "routing.html", "chann
 
 
 def write_config(tmp_path: Path, base: str, extra_skill: str = "") -> Path:
-    skill = tmp_path / "skills" / "live" / "SKILL.md"
-    skill.parent.mkdir(parents=True)
-    skill.write_text("---\nname: live\n---\n# Live\n")
-    path = tmp_path / "sources.yaml"
-    path.write_text(f"""
-report:
-  title: "Lumen Research"
-  dir: out
-sources:
-  - name: docs
-    kind: exdoc
-    urls: [{base}/lumen/, {base}/lumen_live/]
-skills:
-  - name: live
-    path: skills/live/SKILL.md
-    watches: ["{base}/lumen_live/*"]
-    keywords: [lm-update]
-  - name: routing
-    watches: ["{base}/lumen/routing.html"]
-    keywords: [Lumen.Router]
-{extra_skill}
-""")
-    return path
-
-
-@pytest.fixture
-def site():
-    with DocServer(version="v1") as server:
-        yield server
+    """The demo's sources.yaml for the site at ``base``; ``extra_skill`` adds skills to it."""
+    return write_demo_config(tmp_path, base, skills=extra_skill)
 
 
 @pytest.fixture
@@ -74,10 +48,10 @@ def test_first_crawl_records_a_baseline_instead_of_listing_new_pages(config, tmp
     outcome, md, data = run(config, tmp_path, DAY1)
 
     assert outcome.status == "completed"
-    assert [p.name for p in outcome.report_paths[:2]] == ["2024-01-02-lumen-research.md",
-                                                          "2024-01-02-lumen-research.json"]
+    assert [p.name for p in outcome.report_paths[:2]] == ["2024-01-02-lumen-docs-research.md",
+                                                          "2024-01-02-lumen-docs-research.json"]
     # 5 lumen guides + 3 lumen_live guides; module pages are not guides.
-    assert data["sources"] == [{"name": "docs", "kind": "exdoc", "pages_checked": 8,
+    assert data["sources"] == [{"name": "lumen-docs", "kind": "exdoc", "pages_checked": 8,
                                 "not_modified": 8, "changed": 0, "errors": 0,
                                 "baseline": True, "runs": 1, "failing_runs": 0,
                                 "failing_since": None, "recovered_after": 0, "moved": []}]
@@ -85,12 +59,10 @@ def test_first_crawl_records_a_baseline_instead_of_listing_new_pages(config, tmp
     assert "first crawl, baseline of 8 pages recorded" in md
 
 
-def test_second_crawl_reports_each_real_change_and_nothing_else(config, site, tmp_path):
-    run(config, tmp_path, DAY1)
-    site.set_version("v2")
-    outcome, _, data = run(config, tmp_path, DAY2)
+def test_second_crawl_reports_each_real_change_and_nothing_else(crawled_demo):
+    outcome, data = crawled_demo.update, crawled_demo.data(UPDATE_DATE)
 
-    base = site.base_url
+    base = crawled_demo.base_url
     changes = {(c["change"], c["url"]) for c in data["changes"]}
     assert changes == {
         ("added", f"{base}/lumen/json_apis.html"),
@@ -110,43 +82,38 @@ def test_second_crawl_reports_each_real_change_and_nothing_else(config, site, tm
     assert outcome.changed == 7 and outcome.errors == 0
 
 
-def test_markdown_report_reads_like_a_research_note(config, site, tmp_path):
-    run(config, tmp_path, DAY1)
-    site.set_version("v2")
-    _, md, _ = run(config, tmp_path, DAY2)
+def test_markdown_report_reads_like_a_research_note(crawled_demo):
+    md = crawled_demo.markdown(UPDATE_DATE)
 
     headings = [line for line in md.splitlines() if line.startswith("## ")]
     assert headings == ["## Key takeaways", "## Sources reviewed", "## Key changes",
                         "## Skills needing updates", "## Skill gaps", "## Fetch problems"]
-    assert md.startswith("# Lumen Research — 2024-02-02\n")
-    assert "### docs / lumen\n" in md and "### docs / lumen_live\n" in md
+    assert md.startswith("# Lumen Docs Research — 2024-02-01\n")
+    assert "### lumen-docs / lumen\n" in md and "### lumen-docs / lumen_live\n" in md
     assert "**New pages**" in md and "**Removed pages**" in md and "**Modified pages**" in md
     assert "```diff" in md
     assert "No fetch problems." in md
 
 
-def test_skills_are_flagged_by_watches_and_keywords_with_reasons(config, site, tmp_path):
-    run(config, tmp_path, DAY1)
-    site.set_version("v2")
-    _, md, data = run(config, tmp_path, DAY2)
+def test_skills_are_flagged_by_watches_and_keywords_with_reasons(crawled_demo):
+    md, data = crawled_demo.markdown(UPDATE_DATE), crawled_demo.data(UPDATE_DATE)
 
     skills = {s["name"]: s for s in data["skills"]}
-    assert set(skills) == {"live", "routing"}
-    live = {r["url"].rsplit("/", 1)[-1]: r["why"] for r in skills["live"]["reasons"]}
+    assert set(skills) == {"lumen-live", "lumen-routing"}
+    live = {r["url"].rsplit("/", 1)[-1]: r["why"] for r in skills["lumen-live"]["reasons"]}
     assert "watches" in live["bindings.html"] and "mentions lm-update" in live["bindings.html"]
     assert "watches" in live["async.html"]
-    routing = {r["url"].rsplit("/", 1)[-1]: r["why"] for r in skills["routing"]["reasons"]}
+    routing = {r["url"].rsplit("/", 1)[-1]: r["why"]
+               for r in skills["lumen-routing"]["reasons"]}
     assert routing["routing.html"].startswith("watches")
-    assert skills["live"]["path"] == "skills/live/SKILL.md"
-    assert "- **live** (`skills/live/SKILL.md`)" in md
+    assert skills["lumen-live"]["path"] == "skills/lumen-live/SKILL.md"
+    assert "- **lumen-live** (`skills/lumen-live/SKILL.md`)" in md
 
 
-def test_gaps_are_new_pages_no_skill_covers(config, site, tmp_path):
-    run(config, tmp_path, DAY1)
-    site.set_version("v2")
-    _, md, data = run(config, tmp_path, DAY2)
+def test_gaps_are_new_pages_no_skill_covers(crawled_demo):
+    md, data = crawled_demo.markdown(UPDATE_DATE), crawled_demo.data(UPDATE_DATE)
 
-    # async.html is watched by "live"; json_apis.html is watched and mentioned by nobody.
+    # async.html is watched by "lumen-live"; json_apis.html is watched and mentioned by nobody.
     pages = [g["url"].rsplit("/", 1)[-1] for g in data["gaps"] if g["kind"] == "page"]
     assert pages == ["json_apis.html"]
     assert "no skill watches or mentions it" in md
@@ -187,11 +154,12 @@ def test_an_index_remembered_from_another_build_of_the_main_page_is_read_again(
     # is reported as changed.
     run(config, tmp_path, DAY1)
     with sqlite3.connect(tmp_path / "db" / "docwatch.sqlite3") as conn:
-        (state,) = conn.execute("SELECT state FROM sources WHERE name = 'docs'").fetchone()
+        (state,) = conn.execute("SELECT state FROM sources WHERE name = 'lumen-docs'").fetchone()
         state = json.loads(state)
         for index in state["exdoc"].values():
             index["main"] = ['"another-build"', None]
-        conn.execute("UPDATE sources SET state = ? WHERE name = 'docs'", (json.dumps(state),))
+        conn.execute("UPDATE sources SET state = ? WHERE name = 'lumen-docs'",
+                     (json.dumps(state),))
     site.reset_log()
     outcome, _, data = run(config, tmp_path, DAY1)
 

@@ -8,36 +8,70 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import write_config as write_demo_config
 
-from crawler.demo.server import DocServer, Fault
+from crawler.demo.server import Fault
 
 SLOW = Fault(kind="delay", seconds=0.15)
 
 
+def write_config(tmp_path: Path, base: str, sources: str = "") -> Path:
+    """The demo's sources.yaml, one request at a time (a run lasts a while)."""
+    return write_demo_config(tmp_path, base, sources=sources, extra="http: {per_host: 1}\n")
+
+
+class HeldPage:
+    """A page that answers only once the test calls ``release()``: a run asking for it is
+    held mid-crawl for as long as the test needs, however slow the machine is."""
+
+    def __init__(self) -> None:
+        released = self._released = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/robots.txt":
+                    self._answer(404, b"")
+                else:
+                    released.wait()
+                    self._answer(200, b"<html><body><main><p>Held, then released.</p>"
+                                      b"</main></body></html>")
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/held.html"
+
+    def release(self) -> None:
+        self._released.set()
+
+    def close(self) -> None:
+        self.release()
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @pytest.fixture
-def site():
-    with DocServer(version="v1") as server:
-        yield server
-
-
-def write_config(tmp_path: Path, base: str) -> Path:
-    path = tmp_path / "sources.yaml"
-    path.write_text(f"""
-report: {{title: "Lumen Research", dir: out}}
-http: {{per_host: 1}}
-sources:
-  - name: docs
-    kind: exdoc
-    urls: [{base}/lumen/, {base}/lumen_live/]
-skills:
-  - name: live
-    watches: ["{base}/lumen_live/*"]
-""")
-    return path
+def held_page() -> Iterator[HeldPage]:
+    page = HeldPage()
+    yield page
+    page.close()
 
 
 def start(config: Path, db: Path, date: str) -> subprocess.Popen:
@@ -67,7 +101,7 @@ def wait_for(db: Path, sql: str, at_least: int, timeout: float = 30) -> None:
 
 
 def report(tmp_path: Path, date: str) -> dict:
-    return json.loads((tmp_path / "out" / f"{date}-lumen-research.json").read_text())
+    return json.loads((tmp_path / "reports" / f"{date}-lumen-docs-research.json").read_text())
 
 
 @pytest.mark.parametrize("kill_after", [1, 4])
@@ -99,24 +133,29 @@ def test_kill_9_mid_run_then_every_change_is_reported_exactly_once(site, tmp_pat
         ("modified", "lumen/routing.html"), ("modified", "lumen/changelog.html"),
         ("modified", "lumen_live/bindings.html")])
     # The killed run never wrote a report of its own; nothing is reported twice later.
-    assert not (tmp_path / "out" / "2024-02-01-lumen-research.json").exists()
+    assert not (tmp_path / "reports" / "2024-02-01-lumen-docs-research.json").exists()
     assert crawl(config, db, "2024-02-03").returncode == 0
     assert report(tmp_path, "2024-02-03")["changes"] == []
 
 
-def test_a_second_run_exits_at_once_while_one_is_running(site, tmp_path):
-    config, db = write_config(tmp_path, site.base_url), tmp_path / "db.sqlite3"
-    site.set_fault("*", SLOW)
+def test_a_second_run_exits_at_once_while_one_is_running(site, held_page, tmp_path):
+    config = write_config(tmp_path, site.base_url, sources=f"""\
+  - name: held
+    kind: page
+    urls: [{held_page.url}]
+""")
+    db = tmp_path / "db.sqlite3"
     first = start(config, db, "2024-01-01")
     wait_for(db, "select count(*) from run_lock", 1)
 
-    started = time.monotonic()
     second = crawl(config, db, "2024-01-01")
     assert second.returncode == 3
     assert "another docwatch run" in second.stderr
-    assert time.monotonic() - started < 10
+    # It did not wait for the lock: the first run, held on its page, is still going.
+    assert first.poll() is None
+    assert sqlite3.connect(db).execute("select count(*) from run_lock").fetchone()[0] == 1
 
-    site.set_fault("*", None)
+    held_page.release()
     assert first.wait(60) == 0
     assert sqlite3.connect(db).execute("select count(*) from run_lock").fetchone()[0] == 0
 
@@ -148,7 +187,7 @@ def test_sigterm_stops_gracefully_and_the_report_says_interrupted(site, tmp_path
     assert conn.execute("select count(*) from run_lock").fetchone()[0] == 0
     data = report(tmp_path, "2024-01-01")
     assert data["interrupted"] is True
-    md = (tmp_path / "out" / "2024-01-01-lumen-research.md").read_text()
+    md = (tmp_path / "reports" / "2024-01-01-lumen-docs-research.md").read_text()
     assert "This run was interrupted" in md
 
     site.set_fault("*", None)  # the next run completes the baseline

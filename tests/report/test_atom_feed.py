@@ -1,18 +1,14 @@
 """``REPORT_DIR/feed.xml``: the Atom feed a subscriber's feed reader polls.
 
-The bundled demo site is crawled twice (v1, then v2, which flags two skills) once for the
-module; tests that change anything work on a copy of that project folder.
+The project ``docwatch demo`` makes of the bundled site (v1, then v2, which flags two
+skills) is read as it is; tests that change anything work on a copy of it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
-import shutil
-import sqlite3
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -23,15 +19,15 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.config import load_config
+from crawler.demo.run import BASELINE_DATE, UPDATE_DATE
 from crawler.demo.server import DocServer
 from crawler.pipeline import crawl
 from crawler.report.atom import write_feed
-from crawler.store.db import open_database
 
 A = "{http://www.w3.org/2005/Atom}"
-DAY1, DAY2 = dt.date(2024, 3, 4), dt.date(2024, 3, 11)
+DAY1, DAY2 = BASELINE_DATE, UPDATE_DATE
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-TITLE = "Lumen Research"
+TITLE = "Lumen Docs Research"
 
 
 @dataclass
@@ -44,70 +40,31 @@ class Project:
 
     @property
     def reports(self) -> Path:
-        return self.folder / "out"
+        return self.folder / "reports"
 
     @property
     def database(self) -> str:
-        return f"sqlite:///{self.folder / 'db.sqlite3'}"
+        return f"sqlite:///{self.folder / 'docwatch.sqlite3'}"
 
     def feed(self) -> ET.Element:
         return ET.parse(self.reports / "feed.xml").getroot()
 
-    def copy_to(self, target: Path) -> Project:
-        shutil.copytree(self.folder, target, ignore=shutil.ignore_patterns("db.sqlite3*"))
-        with sqlite3.connect(self.folder / "db.sqlite3") as src, \
-                sqlite3.connect(target / "db.sqlite3") as dst:
-            src.backup(dst)
-        return Project(target)
-
     def set_report_options(self, options: str) -> None:
         text = self.config_path.read_text(encoding="utf-8")
-        self.config_path.write_text(text.replace("  dir: out\n", f"  dir: out\n{options}"),
-                                    encoding="utf-8")
-
-
-def write_config(folder: Path, base: str) -> Path:
-    skill = folder / "skills" / "live" / "SKILL.md"
-    skill.parent.mkdir(parents=True)
-    skill.write_text("---\nname: live\n---\n# Live updates\n", encoding="utf-8")
-    path = folder / "sources.yaml"
-    path.write_text(f"""\
-report:
-  title: "{TITLE}"
-  dir: out
-sources:
-  - name: docs
-    kind: exdoc
-    urls: [{base}/lumen/, {base}/lumen_live/]
-skills:
-  - name: live
-    path: skills/live/SKILL.md
-    watches: ["{base}/lumen_live/*"]
-  - name: routing
-    watches: ["{base}/lumen/routing.html"]
-""", encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def crawled(tmp_path_factory) -> Iterator[Project]:
-    folder = tmp_path_factory.mktemp("atom")
-    with DocServer(version="v1") as site:
-        config = load_config(write_config(folder, site.base_url))
-        project = Project(folder)
-        engine = open_database(project.database)
-        try:
-            crawl(config, date=DAY1, engine=engine)
-            site.set_version("v2")
-            crawl(config, date=DAY2, engine=engine)
-        finally:
-            engine.dispose()
-    yield project
+        self.config_path.write_text(
+            text.replace("  dir: reports\n", f"  dir: reports\n{options}"), encoding="utf-8")
 
 
 @pytest.fixture
-def project(crawled: Project, tmp_path: Path) -> Project:
-    return crawled.copy_to(tmp_path / "project")
+def crawled(crawled_demo) -> Project:
+    """The demo project (its second run flags two skills): read-only."""
+    return Project(crawled_demo.folder)
+
+
+@pytest.fixture
+def project(crawled_demo, tmp_path: Path) -> Project:
+    """A copy of the demo project, for a test that changes it."""
+    return Project(crawled_demo.copy_to(tmp_path / "project").folder)
 
 
 def children(element: ET.Element, name: str) -> list[ET.Element]:
@@ -139,7 +96,7 @@ def test_feed_is_atom_with_one_id_title_updated_and_a_self_link(crawled):
     assert one(root, "title").text == TITLE
     assert one(root, "id").text
     assert RFC3339.match(one(root, "updated").text)
-    assert link(root, "self").endswith("/out/feed.xml")
+    assert link(root, "self").endswith("/reports/feed.xml")
 
 
 def test_entries_are_the_reports_newest_first_with_their_headline_counts(crawled):
@@ -154,7 +111,7 @@ def test_entries_are_the_reports_newest_first_with_their_headline_counts(crawled
         assert one(entry, "id").text
         assert RFC3339.match(one(entry, "updated").text)
         href = link(entry, "alternate")
-        assert href.endswith(f"/out/{day}-lumen-research.html")
+        assert href.endswith(f"/reports/{day}-lumen-docs-research.html")
         # Without base_url the link is a file: URI of the HTML report that exists.
         assert urlsplit(href).scheme == "file" and Path(unquote(urlsplit(href).path)).is_file()
         content = one(entry, "content")
@@ -175,7 +132,7 @@ def test_flagged_skills_are_summarised_in_the_entry_content(crawled):
 
     content = one(newest, "content").text
     assert "<h3>Skills needing updates</h3>" in content
-    assert "<li>live: " in content and "<li>routing: " in content
+    assert "<li>lumen-live: " in content and "<li>lumen-routing: " in content
 
 
 def test_feed_is_valid_for_a_feed_reader(crawled):
@@ -185,7 +142,7 @@ def test_feed_is_valid_for_a_feed_reader(crawled):
     assert parsed.version == "atom10"
     assert parsed.feed.title == TITLE
     assert [e.link.rsplit("/", 1)[-1] for e in parsed.entries] == [
-        f"{DAY2}-lumen-research.html", f"{DAY1}-lumen-research.html"]
+        f"{DAY2}-lumen-docs-research.html", f"{DAY1}-lumen-docs-research.html"]
     assert all(e.id and e.updated for e in parsed.entries)
 
 
@@ -227,7 +184,7 @@ def test_base_url_makes_every_link_absolute_under_it(project):
     base = "https://reports.example.org/lumen/"
     assert link(root, "self") == base + "feed.xml"
     assert [link(e, "alternate") for e in children(root, "entry")] == [
-        f"{base}{DAY2}-lumen-research.html", f"{base}{DAY1}-lumen-research.html"]
+        f"{base}{DAY2}-lumen-docs-research.html", f"{base}{DAY1}-lumen-docs-research.html"]
     assert all(i.startswith(base) for i in entry_ids(root))
     assert "file:" not in (project.reports / "feed.xml").read_text(encoding="utf-8")
 
@@ -241,7 +198,7 @@ def test_feed_entries_limits_the_feed_to_the_newest_reports(project):
     assert result.exit_code == 0, result.output
     entries = children(project.feed(), "entry")
     assert [link(e, "alternate").rsplit("/", 1)[-1] for e in entries] == [
-        f"{DAY2}-lumen-research.html"]
+        f"{DAY2}-lumen-docs-research.html"]
 
 
 def test_a_report_over_a_period_is_not_mistaken_for_a_nightly_one(project):
@@ -254,8 +211,8 @@ def test_a_report_over_a_period_is_not_mistaken_for_a_nightly_one(project):
                for e in children(project.feed(), "entry")}
 
     # The feed follows the nightly reports; an ad-hoc period report is not one of them.
-    assert f"{DAY1}--{DAY2}-lumen-research.html" not in entries
-    assert f"{DAY2}-lumen-research.html" in entries
+    assert f"{DAY1}--{DAY2}-lumen-docs-research.html" not in entries
+    assert f"{DAY2}-lumen-docs-research.html" in entries
 
 
 # -- escaping -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from conftest import write_config
 
 from crawler.config import Config, EmailConfig, load_config
 from crawler.demo.server import DocServer
@@ -529,11 +530,8 @@ DAY1, DAY2 = dt.date(2024, 1, 2), dt.date(2024, 2, 2)
 
 
 def pipeline_config(tmp_path: Path, base: str, smtp_port: int) -> Path:
-    path = tmp_path / "sources.yaml"
-    path.write_text(f"""
-report:
-  title: "Lumen Research"
-  dir: out
+    """The demo's sources.yaml, mailing each report through the SMTP server on ``smtp_port``."""
+    return write_config(tmp_path, base, extra=f"""\
 email:
   send: changes
   smtp_host: 127.0.0.1
@@ -544,19 +542,7 @@ email:
   from: docwatch@example.com
   to: [team@example.com]
   timeout: 5
-sources:
-  - name: docs
-    kind: exdoc
-    urls: [{base}/lumen/, {base}/lumen_live/]
-skills:
-  - name: live
-    watches: ["{base}/lumen_live/*"]
-    keywords: [lm-update]
-  - name: routing
-    watches: ["{base}/lumen/routing.html"]
-    keywords: [Lumen.Router]
 """)
-    return path
 
 
 def crawl_v1_then_v2(tmp_path: Path, smtp_port: int):
@@ -595,7 +581,7 @@ def test_the_run_emails_its_report(smtp_server, monkeypatch, tmp_path):
     assert attempts == [(USER, PASSWORD)]  # one login: the run with news
     [got] = inbox.messages  # only the run with changes sent one
     assert got.rcpt_tos == ["team@example.com"]
-    assert got.message["Subject"] == "Lumen Research — 2024-02-02: 2 skills need updates"
+    assert got.message["Subject"] == "Lumen Docs Research — 2024-02-02: 2 skills need updates"
     body = parts(got.message)
     md_path = next(p for p in second.report_paths if p.suffix == ".md")
     assert body["text/plain"] == md_path.read_text(encoding="utf-8")

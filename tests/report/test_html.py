@@ -8,7 +8,6 @@ is installed, the page is also opened in a real headless browser.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -16,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import load_config
-from crawler.demo.server import DocServer
+from crawler.demo.run import UPDATE_DATE
 from crawler.insights import Gap, Takeaway
-from crawler.pipeline import crawl
 from crawler.report.model import FetchProblem, Report, RunInfo, SourceSummary, VersionBump
 from crawler.report.render import html_report_path, render_html, render_markdown, write_report
 from crawler.skills import FlagReason, PageChange, SkillFlag
@@ -334,48 +331,18 @@ def test_index_shows_the_period_of_a_report_over_several_dates(tmp_path):
 # --- the real pipeline -----------------------------------------------------------------
 
 
-def write_config(tmp_path: Path, base: str) -> Path:
-    path = tmp_path / "sources.yaml"
-    path.write_text(f"""
-report:
-  title: "Lumen Research"
-  dir: out
-sources:
-  - name: docs
-    kind: exdoc
-    urls: [{base}/lumen/, {base}/lumen_live/]
-skills:
-  - name: live
-    watches: ["{base}/lumen_live/*"]
-    keywords: [lm-update]
-""")
-    return path
-
-
-@pytest.fixture
-def demo_reports(tmp_path) -> Path:
-    """Crawl the demo site v1 then v2; the folder holding both days' reports."""
-    with DocServer(version="v1") as site:
-        config = load_config(write_config(tmp_path, site.base_url))
-        database = f"sqlite:///{tmp_path / 'docwatch.sqlite3'}"
-        crawl(config, date=DAY1, database=database)
-        site.set_version("v2")
-        crawl(config, date=DAY2, database=database)
-    return config.report_dir
-
-
-def test_pipeline_writes_an_html_report_with_the_demo_changes(demo_reports):
-    html = (demo_reports / "2024-02-02-lumen-research.html").read_text()
-    data = json.loads((demo_reports / "2024-02-02-lumen-research.json").read_text())
+def test_pipeline_writes_an_html_report_with_the_demo_changes(crawled_demo):
+    html = crawled_demo.report_file(UPDATE_DATE, ".html").read_text()
+    data = crawled_demo.data(UPDATE_DATE)
     dom = Dom(html)
 
     assert ("add", "+## Verified routes") in dom.diff_lines
     assert any(k == "del" and "Pipelines may also be nested" in t for k, t in dom.diff_lines)
     assert {c["url"] for c in data["changes"]} <= set(dom.hrefs())
     assert html.index('id="skills"') < html.index('id="sources"')
-    index = Dom((demo_reports / "index.html").read_text())
-    assert index.hrefs() == ["2024-02-02-lumen-research.html",
-                             "2024-01-02-lumen-research.html"]
+    index = Dom((crawled_demo.reports / "index.html").read_text())
+    assert index.hrefs() == ["2024-02-01-lumen-docs-research.html",
+                             "2024-01-01-lumen-docs-research.html"]
 
 
 # --- a real browser --------------------------------------------------------------------

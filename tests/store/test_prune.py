@@ -470,5 +470,9 @@ def test_show_at_a_pruned_date_does_not_pass_an_older_text_off_as_current(projec
 
     shown = project.cli("show", project.forms_url, "--at", DAYS[1].isoformat())
 
-    # Either the week-2 text (it had the generator sentence) or a clear "pruned".
-    assert "mix quill.gen.form" in shown.stdout or "pruned" in shown.output
+    # Week 2's text (it had the generator sentence) is gone: said so, nothing passed off.
+    assert shown.exit_code == 1
+    assert shown.stdout == ""
+    assert shown.stderr == (f"error: the version of {project.forms_url} current on {DAYS[1]} was "
+                            f"pruned (found on {DAYS[1]}); the nearest kept one before it is "
+                            f"from {DAYS[0]}\n")
