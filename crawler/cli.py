@@ -207,10 +207,13 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
 
     Exit status: 0 when no skill has a stale line, 1 when some do.
     """
-    from crawler.staleness import check_skills, describe
+    from crawler.analysis.findings import docs_findings
+    from crawler.analysis.queries import docs_facts
+    from crawler.analysis.skill_files import read_skill_files
+    from crawler.analysis.stale import check_skills, describe
 
     config = _load(config_path)
-    stale = check_skills(_open(database), config)
+    stale = check_skills(read_skill_files(config), docs_findings(docs_facts(_open(database))))
     if as_json:
         click.echo(json.dumps({name: [{"line": s.line, "text": s.text, "term": s.term,
                                        "kind": s.kind, "replacement": s.replacement,

@@ -118,6 +118,8 @@ class ItemMeta(TypedDict, total=False):
     retired: Retirement | None
     latest_stable_version: str | None
     latest_version: str | None
+    # a page that answers a permanent redirect: where it lives now
+    moved_to: str | None
 
 
 class NoticeDict(TypedDict):

@@ -11,10 +11,12 @@ kept with the section they sit in so a report can cite them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from crawler.diff import section_titles
+from crawler.types import NoticeDict, NoticeKind, TermKind
 
 INLINE_CODE = re.compile(r"`([^`\n]{1,120})`")
 BARE_ATTRIBUTE = re.compile(r"(?<![\w-])(phx-[a-z][a-z0-9-]*[a-z0-9])(?![\w-])")
@@ -69,7 +71,7 @@ class Term:
     """One API term in canonical form, with what kind of thing it is."""
 
     text: str
-    kind: str  # module | function | mix_task | attribute | component | option
+    kind: TermKind
 
     def pattern(self) -> re.Pattern[str]:
         """How the term is recognised in a skill file's line."""
@@ -77,14 +79,14 @@ class Term:
 
     def literal(self) -> str:
         """Plain text that every match of :meth:`pattern` contains (a cheap pre-filter)."""
-        if self.kind == "function":
+        if self.kind == TermKind.FUNCTION:
             parts = self.text.partition("/")[0].split(".")
             return ".".join(parts[-2:])  # "Mod.name", or the bare name
-        if self.kind == "option":
+        if self.kind == TermKind.OPTION:
             return self.text[1:]  # ":name" or "name:"
-        if self.kind == "component":
+        if self.kind == TermKind.COMPONENT:
             return f"<.{self.text[2:-1]}"
-        if self.kind == "mix_task":
+        if self.kind == TermKind.MIX_TASK:
             return self.text[4:]
         return self.text
 
@@ -94,20 +96,22 @@ class Notice:
     """A deprecation, removal or replacement announced by a page, citable."""
 
     term: Term
-    kind: str  # deprecated | removed | replaced
+    kind: NoticeKind
     section: str
     sentence: str
     replacement: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
+        """The notice as a snapshot stores it (JSON)."""
         return {"term": self.term.text, "term_kind": self.term.kind, "kind": self.kind,
                 "section": self.section, "sentence": self.sentence,
                 "replacement": self.replacement}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Notice:
-        return cls(Term(d["term"], d["term_kind"]), d["kind"], d["section"], d["sentence"],
-                   d.get("replacement"))
+    def from_dict(cls, d: NoticeDict) -> Notice:
+        """The notice a snapshot stored with :meth:`as_dict`."""
+        return cls(Term(d["term"], TermKind(d["term_kind"])), NoticeKind(d["kind"]),
+                   d["section"], d["sentence"], d.get("replacement"))
 
 
 def classify(code: str) -> Term | None:
@@ -120,22 +124,22 @@ def _classify(code: str) -> Term | None:
     # Pages repeat the same spans over and over: each is classified once (Terms are
     # immutable, so sharing them is safe).
     if match := MIX_TASK.match(code):
-        return Term(f"mix {match.group(1)}", "mix_task")
+        return Term(f"mix {match.group(1)}", TermKind.MIX_TASK)
     if match := ATTRIBUTE.match(code):
-        return Term(match.group(1), "attribute")
+        return Term(match.group(1), TermKind.ATTRIBUTE)
     if match := COMPONENT.match(code):
-        return Term(f"<.{match.group(1)}>", "component")
+        return Term(f"<.{match.group(1)}>", TermKind.COMPONENT)
     if match := FUNCTION.match(code):
         mod = f"{match['mod']}." if match["mod"] else ""
-        return Term(f"{mod}{match['name']}/{match['arity']}", "function")
+        return Term(f"{mod}{match['name']}/{match['arity']}", TermKind.FUNCTION)
     if match := OPTION.match(code):
-        return Term(f":{match.group(1)}", "option")
+        return Term(f":{match.group(1)}", TermKind.OPTION)
     if MODULE.match(code):
-        return Term(code, "module")
+        return Term(code, TermKind.MODULE)
     if match := CALL.match(code):
-        return Term(f"{match['mod']}.{match['name']}", "function")
+        return Term(f"{match['mod']}.{match['name']}", TermKind.FUNCTION)
     if code.startswith("use ") and MODULE.match(code[4:].split(",")[0].strip()):
-        return Term(code[4:].split(",")[0].strip(), "module")
+        return Term(code[4:].split(",")[0].strip(), TermKind.MODULE)
     return None
 
 
@@ -148,7 +152,7 @@ def terms_in(text: str) -> list[Term]:
             if term:
                 seen.setdefault(term)
     for attribute in _bare_attributes(text):
-        seen.setdefault(Term(attribute, "attribute"))
+        seen.setdefault(Term(attribute, TermKind.ATTRIBUTE))
     return list(seen)
 
 
@@ -184,8 +188,16 @@ def vocabulary(text: str) -> list[str]:
     return sorted({f"{t.kind}:{t.text}" for t in terms_in("\n".join(lines))})
 
 
-def parse_vocabulary(entries: list[str]) -> list[Term]:
-    return [Term(text, kind) for kind, _, text in (e.partition(":") for e in entries)]
+_TERM_KINDS = frozenset(TermKind)
+
+
+def parse_vocabulary(entries: Iterable[str]) -> list[Term]:
+    """The terms of stored ``kind:text`` entries (see :func:`vocabulary`), in order.
+
+    An entry of no known kind names nothing a report could act on: it is left out.
+    """
+    return [Term(text, TermKind(kind)) for kind, _, text in (e.partition(":") for e in entries)
+            if kind in _TERM_KINDS]
 
 
 def is_changelog(url: str, title: str) -> bool:
@@ -213,7 +225,7 @@ def notices(text: str, changelog: bool = False) -> list[Notice]:
     sections = section_titles(lines)
     found: list[Notice] = []
     in_code = False
-    heading_kind: str | None = None
+    heading_kind: NoticeKind | None = None
     for line, section in zip(lines, sections, strict=True):
         if line.startswith("```"):
             in_code = not in_code
@@ -225,9 +237,9 @@ def notices(text: str, changelog: bool = False) -> list[Notice]:
             heading_kind = _heading_kind(heading) if changelog else None
             moving = MOVING_HEADING.match(heading.replace("`", ""))
             if changelog and moving:
-                old, new = classify(moving.group(1)) or Term(moving.group(1), "module"), \
+                old, new = classify(moving.group(1)) or Term(moving.group(1), TermKind.MODULE), \
                     moving.group(2)
-                found.append(Notice(old, "replaced", section, heading, new.strip()))
+                found.append(Notice(old, NoticeKind.REPLACED, section, heading, new.strip()))
             continue
         lowered = line.lower()
         if not any(word in lowered for word in words):
@@ -236,23 +248,24 @@ def notices(text: str, changelog: bool = False) -> list[Notice]:
     return _dedupe(found)
 
 
-def _heading_kind(heading: str) -> str | None:
+def _heading_kind(heading: str) -> NoticeKind | None:
     match = NOTICE_HEADING.search(heading)
     if not match:
         return None
     word = match.group(1).lower()
-    return "deprecated" if word.startswith("deprecat") else "removed"
+    return NoticeKind.DEPRECATED if word.startswith("deprecat") else NoticeKind.REMOVED
 
 
-def _sentence_notices(line: str, section: str, heading_kind: str | None,
+def _sentence_notices(line: str, section: str, heading_kind: NoticeKind | None,
                       changelog: bool) -> list[Notice]:
     out = []
     for sentence in SENTENCE_BREAK.split(line):
-        kind, verb = None, None
+        kind: NoticeKind | None = None
+        verb: re.Match[str] | None = None
         if match := REMOVED.search(sentence):
-            kind, verb = "removed", match
+            kind, verb = NoticeKind.REMOVED, match
         elif match := DEPRECATED.search(sentence):
-            kind, verb = "deprecated", match
+            kind, verb = NoticeKind.DEPRECATED, match
         if kind and verb:
             subject = sentence[: verb.start()]
             if GERUND_SUBJECT.match(subject.strip()):
@@ -264,24 +277,26 @@ def _sentence_notices(line: str, section: str, heading_kind: str | None,
                     out.append(Notice(term, kind, section, sentence.strip(), replacement))
         elif heading_kind and (m := BARE_PARTICIPLE.match(sentence)):
             # "- `Sparkle.dim/1` deprecated in favor of ..." under "Deprecations".
-            kind = "removed" if m.group(1).lower() == "removed" else "deprecated"
+            kind = NoticeKind(m.group(1).lower())  # the word is the kind
             for term in terms_in(sentence)[:1]:
                 if _is_api_term(term):
                     out.append(Notice(term, kind, section, sentence.strip(),
                                       _replacement(sentence[m.end():])))
         elif heading_kind and (m := IMPERATIVE.match(sentence)):
             # "- Remove `phx-feedback-for`" under "Backwards incompatible changes".
-            kind = "deprecated" if m.group(1).lower().startswith("deprecat") else "removed"
+            kind = NoticeKind.DEPRECATED if m.group(1).lower().startswith("deprecat") \
+                else NoticeKind.REMOVED
             subject = CONTEXT_WORDS.split(sentence[m.end():], maxsplit=1)[0]
             for term in terms_in(subject):
                 if _is_api_term(term):
                     out.append(Notice(term, kind, section, sentence.strip(),
                                       _replacement(sentence)))
         elif changelog and (m := USE_INSTEAD.search(sentence)):
-            old = classify(m.group(2)) or (Term(m.group(2), "module")
+            old = classify(m.group(2)) or (Term(m.group(2), TermKind.MODULE)
                                            if CAPITALISED_WORD.match(m.group(2)) else None)
             if old and _is_api_term(old):
-                out.append(Notice(old, "replaced", section, sentence.strip(), m.group(1)))
+                out.append(Notice(old, NoticeKind.REPLACED, section, sentence.strip(),
+                                  m.group(1)))
     return out
 
 
@@ -295,19 +310,19 @@ def _replacement(rest: str) -> str | None:
 
 def _is_api_term(term: Term) -> bool:
     # Plain lower-case words (`config`) are too common to judge a skill line by.
-    return term.kind != "module" or "." in term.text or any(c.isupper() for c in term.text)
+    return term.kind != TermKind.MODULE or "." in term.text or any(c.isupper() for c in term.text)
 
 
 def _dedupe(found: list[Notice]) -> list[Notice]:
-    seen: dict[tuple[str, str], Notice] = {}
+    seen: dict[tuple[str, NoticeKind], Notice] = {}
     for notice in found:
         seen.setdefault((notice.term.text, notice.kind), notice)
     return list(seen.values())
 
 
 @lru_cache(maxsize=8192)
-def _term_pattern(text: str, kind: str) -> re.Pattern[str]:
-    if kind == "function":
+def _term_pattern(text: str, kind: TermKind) -> re.Pattern[str]:
+    if kind == TermKind.FUNCTION:
         qualified = text.partition("/")[0]
         parts = qualified.split(".")
         name = parts[-1]
@@ -318,14 +333,14 @@ def _term_pattern(text: str, kind: str) -> re.Pattern[str]:
         # Unqualified names only count as calls or captures: literal( or literal/1.
         tail = r"(?=\(|/\d)" if not mod else r"(?![\w?!])"
         return re.compile(lead + call + tail)
-    if kind == "option":
+    if kind == TermKind.OPTION:
         name = re.escape(text[1:])
         return re.compile(rf"(?<![\w])(?::{name}(?![\w?!])|{name}:(?=\s))")
-    if kind == "attribute":
+    if kind == TermKind.ATTRIBUTE:
         return re.compile(rf"(?<![\w-]){re.escape(text)}(?![\w-])")
-    if kind == "component":
+    if kind == TermKind.COMPONENT:
         return re.compile(rf"<\.{re.escape(text[2:-1])}(?![\w])")
-    if kind == "mix_task":
+    if kind == TermKind.MIX_TASK:
         return re.compile(rf"(?<![\w.]){re.escape(text[4:])}(?![\w.])")
     # module: whole dotted name, not a prefix of a longer one
     return re.compile(rf"(?<![\w.]){re.escape(text)}(?![\w])(?!\.[A-Z])")

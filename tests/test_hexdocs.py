@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
+from crawler.analysis.bumps import skills_covering
 from crawler.config import SkillConfig
 from crawler.hexdocs import package_of, url_forms, url_key
 from crawler.history import url_variants
-from crawler.skills import skills_covering
 
 MIRROR = "http://127.0.0.1:8765"
 

@@ -1,28 +1,28 @@
 """What a report's changes mean: skill gaps, key takeaways and suggested actions.
 
-Reports are built directly from the model dataclasses; the configuration is a small
-sources.yaml loaded by the real loader, with one skill file from tests/fixtures/skills.
+Each analyser of crawler.analysis is called with its inputs built directly from the
+fact dataclasses; the configuration is a small sources.yaml loaded by the real loader,
+with one skill file from tests/fixtures/skills.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
 
+from crawler.analysis.actions import suggest_actions
+from crawler.analysis.bumps import VersionBump
+from crawler.analysis.facts import PageChange
+from crawler.analysis.findings import Evidence
+from crawler.analysis.flags import FlagReason, SkillFlag
+from crawler.analysis.gaps import closest_skill, find_gaps
+from crawler.analysis.keywords import keyword_pattern, mentioned_keywords, mentions_any
+from crawler.analysis.skill_files import read_skill_files
+from crawler.analysis.stale import StaleLine
+from crawler.analysis.takeaways import MAX_TAKEAWAYS, takeaways
 from crawler.config import SkillConfig, load_config
-from crawler.insights import MAX_TAKEAWAYS, closest_skill, find_gaps, suggest_actions, takeaways
-from crawler.report.model import Report, VersionBump
-from crawler.skills import (
-    FlagReason,
-    PageChange,
-    SkillFlag,
-    keyword_pattern,
-    mentioned_keywords,
-    mentions_any,
-)
-from crawler.staleness import Evidence, StaleLine
+from crawler.types import BumpKind, NoticeKind
 
 FORMS_SKILL = Path(__file__).parent / "fixtures" / "skills" / "sparkle-forms" / "SKILL.md"
 DOCS = "https://hexdocs.pm/sparkle"
@@ -79,7 +79,7 @@ def test_closest_skill_watches_the_same_group_in_the_same_docs(config):
 def test_new_page_nobody_watches_is_a_gap_with_the_closest_skill(config):
     change = added("uploads.html", "Uploads", "Forms", "Accept files from the browser.")
 
-    gaps = find_gaps([change], config, GROUPS)
+    gaps = find_gaps([change], config.skills, GROUPS, read_skill_files(config))
 
     assert [(g.kind, g.title, g.url, g.suggested_skill, g.new_skill) for g in gaps] == [
         ("page", "Uploads", f"{DOCS}/uploads.html", "sparkle-forms", None)]
@@ -89,7 +89,7 @@ def test_new_page_nobody_watches_is_a_gap_with_the_closest_skill(config):
 def test_new_page_in_an_unwatched_group_proposes_a_new_skill(config):
     change = added("deployment.html", "Deploying to Fly", "Deployment", "Ship a release.")
 
-    gaps = find_gaps([change], config, GROUPS)
+    gaps = find_gaps([change], config.skills, GROUPS, read_skill_files(config))
 
     assert [(g.kind, g.suggested_skill, g.new_skill) for g in gaps] == [
         ("page", None, "sparkle-deployment")]
@@ -99,14 +99,14 @@ def test_new_page_in_an_unwatched_group_proposes_a_new_skill(config):
 def test_new_page_that_mentions_a_skill_keyword_is_not_a_gap(config):
     change = added("uploads.html", "Uploads", "Forms", "Uploads go through the changeset.")
 
-    assert find_gaps([change], config, GROUPS) == []
+    assert find_gaps([change], config.skills, GROUPS, read_skill_files(config)) == ()
 
 
 def test_new_page_that_a_skill_watches_is_not_a_gap(config):
     change = added("inputs.html", "Inputs", "Forms", "Text inputs.", package="glitter",
                    root=OTHER)
 
-    assert find_gaps([change], config, GROUPS) == []
+    assert find_gaps([change], config.skills, GROUPS, read_skill_files(config)) == ()
 
 
 # -- find_gaps: sections and terms -------------------------------------------------------
@@ -115,8 +115,8 @@ def test_new_page_that_a_skill_watches_is_not_a_gap(config):
 def modified(page: str, title: str, group: str = "", package: str = "sparkle",
              new_sections=(), new_terms=()) -> PageChange:
     return PageChange("docs", package, f"{DOCS}/{page}", title, "modified", group=group,
-                      lines_added=5, new_sections=list(new_sections),
-                      new_terms=list(new_terms))
+                      lines_added=5, new_sections=tuple(new_sections),
+                      new_terms=tuple(new_terms))
 
 
 def test_new_sections_of_an_unwatched_page_are_section_gaps(config):
@@ -124,7 +124,7 @@ def test_new_sections_of_an_unwatched_page_are_section_gaps(config):
         modified("deployment.html", "Deployment", "Deployment",
                  new_sections=["Clustering", "Changeset tips"]),
         modified("routing.html", "Routing", "Routing", new_sections=["Verified routes"]),
-    ], config, GROUPS)
+    ], config.skills, GROUPS, read_skill_files(config))
 
     # "Changeset tips" mentions a keyword; Routing is watched.
     assert [(g.kind, g.title, g.new_skill) for g in gaps] == [
@@ -134,7 +134,7 @@ def test_new_sections_of_an_unwatched_page_are_section_gaps(config):
 def test_new_version_sections_of_a_changelog_are_not_gaps(config):
     change = modified("changelog.html", "Changelog", new_sections=["2.0.0"])
 
-    assert find_gaps([change], config, GROUPS) == []
+    assert find_gaps([change], config.skills, GROUPS, read_skill_files(config)) == ()
 
 
 def test_newly_taught_terms_are_gaps_unless_generic_or_already_taught(config):
@@ -145,7 +145,7 @@ def test_newly_taught_terms_are_gaps_unless_generic_or_already_taught(config):
                                  "attribute:phx-sparkle", "module:Sparkle.NewThing",
                                  "mix_task:mix sparkle.gen.live"])
 
-    gaps = find_gaps([change], config, GROUPS)
+    gaps = find_gaps([change], config.skills, GROUPS, read_skill_files(config))
 
     # phx-debounce is taught by the forms SKILL.md, Sparkle.Router is a keyword.
     assert [(g.kind, g.title) for g in gaps] == [
@@ -157,30 +157,25 @@ def test_newly_taught_terms_are_gaps_unless_generic_or_already_taught(config):
 
 
 def bump(package: str, old: str, new: str, kind: str) -> VersionBump:
-    return VersionBump(package, old, new, kind, f"https://hex.pm/packages/{package}",
-                       ["sparkle-forms"] if kind in ("major", "minor") else [])
-
-
-def report(**fields) -> Report:
-    return Report("Sparkle research", dt.date(2025, 3, 2), **fields)
+    return VersionBump(package, old, new, BumpKind(kind), f"https://hex.pm/packages/{package}",
+                       ("sparkle-forms",) if kind in ("major", "minor") else ())
 
 
 def test_takeaways_rank_releases_then_deprecations_then_new_guides():
     deprecating = PageChange(
         "docs", "sparkle", f"{DOCS}/changelog.html", "Changelog", "modified", lines_added=4,
-        new_notices=[{"term": "Sparkle.dim/1", "kind": "deprecated", "term_kind": "function",
+        new_notices=({"term": "Sparkle.dim/1", "kind": "deprecated", "term_kind": "function",
                       "section": "v2.0.0 › Deprecations", "sentence": "…",
-                      "replacement": None}])
+                      "replacement": None},))
     small_edit = PageChange("docs", "sparkle", f"{DOCS}/routing.html", "Routing", "modified",
                             lines_added=2, lines_removed=1)
-    r = report(
+    found = takeaways(
         bumps=[bump("ecto_lite", "3.12.0", "3.13.0", "minor"),
                bump("glitter", "1.0.1", "1.0.2", "patch"),
                bump("sparkle", "1.8.0", "2.0.0", "major")],
         changes=[small_edit, deprecating, added("uploads.html", "Uploads", "Forms"),
-                 added("deployment.html", "Deployment", "Deployment")])
-
-    found = takeaways(r)
+                 added("deployment.html", "Deployment", "Deployment")],
+        flags=[], errors=[])
 
     assert [t.text.split(":")[0] for t in found] == [
         "sparkle 1.8.0 → 2.0.0", "ecto_lite 3.12.0 → 3.13.0", "Changelog",
@@ -196,11 +191,13 @@ def test_takeaways_rank_releases_then_deprecations_then_new_guides():
 
 def test_takeaways_are_capped_and_each_has_a_url():
     changes = [PageChange("docs", "sparkle", f"{DOCS}/g{i}.html", f"Guide {i}", "modified",
-                          new_notices=[{"term": f"phx-old-{i}", "kind": "removed"}])
+                          new_notices=({"term": f"phx-old-{i}", "kind": "removed",
+                                        "term_kind": "attribute", "section": "",
+                                        "sentence": "…", "replacement": None},))
                for i in range(10)]
 
-    found = takeaways(report(changes=changes, bumps=[bump("sparkle", "1.0.0", "2.0.0",
-                                                          "major")]))
+    found = takeaways(changes=changes, bumps=[bump("sparkle", "1.0.0", "2.0.0", "major")],
+                      flags=[], errors=[])
 
     assert len(found) == MAX_TAKEAWAYS
     assert found[0].text.startswith("sparkle 1.0.0 → 2.0.0")
@@ -211,7 +208,7 @@ def test_nothing_significant_gives_no_takeaway():
     small_edit = PageChange("docs", "sparkle", f"{DOCS}/routing.html", "Routing", "modified",
                             lines_added=2, lines_removed=1)
 
-    assert takeaways(report(changes=[small_edit])) == []
+    assert takeaways(changes=[small_edit], bumps=[], flags=[], errors=[]) == ()
 
 
 # -- suggest_actions ---------------------------------------------------------------------
@@ -223,18 +220,18 @@ def test_actions_put_stale_lines_first_then_posts_guides_and_sections():
     guide = added("uploads.html", "Uploads", "Forms")
     changelog = modified("changelog.html", "Changelog", new_sections=["2.0.0"])
     forms = modified("forms.html", "Forms", "Forms", new_sections=["Nested inputs"])
-    flag = SkillFlag("sparkle-forms", str(FORMS_SKILL), reasons=[
+    flag = SkillFlag("sparkle-forms", str(FORMS_SKILL), reasons=tuple(
         FlagReason(c.url, c.title, c.change, "watches it")
-        for c in (post, guide, changelog, forms)],
-        stale_lines=[StaleLine(8, 'Slow down chatty inputs with `phx-debounce="300"`.',
-                               "phx-debounce", "deprecated",
+        for c in (post, guide, changelog, forms)),
+        stale_lines=(StaleLine(8, 'Slow down chatty inputs with `phx-debounce="300"`.',
+                               "phx-debounce", NoticeKind.DEPRECATED,
                                Evidence(f"{DOCS}/changelog.html", "v2.0.0 › Deprecations",
                                         "`phx-debounce` is deprecated."),
-                               "phx-throttle")])
+                               "phx-throttle"),))
 
-    actions = suggest_actions(flag, report(changes=[post, guide, changelog, forms]))
+    actions = suggest_actions(flag, [post, guide, changelog, forms])
 
-    assert actions == [
+    assert list(actions) == [
         "Update line 8: phx-debounce is deprecated; use phx-throttle "
         "(see v2.0.0 › Deprecations)",
         "Read the new post Sparkle 2 is out",
@@ -245,7 +242,7 @@ def test_actions_put_stale_lines_first_then_posts_guides_and_sections():
     assert not any("2.0.0 (new in" in a for a in actions)
 
 
-# -- keyword and watch matching (crawler.skills) ----------------------------------------
+# -- keyword and watch matching (crawler.analysis.keywords) -----------------------------
 
 
 @pytest.mark.parametrize(("keyword", "text", "expected"), [
@@ -284,7 +281,7 @@ def test_closest_skill_is_worked_out_per_folder_and_group(config):
                added("checkboxes.html", "Checkboxes", "Forms", package="shimmer", root=shimmer),
                added("dropzones.html", "Dropzones", "Forms")]
 
-    gaps = find_gaps(changes, config, GROUPS)
+    gaps = find_gaps(changes, config.skills, GROUPS, read_skill_files(config))
 
     assert [(g.title, g.suggested_skill, g.new_skill) for g in gaps] == [
         ("Uploads", "sparkle-forms", None), ("Checkboxes", None, "shimmer-forms"),

@@ -14,19 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from crawler.analysis.findings import Evidence, Finding, docs_findings
+from crawler.analysis.queries import docs_facts
+from crawler.analysis.skill_files import read_skill_files, skill_lines
+from crawler.analysis.stale import check_skills, describe, stale_lines
 from crawler.config import load_config
 from crawler.demo.server import DocServer
 from crawler.pipeline import crawl
-from crawler.staleness import (
-    Evidence,
-    Finding,
-    check_skills,
-    describe,
-    docs_findings,
-    skill_lines,
-    stale_lines,
-)
 from crawler.store.db import open_database
+from crawler.types import NoticeKind, TermKind
 from crawler.vocab import Term
 
 FIXTURES = Path(__file__).parent / "fixtures" / "skills"
@@ -52,8 +48,9 @@ def test_skill_lines_without_front_matter_start_at_line_one(tmp_path):
 
 
 def finding(text, kind, how="deprecated", replacement=None):
-    return Finding(Term(text, kind), how, Evidence("http://docs.test/changelog.html",
-                                                  "v2.0.0 › Deprecations", "…"), replacement)
+    return Finding(Term(text, TermKind(kind)), NoticeKind(how),
+                   Evidence("http://docs.test/changelog.html", "v2.0.0 › Deprecations", "…"),
+                   replacement)
 
 
 def test_stale_lines_flag_each_line_using_a_retired_term():
@@ -138,8 +135,8 @@ def page(title: str, body: str) -> str:
 """
 
 
-def write_site(root: Path) -> None:
-    for version, pages in VERSIONS.items():
+def write_site(root: Path, versions: dict[str, dict[str, str]] = VERSIONS) -> None:
+    for version, pages in versions.items():
         package = root / version / "glimmer"
         (package / "dist").mkdir(parents=True)
         (package / "index.html").write_text(
@@ -239,7 +236,7 @@ def test_report_lists_the_stale_lines_of_a_skill_with_evidence(crawled):
 
 
 def test_attribute_kept_in_a_code_block_of_current_docs_is_not_removed(crawled):
-    found = {f.term.text: f.kind for f in docs_findings(crawled["engine"])}
+    found = {f.term.text: f.kind for f in docs_findings(docs_facts(crawled["engine"]))}
 
     # phx-shimmer left the prose of v2 but is still in its code example.
     assert found == {"phx-glow": "removed", "Glimmer.old_fun/2": "deprecated"}
@@ -248,7 +245,8 @@ def test_attribute_kept_in_a_code_block_of_current_docs_is_not_removed(crawled):
 def test_skill_without_a_file_is_skipped(crawled):
     _, data = crawled["reports"][DAY2]
 
-    stale = check_skills(crawled["engine"], crawled["config"])
+    stale = check_skills(read_skill_files(crawled["config"]),
+                         docs_findings(docs_facts(crawled["engine"])))
     assert set(stale) == {"glimmer-effects"}
     # Flagged by its watch, but with no file there is no line to point at.
     fileless = skill_entry(data, "fileless")
@@ -265,3 +263,33 @@ def test_stale_lines_are_reported_even_when_nothing_changed(crawled):
         (7, "phx-glow"), (8, "Glimmer.old_fun/2")]
     assert skill["actions"][0].startswith("Update line 7")
     assert "Stale lines" in md and "line 7:" in md
+
+
+def test_a_term_several_pages_stopped_teaching_cites_the_first_of_them_by_url(tmp_path):
+    # Both pages teach phx-glow in v1, neither in v2: which one the report cites must not
+    # depend on which of them happened to be fetched last.
+    taught = ('<h1>{0}</h1>\n<h2 id="glow">Glow</h2>\n'
+              '<p>Use <code class="inline">phx-glow</code>.</p>')
+    plain = "<h1>{0}</h1>\n<p>Nothing to see.</p>"
+    write_site(tmp_path / "site", {
+        "v1": {"overview": OVERVIEW, "effects": taught.format("Effects"),
+               "changelog": taught.format("Changelog")},
+        "v2": {"overview": OVERVIEW, "effects": plain.format("Effects"),
+               "changelog": plain.format("Changelog")}})
+    with DocServer(root=tmp_path / "site", version="v1") as site:
+        path = tmp_path / "sources.yaml"
+        path.write_text(f"sources:\n  - name: docs\n    kind: exdoc\n"
+                        f"    urls: [{site.base_url}/glimmer/]\n")
+        database = f"sqlite:///{tmp_path}/db.sqlite3"
+        for date, version in [(DAY1, "v1"), (DAY2, "v2")]:
+            site.set_version(version)
+            assert crawl(load_config(path), date=date, database=database).errors == 0
+        engine = open_database(database)
+        try:
+            [finding] = docs_findings(docs_facts(engine))
+        finally:
+            engine.dispose()
+
+    assert (finding.term.text, finding.kind) == ("phx-glow", NoticeKind.REMOVED)
+    assert (finding.evidence.url, finding.evidence.section) == (
+        f"{site.base_url}/glimmer/changelog.html", "Glow")

@@ -1,22 +1,37 @@
-"""Reports: gather the facts of a date (model), format them (render), write them out."""
+"""Reports: gather the facts of a date and analyse them (model), format them (render),
+write them out with the folder's pages (folder), send them (deliver).
+
+Formats, folder pages and deliveries are registries found by name
+(:data:`~crawler.report.render.RENDERERS`, :data:`~crawler.report.folder.FOLDER_PAGES`,
+:data:`~crawler.report.deliver.DELIVERERS`), like the source kinds of
+:data:`crawler.sources.SOURCE_KINDS`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from crawler.config import Config
-from crawler.report.atom import write_feed
+from crawler.report.folder import FOLDER_PAGES
 from crawler.report.model import Report, build_report
-from crawler.report.render import render_json, render_markdown, write_report
+from crawler.report.render import (
+    RENDERERS,
+    render,
+    render_json,
+    render_markdown,
+    write_report,
+    write_report_files,
+)
 
 
 def publish(report: Report, config: Config) -> list[Path]:
-    """Write the report's files, then refresh the folder's Atom feed; return the report paths."""
-    paths = write_report(report, config.report_dir)
-    write_feed(config.report_dir, config.report.title, config.report.base_url,
-               config.report.feed_entries)
+    """Write the report's files, then rebuild the folder's pages (index, Atom feed);
+    return the report paths."""
+    paths = write_report_files(report, config.report_dir)
+    for page in FOLDER_PAGES.values():  # after the report files: they list them
+        page.write(config.report_dir, config.report)
     return paths
 
 
-__all__ = ["Report", "build_report", "publish", "render_json", "render_markdown",
-           "write_report"]
+__all__ = ["FOLDER_PAGES", "RENDERERS", "Report", "build_report", "publish", "render",
+           "render_json", "render_markdown", "write_report", "write_report_files"]

@@ -1,5 +1,6 @@
 """Deliver a written report: by e-mail, and optionally as a chat notification (Apprise).
 
+Each way of sending is a :class:`Deliverer` of :data:`DELIVERERS`, found by its name.
 Delivery never fails a run: the report is on disk already, and a problem here is
 logged and returned, one line per failed delivery, so the caller can show it.
 
@@ -18,7 +19,8 @@ import os
 import smtplib
 import ssl
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
@@ -325,30 +327,57 @@ def notify_chat(report: Report, paths: Sequence[Path], urls: Sequence[str]) -> l
     return problems
 
 
+def _deliver_email(report: Report, paths: Sequence[Path], config: Config) -> list[str]:
+    """E-mail the report when ``email:`` is configured and its ``send`` says so."""
+    email = config.email
+    if email is not None and should_send(report, email.send):
+        return send_email(report, paths, email)
+    if email is not None:
+        log.info("no e-mail sent (send: %s; the report has %s)", email.send,
+                 "news" if has_news(report) else "nothing new")
+    return []
+
+
+def _deliver_chat(report: Report, paths: Sequence[Path], config: Config) -> list[str]:
+    """Notify the ``notify:`` Apprise URLs when its ``send`` says so."""
+    notify = config.notify
+    mode, urls = (notify.send, list(notify.apprise)) if notify else ("never", [])
+    if urls and should_send(report, mode):
+        return notify_chat(report, paths, urls)
+    return []
+
+
+@dataclass(frozen=True)
+class Deliverer:
+    """One way of sending a written report; returns the problems met, one line each."""
+
+    name: str
+    send: Callable[[Report, Sequence[Path], Config], list[str]]
+
+
+# In the order they are tried.
+DELIVERERS: dict[str, Deliverer] = {deliverer.name: deliverer for deliverer in (
+    Deliverer("email", _deliver_email),
+    Deliverer("chat", _deliver_chat),
+)}
+
+
 def deliver(report: Report, paths: list[Path], config: Config) -> list[str]:
     """Send ``report`` as configured; return the problems met (empty when all went well).
 
     ``email.send``: ``never`` sends nothing, ``changes`` only a report with news
-    (:func:`has_news`), ``always`` every report. Never raises.
+    (:func:`has_news`), ``always`` every report; ``notify.send`` likewise. Never raises.
     """
     problems: list[str] = []
     try:
-        email = config.email
-        if email is not None and should_send(report, email.send):
-            problems += send_email(report, paths, email)
-        elif email is not None:
-            log.info("no e-mail sent (send: %s; the report has %s)", email.send,
-                     "news" if has_news(report) else "nothing new")
-        notify = config.notify
-        mode, urls = (notify.send, list(notify.apprise)) if notify else ("never", [])
-        if urls and should_send(report, mode):
-            problems += notify_chat(report, paths, urls)
+        for deliverer in DELIVERERS.values():
+            problems += deliverer.send(report, paths, config)
     except Exception as exc:  # the report is written; delivery must not turn that into a crash
         log.exception("delivery failed")
         problems.append(f"delivery failed: {type(exc).__name__}: {exc}")
     return problems
 
 
-__all__ = ["build_email", "deliver", "email_subject", "fallback_html",
+__all__ = ["DELIVERERS", "Deliverer", "build_email", "deliver", "email_subject", "fallback_html",
            "has_news", "notification_body", "notify_chat", "send_email", "should_send",
            "summary_line"]

@@ -1,31 +1,43 @@
-"""The facts of one dated report, gathered from the database.
+"""The facts of one dated report, gathered from the database, and what they mean.
 
 A report covers every run of its date, so a second run on the same day adds to the
-first one's findings instead of hiding them. Renderers (Markdown, JSON) only format
-what :func:`build_report` collects.
+first one's findings instead of hiding them. :func:`build_report` gathers the typed
+facts (runs, sources, changes, errors, sidebar groups, the docs' evidence), runs the
+analysers of :mod:`crawler.analysis` on them with explicit inputs, and builds the
+frozen :class:`Report` once. Renderers only format it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import cast
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, aliased
 
-from crawler.config import Config
-from crawler.insights import (
-    Gap,
-    Takeaway,
-    attach_stale_lines,
-    find_gaps,
-    suggest_actions,
-    takeaways,
+from crawler.analysis.actions import suggest_actions
+from crawler.analysis.bumps import VersionBump, version_bumps
+from crawler.analysis.changes import (
+    PageGroup,
+    in_report_order,
+    new_posts,
+    new_releases,
+    page_groups,
+    problems_in_report_order,
+    retired_releases,
 )
-from crawler.skills import PageChange, SkillFlag, add_bump_reasons, flag_skills, skills_covering
+from crawler.analysis.facts import FetchProblem, PageChange, RootMove, RunInfo, SourceSummary
+from crawler.analysis.findings import docs_findings
+from crawler.analysis.flags import SkillFlag, add_bump_reasons, add_stale_lines, flag_skills
+from crawler.analysis.gaps import Gap, find_gaps
+from crawler.analysis.queries import docs_facts
+from crawler.analysis.skill_files import read_skill_files
+from crawler.analysis.stale import check_skills
+from crawler.analysis.takeaways import Takeaway, takeaways
+from crawler.config import Config
 from crawler.sources.base import package_of
-from crawler.sources.hexpm import bump_kind
-from crawler.staleness import check_skills
 from crawler.store.models import (
     Change,
     FetchErrorRecord,
@@ -33,82 +45,33 @@ from crawler.store.models import (
     Run,
     RunSource,
     Snapshot,
-    nothing_fetched,
+)
+from crawler.types import (
+    ChangeDetails,
+    ChangeKind,
+    Item,
+    ItemMeta,
+    NoticeDict,
+    PageStatus,
+    RunStatus,
 )
 
 
 @dataclass(frozen=True)
-class RootMove:
-    """A configured root that now answers a permanent redirect to ``to``."""
-
-    from_url: str
-    to: str
-
-
-@dataclass(frozen=True)
-class SourceSummary:
-    name: str
-    kind: str
-    pages_checked: int
-    pages_unchanged: int
-    pages_changed: int
-    errors: int
-    baseline: bool
-    runs: int = 1
-    failing_runs: int = 0
-    failing_since: dt.date | None = None
-    recovered_after: int = 0
-    moves: tuple[RootMove, ...] = ()
-
-    @property
-    def nothing_fetched(self) -> bool:
-        """Every fetch failed: no page, so no baseline yet."""
-        return nothing_fetched(self.pages_checked, self.errors)
-
-
-@dataclass(frozen=True)
-class FetchProblem:
-    source: str
-    url: str
-    error: str
-    attempts: int
-    status: int | None
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    id: int
-    status: str
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    message: str | None
-
-
-@dataclass(frozen=True)
-class VersionBump:
-    """A package's latest stable version moved: a likely reason to revisit skills."""
-
-    package: str
-    old: str | None
-    new: str | None
-    kind: str | None  # major | minor | patch | None (first seen, downgrade, unparsable)
-    url: str
-    skills: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Report:
+    """Everything one report says, built once by :func:`build_report`."""
+
     title: str
     date: dt.date
     since: dt.date | None = None  # a report over a period: every run from since to date
-    runs: list[RunInfo] = field(default_factory=list)
-    sources: list[SourceSummary] = field(default_factory=list)
-    changes: list[PageChange] = field(default_factory=list)
-    skills: list[SkillFlag] = field(default_factory=list)
-    gaps: list[Gap] = field(default_factory=list)
-    errors: list[FetchProblem] = field(default_factory=list)
-    bumps: list[VersionBump] = field(default_factory=list)
-    takeaways: list[Takeaway] = field(default_factory=list)
+    runs: tuple[RunInfo, ...] = ()
+    sources: tuple[SourceSummary, ...] = ()
+    changes: tuple[PageChange, ...] = ()
+    skills: tuple[SkillFlag, ...] = ()
+    gaps: tuple[Gap, ...] = ()
+    errors: tuple[FetchProblem, ...] = ()
+    bumps: tuple[VersionBump, ...] = ()
+    takeaways: tuple[Takeaway, ...] = ()
     failing_threshold: int = 3
 
     @property
@@ -133,25 +96,20 @@ class Report:
 
     @property
     def interrupted(self) -> bool:
-        return any(r.status == "interrupted" for r in self.runs)
+        return any(r.status == RunStatus.INTERRUPTED for r in self.runs)
 
     @property
-    def releases(self) -> list[PageChange]:
+    def releases(self) -> tuple[PageChange, ...]:
         """New releases, newest first within each package."""
-        found = [c for c in self.changes if c.item == "release" and c.change == "added"]
-        return sorted(found, key=lambda c: (c.meta.get("package", ""),
-                                            c.meta.get("published_at") or ""), reverse=True)
+        return new_releases(self.changes)
 
     def releases_of(self, package: str) -> list[PageChange]:
         return [c for c in self.releases if c.meta.get("package") == package]
 
     @property
-    def retired_releases(self) -> list[PageChange]:
-        """Releases known before and retired since: the change added their "retired:" line
-        (the reason and message, also in their meta)."""
-        return [c for c in self.changes if c.item == "release" and c.change == "modified"
-                and c.meta.get("retired")
-                and any(line.startswith("+retired:") for line in c.diff.splitlines())]
+    def retired_releases(self) -> tuple[PageChange, ...]:
+        """Releases known before and retired since."""
+        return retired_releases(self.changes)
 
     def retired_of(self, package: str) -> list[PageChange]:
         return [c for c in self.retired_releases if c.meta.get("package") == package]
@@ -166,83 +124,62 @@ class Report:
         return next((b for b in self.bumps if b.package == package), None)
 
     @property
-    def posts(self) -> list[PageChange]:
-        found = [c for c in self.changes if c.item == "post" and c.change != "removed"]
-        return sorted(found, key=lambda c: c.meta.get("published_at") or "", reverse=True)
+    def posts(self) -> tuple[PageChange, ...]:
+        """New and updated posts, newest first."""
+        return new_posts(self.changes)
 
-    def grouped(self) -> list[tuple[str, str, list[PageChange]]]:
-        """Page changes grouped by (source, package), in the order sources were configured."""
-        order = {s.name: i for i, s in enumerate(self.sources)}
-        groups: dict[tuple[str, str], list[PageChange]] = {}
-        pages = [c for c in self.changes if c.item == "page"]
-        for change in sorted(pages, key=lambda c: (order.get(c.source, 99), c.package,
-                                                   _KIND_ORDER[c.change], c.url)):
-            groups.setdefault((change.source, change.package), []).append(change)
-        return [(s, p, cs) for (s, p), cs in groups.items()]
+    @property
+    def page_groups(self) -> tuple[PageGroup, ...]:
+        """Page changes grouped by (source, package), in the order sources were configured,
+        each split by kind."""
+        return page_groups(self.changes, [s.name for s in self.sources])
 
 
 # Keywords of a huge rewrite are found in its first lines; the rest is not held in memory.
 MAX_CHANGE_TEXT = 64 * 1024
-
-_KIND_ORDER = {"added": 0, "removed": 1, "moved": 2, "modified": 3}
 
 
 def build_report(engine: Engine, config: Config, date: dt.date,
                  since: dt.date | None = None) -> Report:
     """Collect every finding recorded for ``date`` (all runs of that logical date), or,
     with ``since``, for every run from ``since`` to ``date``."""
-    report = Report(config.report.title, date, since,
-                    failing_threshold=config.alerts.failing_runs)
+    # The facts, from the database.
     with Session(engine) as session:
         runs = session.scalars(select(Run).where(Run.run_date.between(since or date, date),
-                                                 Run.status != "aborted").order_by(Run.id)).all()
-        report.runs = [RunInfo(r.id, r.status, r.started_at, r.finished_at, r.message)
-                       for r in runs]
+                                                 Run.status != RunStatus.ABORTED)
+                               .order_by(Run.id)).all()
         run_ids = [r.id for r in runs]
-        report.changes = _changes(session, run_ids, dated=len({r.run_date for r in runs}) > 1)
-        report.errors = _errors(session, run_ids)
-        groups = dict(session.execute(select(Page.url, Page.group)
-                                      .where(Page.status == "active", Page.item == "page")).all())
-        report.sources = _sources(session, run_ids, config, report)
-    report.bumps = _bumps(report.changes, config)
-    report.skills = flag_skills(report.changes, config.skills)
-    add_bump_reasons(report.skills, config.skills, report.bumps)
-    attach_stale_lines(report.skills, check_skills(engine, config), config)
-    for flag in report.skills:
-        flag.actions = suggest_actions(flag, report)
-    report.gaps = find_gaps(report.changes, config, groups)
-    report.takeaways = takeaways(report)
-    return report
-
-
-def _bumps(changes: list[PageChange], config: Config) -> list[VersionBump]:
-    bumps = []
-    for change in changes:
-        if change.item != "package" or change.change != "modified":
-            continue
-        old = _field(change.meta.get("previous_text", ""), "latest stable version")
-        old = None if old in (None, "", "None") else old  # the text says None for null
-        new = change.meta.get("latest_stable_version")
-        if old == new or new is None:
-            continue  # no stable release left (all retired): the retired releases say so
-        docs = change.meta.get("docs_url") or ""
-        kind = bump_kind(old, new)
-        bumps.append(VersionBump(change.meta.get("package", change.title), old, new, kind,
-                                 change.url, skills_covering(config.skills, docs)
-                                 if kind in ("major", "minor") else []))
-    return bumps
-
-
-def _field(text: str, name: str) -> str | None:
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == name:
-            return value.strip()
-    return None
+        found = _changes(session, run_ids, dated=len({r.run_date for r in runs}) > 1)
+        errors = _errors(session, run_ids)
+        groups: dict[str, str] = dict(session.execute(
+            select(Page.url, Page.group)
+            .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)).all())
+        sources = _sources(session, run_ids, config, found, errors)
+        run_infos = tuple(RunInfo(r.id, RunStatus(r.status), r.started_at, r.finished_at,
+                                  r.message) for r in runs)
+    # Stored in the order pages were fetched: put in an order two identical crawls share.
+    source_order = [s.name for s in sources]
+    changes = in_report_order(found, source_order)
+    errors = problems_in_report_order(errors, source_order)
+    docs = docs_facts(engine)
+    skill_files = read_skill_files(config)
+    # What they mean: each analyser gets what it reads, in dependency order.
+    bumps = version_bumps(changes, config.skills)
+    stale = check_skills(skill_files, docs_findings(docs))
+    flags = flag_skills(changes, config.skills)
+    flags = add_bump_reasons(flags, config.skills, bumps)
+    flags = add_stale_lines(flags, config.skills, stale)
+    flags = tuple(replace(flag, actions=suggest_actions(flag, changes)) for flag in flags)
+    gaps = find_gaps(changes, config.skills, groups, skill_files)
+    key_takeaways = takeaways(changes=changes, bumps=bumps, flags=flags, errors=errors)
+    return Report(config.report.title, date, since, runs=run_infos, sources=sources,
+                  changes=changes, skills=flags, gaps=gaps, errors=errors, bumps=bumps,
+                  takeaways=key_takeaways, failing_threshold=config.alerts.failing_runs)
 
 
 def _sources(session: Session, run_ids: list[int], config: Config,
-             report: Report) -> list[SourceSummary]:
+             changes: Sequence[PageChange],
+             errors: Sequence[FetchProblem]) -> tuple[SourceSummary, ...]:
     # Several runs on one date add up: a page counts once, changes from every run,
     # errors from the latest run only (see _errors).
     rows: dict[str, list[RunSource]] = {}
@@ -250,22 +187,30 @@ def _sources(session: Session, run_ids: list[int], config: Config,
                                .order_by(RunSource.run_id)):
         rows.setdefault(row.source, []).append(row)
     order = [s.name for s in config.typed_sources]
+    roots = {s.name: [str(u) for u in s.urls] for s in config.typed_sources}
     names = sorted(rows, key=lambda n: (order.index(n) if n in order else len(order), n))
     out = []
     for name in names:
+        moves = dict.fromkeys(RootMove(m["from"], m["to"])
+                              for r in rows[name] for m in (r.moves or []))
         checked = max(r.pages_checked for r in rows[name])
-        changes = [c for c in report.changes if c.source == name]
-        errors = sum(1 for e in report.errors if e.source == name)
-        fetched_changes = sum(1 for c in changes if c.change != "removed")
+        changed = [c for c in changes if c.source == name]
+        failed = sum(1 for e in errors if e.source == name)
+        fetched_changes = sum(1 for c in changed if c.change != ChangeKind.REMOVED)
         last = rows[name][-1]
         out.append(SourceSummary(
-            name, last.kind, checked, max(0, checked - fetched_changes - errors),
-            len(changes), errors, any(r.baseline for r in rows[name]), len(rows[name]),
+            name, last.kind, checked, max(0, checked - fetched_changes - failed),
+            len(changed), failed, any(r.baseline for r in rows[name]), len(rows[name]),
             last.failing_runs, last.failing_since,
             max(r.recovered_after for r in rows[name]),
-            tuple(dict.fromkeys(RootMove(m["from"], m["to"])
-                                for r in rows[name] for m in (r.moves or [])))))
-    return out
+            _in_root_order(moves, roots.get(name, []))))
+    return tuple(out)
+
+
+def _in_root_order(moves: Iterable[RootMove], roots: list[str]) -> tuple[RootMove, ...]:
+    # A run records its moves as the roots answer: list them as sources.yaml lists them.
+    return tuple(sorted(moves, key=lambda m: (roots.index(m.from_url) if m.from_url in roots
+                                              else len(roots), m.from_url)))
 
 
 def _changes(session: Session, run_ids: list[int], dated: bool = False) -> list[PageChange]:
@@ -280,45 +225,47 @@ def _changes(session: Session, run_ids: list[int], dated: bool = False) -> list[
         .outerjoin(new, Change.new_snapshot_id == new.id)
         .where(Change.report_run_id.in_(run_ids))
         .order_by(Change.id)).all()
-    # Whole texts only where the report needs them (a new or removed page's keywords, a
-    # package's previous versions); a modified page is told by its diff.
-    wanted = {i for change, page, *_ in rows
-              if change.kind in ("added", "removed") or page.item == "package"
+    # Whole texts only where the report needs them (a new or removed page's keywords); a
+    # modified page is told by its diff.
+    wanted = {i for change, *_ in rows if change.kind in (ChangeKind.ADDED, ChangeKind.REMOVED)
               for i in (change.old_snapshot_id, change.new_snapshot_id) if i}
     texts = _texts(session, wanted)
     out = []
     for (change, page, old_notices, new_notices, old_terms, new_terms, found_on) in rows:
-        if page.item == "feed":
+        item, kind = Item(page.item), ChangeKind(change.kind)
+        if item == Item.FEED:
             continue  # the feed document itself: kept for its validators only
         old_text = texts.get(change.old_snapshot_id, "")
         new_text = texts.get(change.new_snapshot_id, "")
-        d = change.details or {}
-        meta = dict(page.meta or {})
-        if page.moved_to:  # where a moved page went (pages.moved_to)
-            meta["moved_to"] = page.moved_to
-        if change.kind == "modified" and page.item == "package":
-            meta["previous_text"] = old_text or ""
-        if change.kind == "modified":
+        d = cast(ChangeDetails, change.details or {})
+        meta = cast(ItemMeta, dict(page.meta or {}))
+        # Where a moved page went: as the change recorded it, else as the page is now.
+        moved_to = (d.get("to") if kind == ChangeKind.MOVED else None) or page.moved_to
+        if moved_to:
+            meta["moved_to"] = moved_to
+        if kind == ChangeKind.MODIFIED:
             text = "\n".join(filter(None, [d.get("added_text", ""),
                                            d.get("removed_text", "")]))[:MAX_CHANGE_TEXT]
-        elif change.kind == "moved":
+        elif kind == ChangeKind.MOVED:
             text = ""  # only the address changed: watches may match, keywords may not
         else:
             text = "\n".join(filter(None, [new_text or old_text or "", meta.get("article")]))
+        taught = kind in (ChangeKind.ADDED, ChangeKind.MODIFIED)
         out.append(PageChange(
             source=page.source, package=meta.get("package") or package_of(page.url),
-            url=meta.get("link") or page.url, title=page.title, item=page.item, meta=meta,
-            change=change.kind, group=page.group,
+            url=meta.get("link") or page.url, title=page.title, item=item, meta=meta,
+            before=d.get("before") if kind == ChangeKind.MODIFIED and item != Item.PAGE
+            else None,
+            change=kind, group=page.group,
             summary=f"{found_on.isoformat()}: {change.summary}" if dated else change.summary,
-            sections=list(d.get("sections", [])), lines_added=d.get("lines_added", 0),
+            sections=tuple(d.get("sections", [])), lines_added=d.get("lines_added", 0),
             lines_removed=d.get("lines_removed", 0), diff=d.get("diff", ""), text=text,
             note=d.get("representation", "") and f"fetched as {d['representation']}",
-            new_notices=_new_notices(old_notices or [], new_notices or [])
-            if change.kind in ("added", "modified") else [],
-            new_terms=sorted(set(new_terms or []) - set(old_terms or []))
-            if change.kind in ("added", "modified") else [],
+            new_notices=_new_notices(old_notices or [], new_notices or []) if taught else (),
+            new_terms=tuple(sorted(set(new_terms or []) - set(old_terms or [])))
+            if taught else (),
             new_sections=_new_sections(d.get("added_text", ""), d.get("removed_text", ""))
-            if change.kind == "modified" else []))
+            if kind == ChangeKind.MODIFIED else ()))
     return out
 
 
@@ -331,19 +278,19 @@ def _texts(session: Session, ids: set[int]) -> dict[int, str]:
     return out
 
 
-def _new_notices(old: list[dict], new: list[dict]) -> list[dict]:
+def _new_notices(old: list[NoticeDict], new: list[NoticeDict]) -> tuple[NoticeDict, ...]:
     known = {(n["term"], n["kind"]) for n in old}
-    return [n for n in new if (n["term"], n["kind"]) not in known]
+    return tuple(n for n in new if (n["term"], n["kind"]) not in known)
 
 
-def _new_sections(added_text: str, removed_text: str) -> list[str]:
+def _new_sections(added_text: str, removed_text: str) -> tuple[str, ...]:
     # A heading among the added lines is new unless it was also removed (moved).
     before = {line for line in removed_text.splitlines() if line.startswith("#")}
-    return [line.lstrip("#").strip() for line in added_text.splitlines()
-            if line.startswith("## ") and line not in before]
+    return tuple(line.lstrip("#").strip() for line in added_text.splitlines()
+                 if line.startswith("## ") and line not in before)
 
 
-def _errors(session: Session, run_ids: list[int]) -> list[FetchProblem]:
+def _errors(session: Session, run_ids: list[int]) -> tuple[FetchProblem, ...]:
     # Only the latest run of each source: an error fixed by a later run that day is gone.
     last_run: dict[str, int] = {}
     for source, run_id in session.execute(
@@ -351,5 +298,9 @@ def _errors(session: Session, run_ids: list[int]) -> list[FetchProblem]:
         last_run[source] = max(run_id, last_run.get(source, 0))
     rows = session.scalars(select(FetchErrorRecord).where(FetchErrorRecord.run_id.in_(run_ids))
                            .order_by(FetchErrorRecord.id))
-    return [FetchProblem(e.source, e.url, e.error, e.attempts, e.status_code) for e in rows
-            if last_run.get(e.source, e.run_id) == e.run_id]
+    return tuple(FetchProblem(e.source, e.url, e.error, e.attempts, e.status_code)
+                 for e in rows if last_run.get(e.source, e.run_id) == e.run_id)
+
+
+__all__ = ["MAX_CHANGE_TEXT", "FetchProblem", "PageChange", "PageGroup", "Report", "RootMove",
+           "RunInfo", "SourceSummary", "VersionBump", "build_report"]

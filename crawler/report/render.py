@@ -1,5 +1,8 @@
 """Render a :class:`Report` to Markdown, HTML (Jinja2 templates) and JSON; write the files.
 
+Each format is a :class:`Renderer` of :data:`RENDERERS`, found by its name; a new format
+is a function streaming the report into an open file and one line there.
+
 Crawled text is hostile until proven otherwise. In Markdown every title, heading and
 snippet goes through :func:`md_text`, every link through :func:`md_url`, and diffs sit
 in fenced code blocks whose fence the content cannot close. In HTML the environment
@@ -10,19 +13,23 @@ configured title and the date only, never from crawled content.
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from crawler.report.model import Report
+from crawler.types import ChangeKind
 
 INDEX_NAME = "index.html"
 
@@ -85,7 +92,8 @@ _env = _environment()
 
 
 def render_markdown(report: Report) -> str:
-    return _env.get_template("report.md.j2").render(report=report)
+    """The report in Markdown."""
+    return render(report, "markdown")
 
 
 def html_url(value: object) -> str | None:
@@ -140,7 +148,7 @@ _html_env = _html_environment()
 
 def render_html(report: Report) -> str:
     """The report as a standalone HTML page (inline CSS, no scripts, strict CSP)."""
-    return _html_env.get_template("report.html.j2").render(report=report)
+    return render(report, "html")
 
 
 @dataclass(frozen=True)
@@ -243,7 +251,8 @@ def report_data(report: Report) -> dict[str, Any]:
                      "item": c.item, "change": c.change, "summary": c.summary,
                      "sections": c.sections, "lines_added": c.lines_added,
                      "lines_removed": c.lines_removed, "diff": c.diff,
-                     "moved_to": c.meta.get("moved_to") if c.change == "moved" else None}
+                     "moved_to": c.meta.get("moved_to") if c.change == ChangeKind.MOVED
+                     else None}
                     for c in report.changes],
         "releases": [{"package": r.meta.get("package"), "version": r.meta.get("version"),
                       "published_at": r.meta.get("published_at"),
@@ -253,12 +262,13 @@ def report_data(report: Report) -> dict[str, Any]:
                       "retired": r.meta.get("retired")} for r in report.releases],
         "retired_releases": [{"package": r.meta.get("package"),
                               "version": r.meta.get("version"), "url": r.url,
-                              **r.meta["retired"]} for r in report.retired_releases],
+                              **(r.meta.get("retired") or {})}
+                             for r in report.retired_releases],
         "latest_stable": [{"package": b.package, "from": b.old, "to": b.new, "bump": b.kind,
                            "skills": b.skills} for b in report.bumps],
         "posts": [{"feed": p.meta.get("feed"), "title": p.title, "url": p.url,
                    "published_at": p.meta.get("published_at"), "author": p.meta.get("author"),
-                   "updated": p.change == "modified"} for p in report.posts],
+                   "updated": p.updated} for p in report.posts],
         "takeaways": [{"text": t.text, "url": t.url} for t in report.takeaways],
         "skills": [{"name": f.name, "path": f.path,
                     "reasons": [{"url": r.url, "title": r.title, "change": r.change,
@@ -279,7 +289,46 @@ def report_data(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report_data(report), indent=2, ensure_ascii=False) + "\n"
+    """The JSON twin (:func:`report_data`), indented."""
+    return render(report, "json")
+
+
+def _stream_markdown(report: Report, out: TextIO) -> None:
+    out.writelines(_env.get_template("report.md.j2").generate(report=report))
+
+
+def _stream_json(report: Report, out: TextIO) -> None:
+    json.dump(report_data(report), out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def _stream_html(report: Report, out: TextIO) -> None:
+    out.writelines(_html_env.get_template("report.html.j2").generate(report=report))
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """One file format of a report: ``<stem><suffix>``, streamed into an open file (a
+    report of thousands of changes is never held as one string)."""
+
+    name: str
+    suffix: str
+    stream: Callable[[Report, TextIO], None]
+
+
+# In the order the files are written (and returned by write_report).
+RENDERERS: dict[str, Renderer] = {renderer.name: renderer for renderer in (
+    Renderer("markdown", ".md", _stream_markdown),
+    Renderer("json", ".json", _stream_json),
+    Renderer("html", ".html", _stream_html),
+)}
+
+
+def render(report: Report, name: str) -> str:
+    """``report`` in the format registered as ``name`` in :data:`RENDERERS`."""
+    out = io.StringIO()
+    RENDERERS[name].stream(report, out)
+    return out.getvalue()
 
 
 def report_stem(report: Report) -> str:
@@ -288,28 +337,28 @@ def report_stem(report: Report) -> str:
     return f"{period}{report.date.isoformat()}-{slugify(report.title)}"
 
 
+def write_report_files(report: Report, directory: Path) -> list[Path]:
+    """Write the report's file of every format of :data:`RENDERERS`
+    (``<date>-<slug>.md``, ``.json``, ``.html``), each atomically; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = report_stem(report)
+    paths = []
+    for renderer in RENDERERS.values():
+        path = directory / f"{stem}{renderer.suffix}"
+        _atomic_write_with(path, functools.partial(renderer.stream, report))
+        paths.append(path)
+    return paths
+
+
 def write_report(report: Report, directory: Path) -> list[Path]:
     """Write ``<date>-<slug>.md``, its ``.json`` and ``.html`` twins, and ``index.html``.
 
     Every file is written atomically. Returns ``[md, json, html]``.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = report_stem(report)
-    # Streamed to disk: a report of thousands of changes is never held as one string.
-    outputs = [
-        (directory / f"{stem}.md",
-         lambda out: _env.get_template("report.md.j2").stream(report=report).dump(out)),
-        (directory / f"{stem}.json",
-         lambda out: (json.dump(report_data(report), out, indent=2, ensure_ascii=False),
-                      out.write("\n"))),
-        (directory / f"{stem}.html",
-         lambda out: _html_env.get_template("report.html.j2").stream(report=report).dump(out)),
-    ]
-    for path, write in outputs:
-        _atomic_write_with(path, write)
+    paths = write_report_files(report, directory)
     # After the JSON twin is on disk, so the index shows this report's counts.
     write_index(directory)
-    return [path for path, _ in outputs]
+    return paths
 
 
 def html_report_path(report: Report, directory: Path) -> Path:
@@ -322,7 +371,7 @@ def atomic_write(path: Path, text: str) -> None:
     _atomic_write_with(path, lambda out: out.write(text))
 
 
-def _atomic_write_with(path: Path, write) -> None:
+def _atomic_write_with(path: Path, write: Callable[[TextIO], object]) -> None:
     """Write ``path`` through ``write(file)`` into a temporary file, then rename it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

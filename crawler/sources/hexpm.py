@@ -32,10 +32,10 @@ from crawler.sources.base import (
     check_http_url,
 )
 from crawler.types import Item, Retirement
+from crawler.versions import parse_version
 
 DEFAULT_API = "https://hex.pm/api/packages/"
 PACKAGE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?")
 
 
 class HexpmConfig(SourceConfig):
@@ -56,24 +56,6 @@ class HexpmConfig(SourceConfig):
             if not PACKAGE_NAME.match(name):
                 raise ValueError(f"not a hex package name: {name!r}")
         return packages
-
-
-def parse_version(version: str) -> tuple[int, int, int, str] | None:
-    match = VERSION.match(version)
-    if not match:
-        return None
-    major, minor, patch, pre = match.groups()
-    return int(major), int(minor), int(patch), pre or ""
-
-
-def bump_kind(old: str | None, new: str | None) -> str | None:
-    """``major``, ``minor`` or ``patch`` for a version change, else None."""
-    a, b = parse_version(old or ""), parse_version(new or "")
-    if not a or not b or b[:3] <= a[:3]:
-        return None
-    if b[0] != a[0]:
-        return "major"
-    return "minor" if b[1] != a[1] else "patch"
 
 
 class HexpmSource(BaseSource):

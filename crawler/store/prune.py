@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from crawler.analysis.queries import gone_terms
 from crawler.config import Config
 from crawler.sources.base import HistoryConfig
-from crawler.staleness import gone_terms
 from crawler.store.models import Change, Page, Run, Snapshot
 from crawler.types import PageStatus
 

@@ -27,12 +27,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from conftest import write_config
 
+from crawler.analysis.facts import FetchProblem, PageChange
+from crawler.analysis.flags import FlagReason, SkillFlag
 from crawler.config import Config, EmailConfig, load_config
 from crawler.demo.server import DocServer
 from crawler.pipeline import crawl
 from crawler.report.deliver import deliver, email_subject, notify_chat, send_email
-from crawler.report.model import FetchProblem, Report
-from crawler.skills import FlagReason, PageChange, SkillFlag
+from crawler.report.model import Report
+from crawler.types import ChangeKind
 
 # The login tests use plain-text AUTH on purpose (no certificate needed); aiosmtpd warns.
 pytestmark = pytest.mark.filterwarnings(
@@ -132,13 +134,14 @@ def email_config(port: int, **overrides) -> EmailConfig:
 
 def change(title: str = "Routing", url: str = "https://hexdocs.pm/phoenix/routing.html",
            kind: str = "modified") -> PageChange:
-    return PageChange(source="hexdocs", package="phoenix", url=url, title=title, change=kind,
-                      summary="+3 -1 lines in 1 section(s)", sections=["Scoped routes"])
+    return PageChange(source="hexdocs", package="phoenix", url=url, title=title,
+                      change=ChangeKind(kind), summary="+3 -1 lines in 1 section(s)",
+                      sections=("Scoped routes",))
 
 
 def flag(name: str) -> SkillFlag:
-    return SkillFlag(name, None, [FlagReason("https://hexdocs.pm/phoenix/routing.html",
-                                             "Routing", "modified", "watches it")])
+    return SkillFlag(name, None, (FlagReason("https://hexdocs.pm/phoenix/routing.html",
+                                             "Routing", ChangeKind.MODIFIED, "watches it"),))
 
 
 def error(url: str = "https://hexdocs.pm/ecto/") -> FetchProblem:
@@ -146,8 +149,8 @@ def error(url: str = "https://hexdocs.pm/ecto/") -> FetchProblem:
 
 
 def report_with_changes(skills: int = 3, title: str = TITLE) -> Report:
-    return Report(title, DATE, changes=[change()],
-                  skills=[flag(f"skill-{i}") for i in range(skills)])
+    return Report(title, DATE, changes=(change(),),
+                  skills=tuple(flag(f"skill-{i}") for i in range(skills)))
 
 
 def quiet_report() -> Report:
@@ -203,8 +206,9 @@ def test_report_with_changes_arrives_as_text_and_html_alternatives(smtp_server, 
 
 def test_without_an_html_report_the_html_part_is_the_escaped_markdown(smtp_server, tmp_path):
     inbox, port = smtp_server()
-    hostile = Report(TITLE, DATE, changes=[change('<script>alert("x")</script> <b>Routing</b>')],
-                     skills=[flag("phoenix-routing")])
+    hostile = Report(TITLE, DATE,
+                     changes=(change('<script>alert("x")</script> <b>Routing</b>'),),
+                     skills=(flag("phoenix-routing"),))
 
     assert deliver(hostile, [], Config(email=email_config(port))) == []
 
@@ -230,9 +234,9 @@ def test_the_html_report_next_to_the_markdown_is_used_even_when_not_listed(smtp_
     (report_with_changes(1), "1 skill needs an update"),
     (report_with_changes(2), "2 skills need updates"),
     (report_with_changes(0), "no skill needs an update"),
-    (Report(TITLE, DATE, changes=[change()], skills=[flag("x")], errors=[error()]),
+    (Report(TITLE, DATE, changes=(change(),), skills=(flag("x"),), errors=(error(),)),
      "1 skill needs an update, 1 fetch problem"),
-    (Report(TITLE, DATE, errors=[error(), error("https://hexdocs.pm/plug/")]),
+    (Report(TITLE, DATE, errors=(error(), error("https://hexdocs.pm/plug/"))),
      "2 fetch problems"),
     (quiet_report(), "no changes"),
 ])
@@ -278,7 +282,7 @@ def test_send_changes_skips_a_report_with_nothing_new(smtp_server, tmp_path):
 def test_send_changes_sends_when_only_fetch_errors_happened(smtp_server):
     inbox, port = smtp_server()
 
-    assert deliver(Report(TITLE, DATE, errors=[error()]), [],
+    assert deliver(Report(TITLE, DATE, errors=(error(),)), [],
                    Config(email=email_config(port))) == []
 
     assert inbox.messages[0].message["Subject"].endswith(": 1 fetch problem")
@@ -491,8 +495,8 @@ def fake_apprise(sent: list[dict], accept_url: bool = True, deliver_ok: bool = T
 def test_chat_notification_is_a_short_summary(monkeypatch, tmp_path):
     sent: list[dict] = []
     monkeypatch.setitem(sys.modules, "apprise", fake_apprise(sent))
-    report = Report(TITLE, DATE, changes=[change("<img src=x onerror=alert(1)>")],
-                    skills=[flag("phoenix-routing")])
+    report = Report(TITLE, DATE, changes=(change("<img src=x onerror=alert(1)>"),),
+                    skills=(flag("phoenix-routing"),))
     paths = write_files(tmp_path)
 
     assert notify_chat(report, paths, ["slack://token-a/token-b/token-c"]) == []

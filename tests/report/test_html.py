@@ -7,6 +7,7 @@ is installed, the page is also opened in a real headless browser.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 import subprocess
@@ -15,12 +16,17 @@ from pathlib import Path
 
 import pytest
 
+from crawler.analysis.bumps import VersionBump
+from crawler.analysis.facts import FetchProblem, PageChange, RunInfo, SourceSummary
+from crawler.analysis.findings import Evidence
+from crawler.analysis.flags import FlagReason, SkillFlag
+from crawler.analysis.gaps import Gap
+from crawler.analysis.stale import StaleLine
+from crawler.analysis.takeaways import Takeaway
 from crawler.demo.run import UPDATE_DATE
-from crawler.insights import Gap, Takeaway
-from crawler.report.model import FetchProblem, Report, RunInfo, SourceSummary, VersionBump
+from crawler.report.model import Report
 from crawler.report.render import html_report_path, render_html, render_markdown, write_report
-from crawler.skills import FlagReason, PageChange, SkillFlag
-from crawler.staleness import Evidence, StaleLine
+from crawler.types import BumpKind, ChangeKind, GapKind, Item, NoticeKind, RunStatus
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -66,8 +72,8 @@ class Dom(HTMLParser):
 
 
 def change(title: str, url: str, kind: str = "modified", **extra) -> PageChange:
-    return PageChange(source="docs", package="lumen", url=url, title=title, change=kind,
-                      **extra)
+    return PageChange(source="docs", package="lumen", url=url, title=title,
+                      change=ChangeKind(kind), **extra)
 
 
 def hostile_report(date: dt.date = DAY2, status: str = "completed") -> Report:
@@ -76,44 +82,46 @@ def hostile_report(date: dt.date = DAY2, status: str = "completed") -> Report:
                       "… 2 more diff lines"])
     changes = [
         change(f"Routing {SCRIPT}", "https://docs.example/lumen/routing.html",
-               summary="+1 -1 lines in 1 section(s)", sections=[f"Scopes {IMG}"], diff=diff,
+               summary="+1 -1 lines in 1 section(s)", sections=(f"Scopes {IMG}",), diff=diff,
                lines_added=1, lines_removed=1),
         change(f"Evil {IMG}", JS_URL, kind="added", group="Guides"),
         change("Data page", "data:text/html,<b>x</b>", kind="added"),
         change("Relative page", "/lumen/relative.html", kind="removed",
                summary="no longer listed by the package index"),
         PageChange(source="releases", package="lumen", url="https://hex.example/lumen/2.0.0",
-                   title="lumen 2.0.0", change="added", item="release",
+                   title="lumen 2.0.0", change=ChangeKind.ADDED, item=Item.RELEASE,
                    meta={"package": "lumen", "version": "2.0.0",
                          "published_at": "2024-02-01T10:00:00Z", "prerelease": False,
                          "docs_url": JS_URL, "changelog_url": "https://hex.example/cl"}),
         PageChange(source="blog", package="blog", url="https://blog.example/post",
-                   title=f"Post {SCRIPT}", change="added", item="post",
+                   title=f"Post {SCRIPT}", change=ChangeKind.ADDED, item=Item.POST,
                    meta={"feed": "Lumen blog", "author": IMG, "summary": SCRIPT,
                          "published_at": "2024-02-01T09:00:00Z"}),
     ]
     return Report(
         title="Lumen Research", date=date,
-        runs=[RunInfo(1, status, dt.datetime(2024, 2, 2, 3), None, None)],
-        sources=[SourceSummary("docs", "exdoc", 9, 3, 4, 1, False),
+        runs=(RunInfo(1, RunStatus(status), dt.datetime(2024, 2, 2, 3), None, None),),
+        sources=(SourceSummary("docs", "exdoc", 9, 3, 4, 1, False),
                  SourceSummary("releases", "hexpm", 1, 0, 1, 0, False),
-                 SourceSummary("blog", "feed", 1, 0, 1, 0, False)],
-        changes=changes,
-        skills=[SkillFlag(
+                 SourceSummary("blog", "feed", 1, 0, 1, 0, False)),
+        changes=tuple(changes),
+        skills=(SkillFlag(
             f"live {SCRIPT}", "skills/live/SKILL.md",
-            [FlagReason("https://docs.example/lumen/routing.html", f"Routing {IMG}",
-                        "modified", f"mentions {SCRIPT}"),
-             FlagReason(JS_URL, "Sneaky", "added", "watches *")],
-            stale_lines=[StaleLine(12, f"use lm-feedback-for {SCRIPT}", "lm-feedback-for",
-                                   "removed", Evidence(JS_URL, f"2.0.0 {IMG}", "removed"),
-                                   replacement=IMG)],
-            actions=[f"Rewrite the {SCRIPT} section"])],
-        gaps=[Gap("page", f"Evil {IMG}", JS_URL, "docs", "lumen", new_skill=f"evil {SCRIPT}")],
-        takeaways=[Takeaway(f"lumen 2.0.0 {SCRIPT} is out", JS_URL, 10)],
-        errors=[FetchProblem("docs", f"https://docs.example/{SCRIPT}", f"HTTP 500 {IMG}",
-                             3, 500)],
-        bumps=[VersionBump("lumen", "1.4.2", "2.0.0", "major",
-                           "https://hex.example/lumen", ["live"])],
+            (FlagReason("https://docs.example/lumen/routing.html", f"Routing {IMG}",
+                        ChangeKind.MODIFIED, f"mentions {SCRIPT}"),
+             FlagReason(JS_URL, "Sneaky", ChangeKind.ADDED, "watches *")),
+            stale_lines=(StaleLine(12, f"use lm-feedback-for {SCRIPT}", "lm-feedback-for",
+                                   NoticeKind.REMOVED,
+                                   Evidence(JS_URL, f"2.0.0 {IMG}", "removed"),
+                                   replacement=IMG),),
+            actions=(f"Rewrite the {SCRIPT} section",)),),
+        gaps=(Gap(GapKind.PAGE, f"Evil {IMG}", JS_URL, "docs", "lumen",
+                  new_skill=f"evil {SCRIPT}"),),
+        takeaways=(Takeaway(f"lumen 2.0.0 {SCRIPT} is out", JS_URL, 10),),
+        errors=(FetchProblem("docs", f"https://docs.example/{SCRIPT}", f"HTTP 500 {IMG}",
+                             3, 500),),
+        bumps=(VersionBump("lumen", "1.4.2", "2.0.0", BumpKind.MAJOR,
+                           "https://hex.example/lumen", ("live",)),),
     )
 
 
@@ -162,9 +170,9 @@ def test_table_of_contents_links_resolve_to_sections():
 
 
 def test_sections_without_content_are_left_out_of_the_contents():
-    report = hostile_report()
-    report.changes = [c for c in report.changes if c.item == "page"]
-    report.bumps = []
+    full = hostile_report()
+    report = dataclasses.replace(full, changes=tuple(c for c in full.changes
+                                                     if c.item == Item.PAGE), bumps=())
     dom = Dom(render_html(report))
 
     anchors = {h[1:] for h in dom.hrefs() if h.startswith("#")}
@@ -215,10 +223,9 @@ def test_gaps_and_takeaways_are_listed_with_their_suggestions():
 
 
 def test_a_source_failing_run_after_run_gets_a_banner_and_its_recovery_too():
-    report = hostile_report()
-    report.sources = [SourceSummary("docs", "exdoc", 9, 0, 0, 9, False, failing_runs=3,
-                                    failing_since=DAY1),
-                      SourceSummary("blog", "feed", 1, 1, 0, 0, False, recovered_after=4)]
+    report = dataclasses.replace(hostile_report(), sources=(
+        SourceSummary("docs", "exdoc", 9, 0, 0, 9, False, failing_runs=3, failing_since=DAY1),
+        SourceSummary("blog", "feed", 1, 1, 0, 0, False, recovered_after=4)))
     html = render_html(report)
     header = html[:html.index('id="skills"')]
 
@@ -228,10 +235,10 @@ def test_a_source_failing_run_after_run_gets_a_banner_and_its_recovery_too():
 
 
 def test_a_first_crawl_that_fetched_nothing_says_so_instead_of_a_baseline():
-    report = hostile_report()
-    report.sources = [SourceSummary("docs", "exdoc", 0, 0, 0, 2, True),  # both indexes
-                      SourceSummary("notes", "page", 3, 0, 0, 3, True),  # every page
-                      SourceSummary("blog", "feed", 4, 3, 0, 1, True)]
+    report = dataclasses.replace(hostile_report(), sources=(
+        SourceSummary("docs", "exdoc", 0, 0, 0, 2, True),  # both indexes
+        SourceSummary("notes", "page", 3, 0, 0, 3, True),  # every page
+        SourceSummary("blog", "feed", 4, 3, 0, 1, True)))
     md, html = render_markdown(report), render_html(report)
 
     nothing = ("no page could be fetched; the baseline is recorded on the first run that "
@@ -293,8 +300,7 @@ def test_page_forbids_scripts_and_fetches_with_a_content_security_policy():
 
 def test_index_lists_every_report_newest_first_with_counts(tmp_path):
     write_report(hostile_report(DAY2), tmp_path)
-    older = hostile_report(DAY1)
-    older.skills, older.changes, older.errors = [], [], []
+    older = dataclasses.replace(hostile_report(DAY1), skills=(), changes=(), errors=())
     write_report(older, tmp_path)  # written last, still listed last
 
     index = (tmp_path / "index.html").read_text()
@@ -319,8 +325,7 @@ def test_index_lists_a_report_without_a_json_twin_by_its_file_name(tmp_path):
 
 
 def test_index_shows_the_period_of_a_report_over_several_dates(tmp_path):
-    report = hostile_report(DAY2)
-    report.since = DAY1
+    report = dataclasses.replace(hostile_report(DAY2), since=DAY1)
     write_report(report, tmp_path)
 
     index = (tmp_path / "index.html").read_text()

@@ -1,0 +1,117 @@
+"""Which skills a run concerns, and why: a watched URL changed, a change mentions a
+keyword, a watched package had a major or minor release, a line teaches a retired term.
+
+Flags are built in steps (:func:`flag_skills`, then :func:`add_bump_reasons`, then
+:func:`add_stale_lines`), each returning new flags: a skill first flagged by a later
+step comes after the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+
+from crawler.analysis.bumps import VersionBump
+from crawler.analysis.facts import PageChange
+from crawler.analysis.keywords import fold, mentioned_keywords
+from crawler.analysis.stale import StaleLine
+from crawler.config import SkillConfig
+from crawler.types import ChangeKind, Item
+
+
+@dataclass(frozen=True)
+class FlagReason:
+    """One change that points at a skill."""
+
+    url: str
+    title: str
+    change: ChangeKind | Item  # the change's kind; Item.RELEASE for a version bump
+    why: str
+
+
+@dataclass(frozen=True)
+class SkillFlag:
+    """A skill that needs a look, with every change that points at it."""
+
+    name: str
+    path: str | None
+    reasons: tuple[FlagReason, ...] = ()
+    stale_lines: tuple[StaleLine, ...] = ()
+    actions: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, skill: SkillConfig, reasons: Iterable[FlagReason] = ()) -> SkillFlag:
+        return cls(skill.name, str(skill.path) if skill.path else None, tuple(reasons))
+
+
+def flag_skills(changes: Iterable[PageChange],
+                skills: Sequence[SkillConfig]) -> tuple[SkillFlag, ...]:
+    """The skills whose ``watches`` match a changed URL or whose ``keywords`` it mentions,
+    in the order they are configured."""
+    reasons: list[list[FlagReason]] = [[] for _ in skills]
+    for change in changes:
+        if change.item in (Item.RELEASE, Item.PACKAGE):
+            continue  # releases flag skills through the version bump (add_bump_reasons)
+        text = f"{change.title}\n{change.text}"
+        folded = fold(text)  # once per change, shared by every skill
+        urls = change.match_urls
+        for skill, found in zip(skills, reasons, strict=True):
+            why = []
+            glob = next(filter(None, (skill.watches_url(url) for url in urls)), None)
+            if glob:
+                why.append(f"watches {glob}")
+            words = mentioned_keywords(skill, text, folded)
+            if words:
+                listed = ", ".join(words[:5]) + (" …" if len(words) > 5 else "")
+                why.append(f"mentions {listed}")
+            if why:
+                found.append(FlagReason(change.url, change.title, change.change,
+                                        "; ".join(why)))
+    return tuple(SkillFlag.of(skill, found)
+                 for skill, found in zip(skills, reasons, strict=True) if found)
+
+
+def add_bump_reasons(flags: Iterable[SkillFlag], skills: Sequence[SkillConfig],
+                     bumps: Iterable[VersionBump]) -> tuple[SkillFlag, ...]:
+    """``flags`` with the skills covering a package whose latest stable version had a
+    major/minor bump flagged too; the latest bump's reason comes first."""
+    by_name = {s.name: s for s in skills}
+    out = list(flags)
+    for bump in bumps:
+        reason = FlagReason(bump.url, f"{bump.package} {bump.old} → {bump.new}", Item.RELEASE,
+                            f"{bump.kind} release of a package whose docs it watches")
+        for name in bump.skills:
+            _update(out, by_name[name], partial(_with_reason, reason))
+    return tuple(out)
+
+
+def add_stale_lines(flags: Iterable[SkillFlag], skills: Sequence[SkillConfig],
+                    stale: Mapping[str, Sequence[StaleLine]]) -> tuple[SkillFlag, ...]:
+    """``flags`` with each skill's stale lines on its flag; a skill with stale lines is
+    flagged."""
+    out = list(flags)
+    for skill in skills:
+        lines = tuple(stale.get(skill.name) or ())
+        if lines:
+            _update(out, skill, partial(_with_stale_lines, lines))
+    return tuple(out)
+
+
+def _with_reason(reason: FlagReason, flag: SkillFlag) -> SkillFlag:
+    return replace(flag, reasons=(reason, *flag.reasons))
+
+
+def _with_stale_lines(lines: tuple[StaleLine, ...], flag: SkillFlag) -> SkillFlag:
+    return replace(flag, stale_lines=lines)
+
+
+def _update(flags: list[SkillFlag], skill: SkillConfig,
+            change: Callable[[SkillFlag], SkillFlag]) -> None:
+    """Replace ``skill``'s flag in ``flags`` by ``change(flag)``; a skill with no flag
+    yet gets one, after the others."""
+    index = next((i for i, f in enumerate(flags) if f.name == skill.name), None)
+    if index is None:
+        flags.append(change(SkillFlag.of(skill)))
+    else:
+        flags[index] = change(flags[index])

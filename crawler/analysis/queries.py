@@ -1,0 +1,106 @@
+"""The stored facts some analysers need, read from the database into typed values.
+
+The only module of :mod:`crawler.analysis` that reads the database: docs findings are
+worked out (by :mod:`crawler.analysis.findings`) from what :func:`docs_facts` returns.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
+from crawler.store.models import Page, Snapshot
+from crawler.types import Item, PageStatus, TermKind
+from crawler.vocab import Notice, Term, parse_vocabulary
+
+# Kinds whose disappearance from every page is evidence of removal: the docs list
+# every binding and every task, so one that vanishes is gone from the API.
+DISAPPEARING_KINDS = frozenset({TermKind.ATTRIBUTE, TermKind.MIX_TASK})
+# Rows fetched at a time when scanning snapshots (their terms, or their whole texts).
+TERMS_BATCH = 1000
+TEXTS_BATCH = 50
+
+
+def docs_facts(engine: Engine) -> DocsFacts:
+    """The notices of every current page (pages by URL), and the terms the docs stopped
+    teaching."""
+    notices: list[PageNotice] = []
+    current_terms: set[str] = set()
+    with Session(engine) as session:
+        # By URL: the order pages were first stored in is the order they were fetched,
+        # and the first notice of a term is the one a report cites.
+        latest = session.execute(
+            select(Page.url, Snapshot.notices, Snapshot.terms)
+            .join(Snapshot, Snapshot.id == Page.latest_snapshot_id)
+            .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
+            .order_by(Page.url)
+            .execution_options(yield_per=TERMS_BATCH))
+        for url, page_notices, terms in latest:
+            current_terms.update(terms or [])
+            notices.extend(PageNotice(url, Notice.from_dict(raw)) for raw in page_notices or [])
+        gone = []
+        for term, snapshot_id in gone_terms(session, current_terms).items():
+            last = session.get_one(Snapshot, snapshot_id)
+            page = session.get_one(Page, last.page_id)
+            gone.append(LastTaught(term, page.url, page.title, last.content))
+    return DocsFacts(tuple(notices), tuple(gone))
+
+
+def gone_terms(session: Session, current_terms: set[str] | None = None) -> dict[Term, int]:
+    """Attributes and mix tasks the docs taught once and mention nowhere now, each with
+    the last snapshot that taught it: the evidence ``docwatch prune`` must keep.
+
+    The last is that of the latest run that taught it; of several pages of that run,
+    the first by URL (snapshot ids follow the order pages were fetched in).
+    """
+    if current_terms is None:
+        current_terms = set()
+        for terms in session.scalars(
+                select(Snapshot.terms).join(Page, Page.latest_snapshot_id == Snapshot.id)
+                .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)):
+            current_terms.update(terms or [])
+    taught: dict[str, tuple[int, str, int]] = {}  # term: (run id, page URL, snapshot id)
+    for snapshot_id, run_id, url, terms in session.execute(
+            select(Snapshot.id, Snapshot.run_id, Page.url, Snapshot.terms)
+            .join(Page, Page.id == Snapshot.page_id).execution_options(yield_per=TERMS_BATCH)):
+        for term in terms or []:
+            if term.split(":", 1)[0] in DISAPPEARING_KINDS and term not in current_terms:
+                last = taught.get(term)
+                if last is None or run_id > last[0] or (run_id == last[0] and url < last[1]):
+                    taught[term] = (run_id, url, snapshot_id)
+    if not taught:
+        return {}
+    candidates = parse_vocabulary(sorted(taught))
+    still_there = _still_mentioned(session, candidates)
+    return {term: taught[f"{term.kind}:{term.text}"][2] for term in candidates
+            if term not in still_there}  # still there (in code, or outside prose): not gone
+
+
+def _still_mentioned(session: Session, terms: list[Term]) -> set[Term]:
+    """The ``terms`` that some current page still mentions, anywhere in its text.
+
+    Pages are read a batch at a time, and a term's pattern only runs on a page that
+    holds its literal text; the scan stops once every term has been seen. Searching
+    page by page finds what a search of all pages joined by newlines finds: a match
+    never spans a newline, and the look-arounds of attribute and mix-task patterns
+    (DISAPPEARING_KINDS) treat a newline and the end of the text alike.
+    """
+    unseen = {term: (term.literal(), term.pattern()) for term in terms}
+    seen: set[Term] = set()
+    texts = session.scalars(
+        select(Snapshot.content).join(Page, Page.latest_snapshot_id == Snapshot.id)
+        .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
+        .execution_options(yield_per=TEXTS_BATCH))
+    try:
+        for text in texts:
+            found = [term for term, (literal, pattern) in unseen.items()
+                     if literal in text and pattern.search(text)]
+            for term in found:
+                del unseen[term]
+                seen.add(term)
+            if not unseen:
+                break
+    finally:
+        texts.close()
+    return seen

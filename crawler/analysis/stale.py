@@ -1,0 +1,56 @@
+"""Which lines of which skill files teach what the docs now deprecate or removed.
+
+Each stale line cites the evidence of its finding (:mod:`crawler.analysis.findings`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from crawler.analysis.findings import Evidence, Finding
+from crawler.analysis.skill_files import SkillFile
+from crawler.types import NoticeKind
+
+
+@dataclass(frozen=True)
+class StaleLine:
+    """A line of a skill file that teaches a deprecated, removed or replaced term."""
+
+    line: int  # 1-based, counted in the whole file
+    text: str
+    term: str
+    kind: NoticeKind
+    evidence: Evidence
+    replacement: str | None = None
+
+
+def stale_lines(lines: Iterable[tuple[int, str]],
+                findings: Sequence[Finding]) -> tuple[StaleLine, ...]:
+    """Each (line, term) pair where a skill line uses a term the docs retired."""
+    patterns = [(f, f.term.pattern()) for f in findings]
+    out = []
+    for number, text in lines:
+        for finding, pattern in patterns:
+            if pattern.search(text):
+                out.append(StaleLine(number, text.strip(), finding.term.text, finding.kind,
+                                     finding.evidence, finding.replacement))
+    return tuple(out)
+
+
+def check_skills(files: Iterable[SkillFile],
+                 findings: Sequence[Finding]) -> dict[str, tuple[StaleLine, ...]]:
+    """The stale lines of every skill file (an empty tuple: the file is up to date)."""
+    return {file.name: stale_lines(file.lines, findings) for file in files}
+
+
+# How a stale line's kind reads after the term: "Floki was replaced".
+VERBS = {NoticeKind.DEPRECATED: "is deprecated", NoticeKind.REMOVED: "was removed",
+         NoticeKind.REPLACED: "was replaced"}
+
+
+def describe(stale: StaleLine) -> str:
+    """What is wrong with the line, for humans: ``X was removed; use Y``."""
+    verb = VERBS[stale.kind]
+    advice = f"; use {stale.replacement}" if stale.replacement else ""
+    return f"{stale.term} {verb}{advice}"

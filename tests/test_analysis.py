@@ -1,0 +1,202 @@
+"""The analysers of crawler.analysis, each called on its own with explicit inputs.
+
+Inputs are the fact dataclasses built directly; skills are configured in code. What a
+user would notice: which bump a package change is, which skills a run flags and in
+what order, what the docs announce, and a report that reads the same however the
+crawl's fetches happened to finish.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+
+import pytest
+
+from crawler.analysis.actions import MAX_ACTIONS, suggest_actions
+from crawler.analysis.bumps import VersionBump, version_bumps
+from crawler.analysis.changes import in_report_order, problems_in_report_order
+from crawler.analysis.facts import DocsFacts, FetchProblem, LastTaught, PageChange, PageNotice
+from crawler.analysis.findings import Evidence, docs_findings
+from crawler.analysis.flags import add_bump_reasons, add_stale_lines, flag_skills
+from crawler.analysis.stale import StaleLine
+from crawler.config import SkillConfig
+from crawler.report.model import Report
+from crawler.types import BumpKind, ChangeKind, Item, ItemMeta, NoticeKind, TermKind
+from crawler.versions import bump_kind, parse_version
+from crawler.vocab import Notice, Term
+
+DOCS = "https://hexdocs.pm"
+SKILLS = [
+    SkillConfig(name="liveview", watches=[f"{DOCS}/phoenix_live_view/*"], keywords=["stream"]),
+    SkillConfig(name="phoenix", watches=[f"{DOCS}/phoenix/*"]),
+    SkillConfig(name="ecto", watches=[f"{DOCS}/ecto/*"], keywords=["Ecto.Multi"]),
+]
+
+
+def package_change(name: str, before: str | None, after: str | None,
+                   known_before: bool = True) -> PageChange:
+    return PageChange(
+        "releases", name, f"https://hex.pm/packages/{name}", name, ChangeKind.MODIFIED,
+        item=Item.PACKAGE,
+        meta=ItemMeta(package=name, latest_stable_version=after, docs_url=f"{DOCS}/{name}/"),
+        before=ItemMeta(package=name, latest_stable_version=before) if known_before else None)
+
+
+# -- versions and bumps ------------------------------------------------------------------
+
+
+def test_bump_kind_says_which_part_moved_up():
+    assert parse_version("1.8.0-rc.1") == (1, 8, 0, "rc.1")
+    assert parse_version("latest") is None
+    assert [bump_kind("1.7.14", "2.0.0"), bump_kind("1.7.14", "1.8.0"),
+            bump_kind("1.7.14", "1.7.15")] == [BumpKind.MAJOR, BumpKind.MINOR, BumpKind.PATCH]
+    assert [bump_kind(None, "1.0.0"), bump_kind("2.0.0", "1.9.0"),
+            bump_kind("1.0.0", "1.0.0")] == [None, None, None]
+
+
+def test_a_bump_is_read_from_the_package_facts_before_and_after_the_change():
+    bumps = version_bumps([package_change("phoenix", "1.7.14", "1.8.0"),
+                           package_change("ecto", "3.12.5", "3.12.6")], SKILLS)
+
+    assert bumps == (
+        VersionBump("phoenix", "1.7.14", "1.8.0", BumpKind.MINOR,
+                    "https://hex.pm/packages/phoenix", ("phoenix",)),
+        VersionBump("ecto", "3.12.5", "3.12.6", BumpKind.PATCH, "https://hex.pm/packages/ecto"))
+    assert [b.significant for b in bumps] == [True, False]
+
+
+def test_no_bump_without_a_new_stable_version_or_without_the_facts_before():
+    assert version_bumps([
+        package_change("phoenix", "1.8.0", "1.8.0"),  # e.g. only a pre-release came out
+        package_change("ecto", "3.12.5", None),  # every stable release retired
+        package_change("phoenix_live_view", "1.0.0", "1.1.0", known_before=False),
+    ], SKILLS) == ()
+    first = version_bumps([package_change("phoenix", None, "1.0.0")], SKILLS)
+    assert [(b.old, b.new, b.kind, b.skills) for b in first] == [(None, "1.0.0", None, ())]
+
+
+# -- which skills a run concerns ---------------------------------------------------------
+
+
+def page(package: str, name: str, kind: ChangeKind = ChangeKind.MODIFIED, lines: int = 2,
+         source: str = "hexdocs", text: str = "") -> PageChange:
+    return PageChange(source, package, f"{DOCS}/{package}/{name}.html", name.title(), kind,
+                      summary=f"+{lines} -0 lines", lines_added=lines, text=text)
+
+
+def test_bumps_and_stale_lines_flag_skills_after_the_changed_pages_without_touching_them():
+    changed = flag_skills([page("ecto", "multi"), page("phoenix_live_view", "streams")],
+                          SKILLS)
+    bumps = [VersionBump("phoenix", "1.7.0", "1.8.0", BumpKind.MINOR, "https://hex.pm/p",
+                         ("phoenix",)),
+             VersionBump("ecto", "3.12.0", "3.13.0", BumpKind.MINOR, "https://hex.pm/e",
+                         ("ecto",))]
+    stale = StaleLine(3, "use Repo.transaction", "Repo.transaction", NoticeKind.DEPRECATED,
+                      Evidence("https://hexdocs.pm/ecto/changelog.html", "v3.13", "…"))
+
+    bumped = add_bump_reasons(changed, SKILLS, bumps)
+    flagged = add_stale_lines(bumped, SKILLS, {"phoenix": (stale,)})
+
+    assert [f.name for f in changed] == ["liveview", "ecto"]  # in configuration order
+    assert [(f.name, [r.change for r in f.reasons], len(f.stale_lines)) for f in flagged] == [
+        ("liveview", [ChangeKind.MODIFIED], 0),
+        ("ecto", [Item.RELEASE, ChangeKind.MODIFIED], 0),
+        ("phoenix", [Item.RELEASE], 1)]
+    assert flagged[1].reasons[0].title == "ecto 3.12.0 → 3.13.0"
+    assert [len(f.reasons) for f in changed] == [1, 1]  # the earlier flags are unchanged
+
+
+# -- what the docs announce --------------------------------------------------------------
+
+
+def test_the_first_notice_of_a_term_is_its_evidence_and_a_vanished_term_was_removed():
+    dim = Term("Sparkle.dim/1", TermKind.FUNCTION)
+    glow = Term("phx-glow", TermKind.ATTRIBUTE)
+    facts = DocsFacts(
+        notices=(PageNotice("https://d.test/changelog.html",
+                            Notice(dim, NoticeKind.DEPRECATED, "v2 › Deprecations",
+                                   "`Sparkle.dim/1` is deprecated.", "Sparkle.fade/1")),
+                 PageNotice("https://d.test/guide.html",
+                            Notice(dim, NoticeKind.DEPRECATED, "Dimming", "Also deprecated."))),
+        gone=(LastTaught(glow, "https://d.test/effects.html", "Effects",
+                         "# Effects\n\n## Glowing\n\nAdd `phx-glow` to glow.\n"),))
+
+    findings = docs_findings(facts)
+
+    assert [(f.term, f.kind, f.evidence.url, f.evidence.section, f.replacement)
+            for f in findings] == [
+        (dim, NoticeKind.DEPRECATED, "https://d.test/changelog.html", "v2 › Deprecations",
+         "Sparkle.fade/1"),
+        (glow, NoticeKind.REMOVED, "https://d.test/effects.html", "Glowing", None)]
+    assert findings[1].evidence.sentence == ("phx-glow is no longer mentioned anywhere in the "
+                                             "docs (last taught by Effects)")
+
+
+# -- one order, however the fetches finished ---------------------------------------------
+
+
+def crawl_results() -> list[PageChange]:
+    """Changes of one run: a dozen large rewrites (more actions than MAX_ACTIONS), a new
+    page, a removed one, a post and a release, of three sources."""
+    found = [page("phoenix_live_view", f"guide{i}", lines=60, text="stream") for i in range(12)]
+    found += [page("phoenix_live_view", "uploads", ChangeKind.ADDED, text="stream"),
+              page("phoenix_live_view", "old", ChangeKind.REMOVED, text="stream"),
+              PageChange("blog", "blog", "https://blog.test/streams", "Streams",
+                         ChangeKind.ADDED, item=Item.POST, text="stream"),
+              PageChange("releases", "phoenix_live_view", "https://hex.pm/lv/1.1.0", "lv 1.1.0",
+                         ChangeKind.ADDED, item=Item.RELEASE)]
+    return found
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_report_order_and_the_actions_cut_at_the_maximum_do_not_depend_on_fetch_order(
+        seed):
+    sources = ["hexdocs", "releases", "blog"]
+    expected = in_report_order(crawl_results(), sources)
+    shuffled = crawl_results()
+    random.Random(seed).shuffle(shuffled)
+
+    changes = in_report_order(shuffled, sources)
+
+    assert changes == expected
+    assert [(c.source, c.item, c.change) for c in changes[:3]] == [
+        ("hexdocs", Item.PAGE, ChangeKind.ADDED), ("hexdocs", Item.PAGE, ChangeKind.REMOVED),
+        ("hexdocs", Item.PAGE, ChangeKind.MODIFIED)]
+    assert [c.source for c in changes[-2:]] == ["releases", "blog"]
+    [flag] = flag_skills(changes, SKILLS)
+    actions = suggest_actions(flag, changes)
+    assert actions == suggest_actions(flag_skills(expected, SKILLS)[0], expected)
+    assert len(actions) == MAX_ACTIONS
+    assert actions[:3] == ("Review the new guide Uploads and cover it if it fits",
+                           "Drop or redirect references to Old: the page is gone",
+                           "Re-read Guide0: +60 -0 lines")
+
+
+def test_fetch_problems_are_listed_by_source_then_url_however_the_fetches_finished():
+    problems = [FetchProblem("blog", "https://blog.test/feed.xml", "HTTP 500", 3, 500),
+                FetchProblem("hexdocs", "https://hexdocs.pm/b.html", "timed out", 3, None),
+                FetchProblem("hexdocs", "https://hexdocs.pm/a.html", "HTTP 503", 3, 503)]
+
+    ordered = problems_in_report_order(problems, ["hexdocs", "releases", "blog"])
+
+    assert [p.url.rsplit("/", 1)[-1] for p in ordered] == ["a.html", "b.html", "feed.xml"]
+    assert problems_in_report_order(reversed(problems), ["hexdocs", "blog"]) == ordered
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def test_a_report_is_built_once_and_splits_its_page_changes_by_kind():
+    report = Report("Research", dt.date(2025, 3, 2), changes=in_report_order(
+        crawl_results(), ["hexdocs", "releases", "blog"]))
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.skills = ()  # type: ignore[misc]
+    [group] = report.page_groups
+    assert (group.source, group.package) == ("hexdocs", "phoenix_live_view")
+    assert ([c.title for c in group.added], [c.title for c in group.removed],
+            len(group.modified), group.moved) == (["Uploads"], ["Old"], 12, ())
+    assert [c.title for c in report.posts] == ["Streams"]
+    assert [c.title for c in report.releases] == ["lv 1.1.0"]
