@@ -314,6 +314,7 @@ def report_time_main(args: argparse.Namespace) -> None:
     from crawler.report import build_report, write_report
     from crawler.store.db import open_database
     from crawler.store.models import Change, Run, Snapshot
+    from crawler.types import ChangeKind
 
     config = load_config(args.config)
     engine = open_database(f"sqlite:///{args.db}")
@@ -325,7 +326,7 @@ def report_time_main(args: argparse.Namespace) -> None:
             .join(Run, Change.report_run_id == Run.id)
             .join(old, Change.old_snapshot_id == old.id)
             .join(new, Change.new_snapshot_id == new.id)
-            .where(Run.run_date == date, Change.kind == "modified")).all()
+            .where(Run.run_date == date, Change.kind == ChangeKind.MODIFIED)).all()
     start = time.perf_counter()
     for old_text, new_text in pairs:
         diff_texts(old_text, new_text)
@@ -807,11 +808,13 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> tuple[float, list[float
 def micro_report(pages: int) -> Any:
     """An in-memory Report with ``pages`` modified guide pages, 10 new ones, flagged skills
     and takeaways."""
+    from crawler.analysis.facts import PageChange, SourceSummary
+    from crawler.analysis.flags import flag_skills
+    from crawler.analysis.takeaways import takeaways
     from crawler.config import SkillConfig
     from crawler.diff import diff_texts
-    from crawler.insights import takeaways
-    from crawler.report.model import Report, SourceSummary
-    from crawler.skills import PageChange, flag_skills
+    from crawler.report.model import Report
+    from crawler.types import ChangeKind
 
     base = "https://hexdocs.pm"
     skills = [
@@ -828,21 +831,22 @@ def micro_report(pages: int) -> Any:
         package = packages[i % 3]
         changes.append(PageChange(
             source="hexdocs", package=package, url=f"{base}/{package}/guide-{i}.html",
-            title=f"Guide {i}", change="modified", summary=diff.summary(), group="Guides",
+            title=f"Guide {i}", change=ChangeKind.MODIFIED, summary=diff.summary(),
+            group="Guides",
             sections=diff.sections, lines_added=diff.lines_added,
             lines_removed=diff.lines_removed, diff=diff.unified,
             text=f"{diff.added_text}\n{diff.removed_text}"))
     for i in range(10):
         changes.append(PageChange(source="hexdocs", package="phoenix",
                                   url=f"{base}/phoenix/new-{i}.html", title=f"New {i}",
-                                  change="added", text="plain words only"))
-    report = Report("Benchmark report", dt.date(2026, 2, 23), changes=changes)
-    report.sources = [SourceSummary(name="hexdocs", kind="exdoc", pages_checked=pages + 10,
-                                    pages_unchanged=0, pages_changed=pages + 10, errors=0,
-                                    baseline=False)]
-    report.skills = flag_skills(changes, skills)
-    report.takeaways = takeaways(report)
-    return report
+                                  change=ChangeKind.ADDED, text="plain words only"))
+    sources = (SourceSummary(name="hexdocs", kind="exdoc", pages_checked=pages + 10,
+                             pages_unchanged=0, pages_changed=pages + 10, errors=0,
+                             baseline=False),)
+    flags = flag_skills(changes, skills)
+    return Report("Benchmark report", dt.date(2026, 2, 23), sources=sources,
+                  changes=tuple(changes), skills=flags,
+                  takeaways=takeaways(changes=changes, bumps=(), flags=flags, errors=()))
 
 
 def micro_main(args: argparse.Namespace) -> None:

@@ -38,6 +38,26 @@ def _kind_literals(node: ast.expr) -> list[str]:
             if isinstance(item, ast.Constant) and item.value in VALUES]
 
 
+# What a kind or a status is called where it is compared (``change.kind``, ``Run.status``,
+# ``page.item``, ``c.change``, ``notice["kind"]``): an HTML tag or a heading that happens
+# to read "section" is not one.
+KIND_NAMES = ("kind", "status", "change", "item")
+
+
+def _named_like_a_kind(node: ast.expr) -> bool:
+    if isinstance(node, ast.Call):  # Run.status.in_(...) is checked on Run.status
+        node = node.func
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        name = str(node.slice.value)
+    elif isinstance(node, ast.Attribute):
+        name = node.attr
+    elif isinstance(node, ast.Name):
+        name = node.id
+    else:
+        return False
+    return any(word in name.lower() for word in KIND_NAMES)
+
+
 def _comparisons(path: Path) -> list[tuple[int, str]]:
     """(line, literal) of each comparison of a kind or status with a string literal."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -48,7 +68,9 @@ def _comparisons(path: Path) -> list[tuple[int, str]]:
             operands = [node.left, *node.comparators]
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                 and node.func.attr == "in_":  # SQLAlchemy's column.in_((...))
-            operands = list(node.args)
+            operands = [node.func.value, *node.args]
+        if not any(_named_like_a_kind(operand) for operand in operands):
+            continue
         found += [(node.lineno, v) for operand in operands for v in _kind_literals(operand)]
     return found
 
@@ -78,8 +100,10 @@ def test_the_check_finds_a_string_comparison(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text('if change.kind == "added" or status in ("running", "x"):\n    pass\n'
                       'q = select(Run).where(Run.status.in_(("aborted",)))\n'
-                      'if title == "Changelog":\n    pass\n')
-    assert _comparisons(sample) == [(1, "added"), (1, "running"), (3, "aborted")]
+                      'if title == "Changelog" or tag == "section":\n    pass\n'
+                      'if d["kind"] != "modified":\n    pass\n')
+    assert sorted(_comparisons(sample)) == [(1, "added"), (1, "running"), (3, "aborted"),
+                                    (6, "modified")]
 
 
 def test_mypy_is_clean_on_the_package():
