@@ -22,7 +22,7 @@ from crawler.analysis.skill_files import read_skill_files
 from crawler.analysis.stale import StaleLine
 from crawler.analysis.takeaways import MAX_TAKEAWAYS, takeaways
 from crawler.config import SkillConfig, load_config
-from crawler.types import BumpKind, NoticeKind
+from crawler.types import BumpKind, Item, NoticeKind
 
 FORMS_SKILL = Path(__file__).parent / "fixtures" / "skills" / "sparkle-forms" / "SKILL.md"
 DOCS = "https://hexdocs.pm/sparkle"
@@ -214,14 +214,14 @@ def test_nothing_significant_gives_no_takeaway():
 # -- suggest_actions ---------------------------------------------------------------------
 
 
-def test_actions_put_stale_lines_first_then_posts_guides_and_sections():
+def test_actions_put_stale_lines_first_then_what_the_skill_watches_then_posts():
     post = PageChange("blog", "blog", "https://blog.test/sparkle-2", "Sparkle 2 is out",
                       "added", item="post")
     guide = added("uploads.html", "Uploads", "Forms")
     changelog = modified("changelog.html", "Changelog", new_sections=["2.0.0"])
     forms = modified("forms.html", "Forms", "Forms", new_sections=["Nested inputs"])
     flag = SkillFlag("sparkle-forms", str(FORMS_SKILL), reasons=tuple(
-        FlagReason(c.url, c.title, c.change, "watches it")
+        FlagReason(c.url, c.title, c.change, "watches it", watched=c.item == Item.PAGE)
         for c in (post, guide, changelog, forms)),
         stale_lines=(StaleLine(8, 'Slow down chatty inputs with `phx-debounce="300"`.',
                                "phx-debounce", NoticeKind.DEPRECATED,
@@ -234,9 +234,9 @@ def test_actions_put_stale_lines_first_then_posts_guides_and_sections():
     assert list(actions) == [
         "Update line 8: phx-debounce is deprecated; use phx-throttle "
         "(see v2.0.0 › Deprecations)",
-        "Read the new post Sparkle 2 is out",
         "Review the new guide Uploads and cover it if it fits",
         "Add a section about Nested inputs (new in Forms)",
+        "Read the new post Sparkle 2 is out",
     ]
     # The changelog's new "2.0.0" section is a version, not a topic to add.
     assert not any("2.0.0 (new in" in a for a in actions)

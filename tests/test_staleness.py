@@ -265,22 +265,16 @@ def test_stale_lines_are_reported_even_when_nothing_changed(crawled):
     assert "Stale lines" in md and "line 7:" in md
 
 
-def test_a_term_several_pages_stopped_teaching_cites_the_first_of_them_by_url(tmp_path):
-    # Both pages teach phx-glow in v1, neither in v2: which one the report cites must not
-    # depend on which of them happened to be fetched last.
-    taught = ('<h1>{0}</h1>\n<h2 id="glow">Glow</h2>\n'
-              '<p>Use <code class="inline">phx-glow</code>.</p>')
-    plain = "<h1>{0}</h1>\n<p>Nothing to see.</p>"
-    write_site(tmp_path / "site", {
-        "v1": {"overview": OVERVIEW, "effects": taught.format("Effects"),
-               "changelog": taught.format("Changelog")},
-        "v2": {"overview": OVERVIEW, "effects": plain.format("Effects"),
-               "changelog": plain.format("Changelog")}})
-    with DocServer(root=tmp_path / "site", version="v1") as site:
-        path = tmp_path / "sources.yaml"
+def _last_taught(folder, v1: dict[str, str]):
+    """The finding of a term that the pages of ``v1`` teach and v2 no longer does."""
+    v2 = {page: f"<h1>{page.title()}</h1>\n<p>Nothing to see.</p>"
+          for page in ("effects", "changelog")} | {"overview": OVERVIEW}
+    write_site(folder / "site", {"v1": v2 | v1, "v2": v2})
+    with DocServer(root=folder / "site", version="v1") as site:
+        path = folder / "sources.yaml"
         path.write_text(f"sources:\n  - name: docs\n    kind: exdoc\n"
                         f"    urls: [{site.base_url}/glimmer/]\n")
-        database = f"sqlite:///{tmp_path}/db.sqlite3"
+        database = f"sqlite:///{folder}/db.sqlite3"
         for date, version in [(DAY1, "v1"), (DAY2, "v2")]:
             site.set_version(version)
             assert crawl(load_config(path), date=date, database=database).errors == 0
@@ -289,7 +283,43 @@ def test_a_term_several_pages_stopped_teaching_cites_the_first_of_them_by_url(tm
             [finding] = docs_findings(docs_facts(engine))
         finally:
             engine.dispose()
-
     assert (finding.term.text, finding.kind) == ("phx-glow", NoticeKind.REMOVED)
+    return site.base_url, finding
+
+
+def test_a_term_several_pages_stopped_teaching_cites_the_first_of_them_by_url(tmp_path):
+    # Both pages teach phx-glow in v1, neither in v2: which one the report cites must not
+    # depend on which of them happened to be fetched last.
+    taught = ('<h1>{0}</h1>\n<h2 id="glow">Glow</h2>\n'
+              '<p>Use <code class="inline">phx-glow</code>.</p>')
+    base, finding = _last_taught(tmp_path, {"overview": taught.format("Overview"),
+                                            "effects": taught.format("Effects")})
+
     assert (finding.evidence.url, finding.evidence.section) == (
-        f"{site.base_url}/glimmer/changelog.html", "Glow")
+        f"{base}/glimmer/effects.html", "Glow")
+
+
+GLOW_TWICE = ('<h1>Glowing</h1>\n<h2 id="glow">Glowing</h2>\n'
+              '<p>Add <code class="inline">phx-glow</code> to an element.</p>\n'
+              '<p>A <code class="inline">phx-glow</code> value is a colour.</p>')
+
+
+def test_a_vanished_term_cites_the_page_that_taught_it_most(tmp_path):
+    # The effects guide names phx-glow in passing; the overview is about it.
+    passing = ('<h1>Effects</h1>\n<h2 id="bindings">Bindings</h2>\n'
+               '<p>See <code class="inline">phx-glow</code>.</p>')
+    base, finding = _last_taught(tmp_path, {"effects": passing, "overview": GLOW_TWICE})
+
+    assert (finding.evidence.url, finding.evidence.section) == (
+        f"{base}/glimmer/overview.html", "Glowing")
+
+
+def test_a_vanished_term_cites_a_guide_before_a_changelog(tmp_path):
+    # A changelog names a binding in every entry that touched it; a guide teaches it.
+    entries = "\n".join(f'<h2 id="v{n}">v0.{n}.0</h2>\n<p>Fix <code class="inline">'
+                         f'phx-glow</code> on forms.</p>' for n in range(1, 5))
+    base, finding = _last_taught(tmp_path, {"changelog": f"<h1>Changelog</h1>\n{entries}",
+                                            "effects": GLOW_TWICE})
+
+    assert (finding.evidence.url, finding.evidence.section) == (
+        f"{base}/glimmer/effects.html", "Glowing")

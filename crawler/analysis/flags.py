@@ -28,6 +28,9 @@ class FlagReason:
     title: str
     change: ChangeKind | Item  # the change's kind; Item.RELEASE for a version bump
     why: str
+    # The skill watches the changed URL (or the bumped package's docs), rather than
+    # only mentioning one of its keywords.
+    watched: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def flag_skills(changes: Iterable[PageChange],
                 why.append(f"mentions {listed}")
             if why:
                 found.append(FlagReason(change.url, change.title, change.change,
-                                        "; ".join(why)))
+                                        "; ".join(why), watched=bool(glob)))
     return tuple(SkillFlag.of(skill, found)
                  for skill, found in zip(skills, reasons, strict=True) if found)
 
@@ -80,7 +83,8 @@ def add_bump_reasons(flags: Iterable[SkillFlag], skills: Sequence[SkillConfig],
     out = list(flags)
     for bump in bumps:
         reason = FlagReason(bump.url, f"{bump.package} {bump.old} → {bump.new}", Item.RELEASE,
-                            f"{bump.kind} release of a package whose docs it watches")
+                            f"{bump.kind} release of a package whose docs it watches",
+                            watched=True)
         for name in bump.skills:
             _update(out, by_name[name], partial(_with_reason, reason))
     return tuple(out)

@@ -6,13 +6,15 @@ worked out (by :mod:`crawler.analysis.findings`) from what :func:`docs_facts` re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
 from crawler.store.models import Page, Snapshot
 from crawler.types import Item, PageStatus, TermKind
-from crawler.vocab import Notice, Term, parse_vocabulary
+from crawler.vocab import Notice, Term, is_changelog, parse_vocabulary
 
 # Kinds whose disappearance from every page is evidence of removal: the docs list
 # every binding and every task, so one that vanishes is gone from the API.
@@ -51,8 +53,10 @@ def gone_terms(session: Session, current_terms: set[str] | None = None) -> dict[
     """Attributes and mix tasks the docs taught once and mention nowhere now, each with
     the last snapshot that taught it: the evidence ``docwatch prune`` must keep.
 
-    The last is that of the latest run that taught it; of several pages of that run,
-    the first by URL (snapshot ids follow the order pages were fetched in).
+    The last is a page of the latest run that taught it: a guide rather than a changelog
+    (which reports a term, where a guide teaches it), the one that mentions it most (the
+    page about it, rather than one that names it in passing), then the first by URL: the
+    evidence does not depend on the order pages were fetched in.
     """
     if current_terms is None:
         current_terms = set()
@@ -60,21 +64,47 @@ def gone_terms(session: Session, current_terms: set[str] | None = None) -> dict[
                 select(Snapshot.terms).join(Page, Page.latest_snapshot_id == Snapshot.id)
                 .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)):
             current_terms.update(terms or [])
-    taught: dict[str, tuple[int, str, int]] = {}  # term: (run id, page URL, snapshot id)
-    for snapshot_id, run_id, url, terms in session.execute(
-            select(Snapshot.id, Snapshot.run_id, Page.url, Snapshot.terms)
+    # term: (the latest run that taught it, the pages of that run that did)
+    taught: dict[str, tuple[int, list[_Teacher]]] = {}
+    for snapshot_id, run_id, url, title, terms in session.execute(
+            select(Snapshot.id, Snapshot.run_id, Page.url, Snapshot.title, Snapshot.terms)
             .join(Page, Page.id == Snapshot.page_id).execution_options(yield_per=TERMS_BATCH)):
         for term in terms or []:
             if term.split(":", 1)[0] in DISAPPEARING_KINDS and term not in current_terms:
                 last = taught.get(term)
-                if last is None or run_id > last[0] or (run_id == last[0] and url < last[1]):
-                    taught[term] = (run_id, url, snapshot_id)
+                teacher = _Teacher(url, snapshot_id, is_changelog(url, title))
+                if last is None or run_id > last[0]:
+                    taught[term] = (run_id, [teacher])
+                elif run_id == last[0]:
+                    last[1].append(teacher)
     if not taught:
         return {}
     candidates = parse_vocabulary(sorted(taught))
     still_there = _still_mentioned(session, candidates)
-    return {term: taught[f"{term.kind}:{term.text}"][2] for term in candidates
+    return {term: _most_taught_by(session, term, taught[f"{term.kind}:{term.text}"][1])
+            for term in candidates
             if term not in still_there}  # still there (in code, or outside prose): not gone
+
+
+@dataclass(frozen=True)
+class _Teacher:
+    """A snapshot that taught a term."""
+
+    url: str
+    snapshot_id: int
+    changelog: bool
+
+
+def _most_taught_by(session: Session, term: Term, pages: list[_Teacher]) -> int:
+    """The snapshot among ``pages`` that teaches ``term`` best (see :func:`gone_terms`)."""
+    if len(pages) == 1:
+        return pages[0].snapshot_id
+    pattern = term.pattern()
+    texts = dict(session.execute(select(Snapshot.id, Snapshot.content)
+                                 .where(Snapshot.id.in_([p.snapshot_id for p in pages]))).all())
+    counts = {p.snapshot_id: len(pattern.findall(texts.get(p.snapshot_id) or ""))
+              for p in pages}
+    return min(pages, key=lambda p: (p.changelog, -counts[p.snapshot_id], p.url)).snapshot_id
 
 
 def _still_mentioned(session: Session, terms: list[Term]) -> set[Term]:
