@@ -71,9 +71,9 @@ def start_run(engine: Engine, run_date: dt.date, sources: list[str]) -> int:
         return run.id
 
 
-def finish_run(engine: Engine, run_id: int, status: RunStatus | str, stats: dict[str, int],
+def finish_run(engine: Engine, run_id: int, status: RunStatus, stats: dict[str, int],
                message: str | None = None) -> None:
-    """Record how a run ended (``status``: a RunStatus or its value), with its figures."""
+    """Record how a run ended, with its figures."""
     with Session(engine) as session, session.begin():
         run = session.get_one(Run, run_id)
         run.status = RunStatus(status)
