@@ -235,8 +235,8 @@ def _changes(session: Session, run_ids: list[int], dated: bool = False) -> list[
         item, kind = Item(page.item), ChangeKind(change.kind)
         if item == Item.FEED:
             continue  # the feed document itself: kept for its validators only
-        old_text = texts.get(change.old_snapshot_id, "")
-        new_text = texts.get(change.new_snapshot_id, "")
+        old_text = texts.get(change.old_snapshot_id or 0, "")  # ids start at 1
+        new_text = texts.get(change.new_snapshot_id or 0, "")
         d = cast(ChangeDetails, change.details or {})
         meta = cast(ItemMeta, dict(page.meta or {}))
         # Where a moved page went: as the change recorded it, else as the page is now.

@@ -8,7 +8,7 @@ it writes (a page renamed by a hexdocs move, the source's state saved at the end
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -88,9 +88,9 @@ def load_memory(engine: Engine, source: str, kind: str) -> SourceMemory:
             index_suspects=dict(state.index_suspects or {}))
 
 
-def item_meta(column: dict[str, Any] | None) -> ItemMeta:
-    """``pages.meta`` as what it holds: the item's facts."""
-    return cast(ItemMeta, dict(column or {}))
+def item_meta(column: ItemMeta | None) -> ItemMeta:
+    """A copy of ``pages.meta`` (the item's facts; NULL in a row written by hand)."""
+    return (column or ItemMeta()).copy()
 
 
 def aux_validators(column: dict[str, Any] | None) -> dict[str, Validators]:

@@ -17,7 +17,16 @@ from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, Uniqu
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from crawler.types import ChangeKind, Item, PageStatus, RunStatus
+from crawler.types import (
+    ChangeDetails,
+    ChangeKind,
+    Item,
+    ItemMeta,
+    NoticeDict,
+    PageStatus,
+    RootMoveDict,
+    RunStatus,
+)
 
 
 def utcnow() -> dt.datetime:
@@ -74,7 +83,7 @@ class Run(Base):
     finished_at: Mapped[dt.datetime | None]
     status: Mapped[RunStatus] = mapped_column(EnumText(RunStatus, 16),
                                               default=RunStatus.RUNNING)
-    sources: Mapped[list[Any]] = mapped_column(default=list)
+    sources: Mapped[list[str]] = mapped_column(JSON, default=list)
     pages_checked: Mapped[int] = mapped_column(default=0)
     pages_unchanged: Mapped[int] = mapped_column(default=0)
     pages_changed: Mapped[int] = mapped_column(default=0)
@@ -127,7 +136,7 @@ class RunSource(Base):
     failing_since: Mapped[dt.date | None]
     recovered_after: Mapped[int] = mapped_column(default=0)
     # Roots this run found permanently moved: [{"from": configured, "to": where it is now}].
-    moves: Mapped[list[Any]] = mapped_column(default=list)
+    moves: Mapped[list[RootMoveDict]] = mapped_column(JSON, default=list)
 
 
 class Page(Base):
@@ -143,7 +152,7 @@ class Page(Base):
     group: Mapped[str] = mapped_column(Text, default="")
     item: Mapped[Item] = mapped_column(EnumText(Item, 16), default=Item.PAGE)
     # The item's facts the report shows (a crawler.types.ItemMeta), nothing else.
-    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    meta: Mapped[ItemMeta] = mapped_column(JSON, default=dict)
     # Consecutive runs in which the page answered 404/410 (page sources remove at 2).
     missing_runs: Mapped[int] = mapped_column(default=0)
     status: Mapped[PageStatus] = mapped_column(EnumText(PageStatus, 16),
@@ -190,8 +199,8 @@ class Snapshot(Base):
     last_modified: Mapped[str | None] = mapped_column(String(100))
     # The API vocabulary the text teaches ("function:assign_async/3", ...) and the
     # deprecations it announces, computed once when the snapshot is written.
-    terms: Mapped[list[Any]] = mapped_column(default=list)
-    notices: Mapped[list[Any]] = mapped_column(default=list)
+    terms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notices: Mapped[list[NoticeDict]] = mapped_column(JSON, default=list)
 
     page: Mapped[Page] = relationship(foreign_keys=[page_id])
 
@@ -210,7 +219,7 @@ class Change(Base):
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"))
     kind: Mapped[ChangeKind] = mapped_column(EnumText(ChangeKind, 16))
     summary: Mapped[str] = mapped_column(Text, default="")
-    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    details: Mapped[ChangeDetails] = mapped_column(JSON, default=dict)
     old_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))
     new_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

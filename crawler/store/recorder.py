@@ -284,7 +284,7 @@ class SourceRecorder:
         previous = page.latest
         now = utcnow()
         page.title, page.group, page.status = doc.title, doc.group, PageStatus.ACTIVE
-        page.item, page.missing_runs, page.meta = doc.item, 0, dict(doc.meta)
+        page.item, page.missing_runs, page.meta = doc.item, 0, doc.meta.copy()
         page.aux_validators = aux_column(decision.aux_validators)
         page.moved_to = decision.moved_to
         page.suspect_hash, page.suspect_runs = None, 0
