@@ -24,7 +24,7 @@ from crawler.analysis.takeaways import MAX_TAKEAWAYS, takeaways
 from crawler.config import SkillConfig, load_config
 from crawler.types import BumpKind, Item, NoticeKind
 
-FORMS_SKILL = Path(__file__).parent / "fixtures" / "skills" / "sparkle-forms" / "SKILL.md"
+FORMS_SKILL = Path(__file__).parents[1] / "fixtures" / "skills" / "sparkle-forms" / "SKILL.md"
 DOCS = "https://hexdocs.pm/sparkle"
 OTHER = "https://hexdocs.pm/glitter"
 

@@ -25,7 +25,7 @@ from crawler.store.db import open_database
 from crawler.types import NoticeKind, TermKind
 from crawler.vocab import Term
 
-FIXTURES = Path(__file__).parent / "fixtures" / "skills"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "skills"
 SKILL = FIXTURES / "glimmer-effects" / "SKILL.md"
 DAY1, DAY2, DAY3 = dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 3, 3)
 
