@@ -338,3 +338,20 @@ def test_every_problem_docwatch_reports_is_a_docwatch_error(config, tmp_path):
     assert all(issubclass(error, DocwatchError) for error in (
         ConfigError, RunLocked, HistoryError, FetchError, ConnectionFailed, StarterExists,
         DemoDirectoryInUse))
+
+
+def test_a_keyboard_interrupt_from_the_callers_handler_records_the_run_as_interrupted(
+        config, tmp_path):
+    from crawler.pipeline import Progress
+
+    class Interrupting(Progress):  # Python's default SIGINT handler, raising mid-run
+        def advanced(self, source: str) -> None:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        crawl(config, date=DAY1, database=db_url(tmp_path), progress=Interrupting())
+
+    db = sqlite3.connect(tmp_path / "db" / "docwatch.sqlite3")
+    assert db.execute("select status, message from runs").fetchall() == [
+        ("interrupted", "stopped by KeyboardInterrupt before every page was checked")]
+    assert db.execute("select count(*) from run_lock").fetchone()[0] == 0
