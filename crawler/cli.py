@@ -378,13 +378,14 @@ def runs_command(limit: int, database: str | None) -> None:
 @_db_option
 def history_command(url: str, source: str | None, database: str | None) -> None:
     """List the stored versions of the page at URL, oldest first."""
+    from crawler.extract import without_controls
     from crawler.history import page_history
 
     engine = _open(database)
     page = _page(engine, url, source)
     events = page_history(engine, page)
     status = "" if page.status == PageStatus.ACTIVE else f", {page.status}"
-    click.echo(f"{page.url} ({page.source}{status}): {page.title}")
+    click.echo(f"{page.url} ({page.source}{status}): {without_controls(page.title)}")
     rows = [["date", "run", "snapshot", "size", "change"]]
     for event in events:
         snap = event.snapshot
@@ -407,6 +408,7 @@ def history_command(url: str, source: str | None, database: str | None) -> None:
 def show_command(url: str, at_date: dt.date | None, source: str | None,
                  database: str | None) -> None:
     """Print the stored normalised text of the page at URL."""
+    from crawler.extract import without_controls
     from crawler.history import snapshot_at, snapshot_text
 
     engine = _open(database)
@@ -414,7 +416,7 @@ def show_command(url: str, at_date: dt.date | None, source: str | None,
     snap = _or_fail(lambda: snapshot_at(engine, page, at_date))
     click.echo(f"{page.url} @ {snap.run_date.isoformat()} (run {snap.run_id}, "
                f"{snap.short_hash})", err=True)
-    click.echo(snapshot_text(engine, snap).rstrip("\n"))
+    click.echo(without_controls(snapshot_text(engine, snap)).rstrip("\n"))
 
 
 @cli.command("diff")
@@ -433,6 +435,7 @@ def show_command(url: str, at_date: dt.date | None, source: str | None,
 def diff_command(url: str, from_date: dt.date | None, to_date: dt.date | None, context: int,
                  color: bool | None, source: str | None, database: str | None) -> None:
     """Print a unified diff of the page at URL between two stored versions."""
+    from crawler.extract import without_controls
     from crawler.history import diff_snapshots
 
     engine = _open(database)
@@ -448,7 +451,7 @@ def diff_command(url: str, from_date: dt.date | None, to_date: dt.date | None, c
         return
     if color is None:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    for line in diff.lines:
+    for line in map(without_controls, diff.lines):  # crawled text: no terminal commands
         click.echo(_diff_style(line) if color else line, color=color)
     sections = "; ".join(diff.stats.sections)
     click.echo(f"{diff.stats.summary()}{': ' + sections if sections else ''}", err=True)

@@ -39,6 +39,15 @@ EXDOC_CHROME = (
 # Kramdown-style attribute lists (``{: .warning}``) used by ExDoc admonitions.
 ATTR_LIST = re.compile(r"\s*\{:\s*[^}]*\}\s*$")
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+# C0 controls but tab and newline, DEL, and C1 controls: in a crawled page they are
+# never text, and in a terminal they are commands (ESC ] 52 writes the clipboard).
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """``text`` without control characters other than newline and tab: what crawled
+    text may carry into the store, a report or a terminal."""
+    return CONTROLS.sub("", text) if CONTROLS.search(text) else text
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,8 @@ def content_hash(text: str) -> str:
 
 
 def clean_inline(text: str) -> str:
-    """One line of text: Unicode NFC, no invisible characters, single spaces."""
+    """One line of text: Unicode NFC, no invisible or control characters, single spaces."""
+    text = without_controls(text)
     if not text.isascii():  # the common case skips both passes
         text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
     # str.split() splits on every Unicode space (NBSP, thin spaces, ...) too.
@@ -80,8 +90,8 @@ def extract_html(html: str, select: str | None = None, drop: tuple[str, ...] = (
         for node in root.css(selector):
             node.decompose()
     lines = _Renderer().render(root)
-    text = "\n".join(lines).strip("\n")
-    title = _first_heading(lines) or _page_title(tree)
+    text = without_controls("\n".join(lines)).strip("\n")
+    title = without_controls(_first_heading(lines)) or _page_title(tree)
     return Extracted(title, text + "\n" if text else "")
 
 

@@ -19,15 +19,16 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from crawler.extract import without_controls
 from crawler.report.model import Report
 from crawler.types import ChangeKind
 
@@ -324,10 +325,29 @@ RENDERERS: dict[str, Renderer] = {renderer.name: renderer for renderer in (
 )}
 
 
+class _ControlFree:
+    """A text file that drops control characters on their way in: text stored before
+    docwatch cleaned it, or reaching a report by another path, never carries terminal
+    commands into a report file or a mail."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+
+    def write(self, text: str) -> int:
+        return self.out.write(without_controls(text))
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        self.out.writelines(map(without_controls, lines))
+
+
+def _stream(renderer: Renderer, report: Report, out: TextIO) -> None:
+    renderer.stream(report, cast(TextIO, _ControlFree(out)))
+
+
 def render(report: Report, name: str) -> str:
     """``report`` in the format registered as ``name`` in :data:`RENDERERS`."""
     out = io.StringIO()
-    RENDERERS[name].stream(report, out)
+    _stream(RENDERERS[name], report, out)
     return out.getvalue()
 
 
@@ -345,7 +365,7 @@ def write_report_files(report: Report, directory: Path) -> list[Path]:
     paths = []
     for renderer in RENDERERS.values():
         path = directory / f"{stem}{renderer.suffix}"
-        _atomic_write_with(path, functools.partial(renderer.stream, report))
+        _atomic_write_with(path, functools.partial(_stream, renderer, report))
         paths.append(path)
     return paths
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from pydantic import field_validator
 
+from crawler.extract import without_controls
 from crawler.http import FetchError, Validators
 from crawler.sources.base import (
     BaseSource,
@@ -167,9 +168,9 @@ def package_documents(data: dict[str, Any], api_url: str,
         retirement = retired.get(version)
         text = (f"# {name} {version}\n\npublished: {published}\n"
                 f"pre-release: {'yes' if prerelease else 'no'}\n")
-        if retirement:
-            text += f"retired: {retirement['reason']}" + (
-                f": {retirement['message']}\n" if retirement["message"] else "\n")
+        if retirement:  # the maintainer's own words: no control characters
+            text += without_controls(f"retired: {retirement['reason']}" + (
+                f": {retirement['message']}\n" if retirement["message"] else "\n"))
         docs.append(Document(
             f"{html_url.rstrip('/')}/{version}", f"{name} {version}", text,
             api_url, validators, representation="json", item=Item.RELEASE, group=name,
