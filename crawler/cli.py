@@ -87,15 +87,18 @@ def cli() -> None:
               help="Only crawl this source (repeatable).")
 @click.option("--date", "run_date", callback=_parse_date, metavar="YYYY-MM-DD",
               help="The run's logical date (default: today, UTC).")
+@click.option("--backfill", is_flag=True,
+              help="Record a --date before the last run's (or far from today) anyway.")
 @_db_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each step.")
 @click.option("--log-json", is_flag=True,
               help="Log to stderr as one JSON object per line (for log collectors).")
 def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date | None,
-                  database: str | None, quiet: bool, verbose: bool, log_json: bool) -> None:
+                  backfill: bool, database: str | None, quiet: bool, verbose: bool,
+                  log_json: bool) -> None:
     """Crawl the sources, store snapshots, diff against the last run, write the report."""
-    from crawler.pipeline import StopRequest, crawl
+    from crawler.pipeline import RunDateRefused, StopRequest, crawl
 
     level = logging.INFO if verbose else logging.WARNING
     if log_json:
@@ -117,9 +120,13 @@ def crawl_command(config_path: Path, sources: tuple[str, ...], run_date: dt.date
                 sys.exit(EXIT_INTERRUPTED)
             with _progress_bars(interactive) as progress:
                 outcome = crawl(config, date=run_date, sources=list(sources) or None,
-                                database=database, progress=progress, stop=stop)
+                                database=database, progress=progress, stop=stop,
+                                backfill=backfill)
         except ConfigError as exc:
             _fail_config(exc, say)
+        except RunDateRefused as exc:
+            say("error", str(exc))
+            sys.exit(EXIT_CONFIG)
         except RunLocked as exc:
             say("error", f"{exc}; not starting a second one")
             sys.exit(EXIT_LOCKED)

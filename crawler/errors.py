@@ -8,6 +8,7 @@ in the module that raises it, and imported from there::
     DocwatchError
     ├── ConfigError          crawler.config
     ├── RunLocked            crawler.store.lock
+    ├── RunDateRefused       crawler.pipeline
     ├── HistoryError         crawler.history
     ├── FetchError           crawler.http
     │   └── ConnectionFailed crawler.http
@@ -26,6 +27,10 @@ in the module that raises it, and imported from there::
     ``crawl`` and ``store.lock.run_lock``: another run holds the database (``holder``,
     ``since``; a dead holder's lock is taken over instead). ``docwatch crawl`` and
     ``docwatch prune`` say so and exit 3; the scheduler skips that run (logged).
+``RunDateRefused``
+    ``crawl``: a ``date`` before the last run's (the history is read in date order) or
+    implausible (before 2000, after tomorrow), without ``backfill``. ``docwatch crawl``
+    prints it and exits 2 (``--backfill`` records the date anyway).
 ``HistoryError``
     The reading functions of ``crawler.history`` (``open_existing``, ``find_page``,
     ``snapshot_at``, ``diff_snapshots``…): nothing to show (no database, an unknown URL,

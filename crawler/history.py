@@ -13,7 +13,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import Engine, Row, select
+from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.orm import Session
 
 from crawler import hexdocs
@@ -82,6 +82,13 @@ def list_runs(engine: Engine, limit: int | None = 20) -> list[RunEntry]:
         return [RunEntry(r.id, r.run_date, r.status, r.started_at, r.finished_at,
                          list(r.sources or []), r.pages_checked, r.pages_changed, r.errors,
                          r.message) for r in session.scalars(query)]
+
+
+def last_run_date(engine: Engine) -> dt.date | None:
+    """The latest logical date a run was recorded with (None before the first run)."""
+    with Session(engine) as session:
+        return session.scalar(select(func.max(Run.run_date))
+                              .where(Run.status != RunStatus.ABORTED))
 
 
 def runs_on(engine: Engine, since: dt.date, until: dt.date | None = None) -> list[RunEntry]:
@@ -235,7 +242,9 @@ def _snapshot_entries(session: Session, page: PageRef, changes: list[Row]
         select(Snapshot.id, Snapshot.run_id, Run.run_date, Snapshot.fetched_at,
                Snapshot.content_hash, Snapshot.size, Snapshot.title, Snapshot.representation)
         .join(Run, Snapshot.run_id == Run.id).where(Snapshot.page_id == page.id)
-        .order_by(Snapshot.id))
+        # In logical date order: a run backfilled with an older date comes before the
+        # later dates it was recorded after.
+        .order_by(Run.run_date, Snapshot.id))
     out = []
     for row in rows:
         change = creators.get(row.id)
@@ -251,15 +260,15 @@ def page_history(engine: Engine, page: PageRef) -> list[HistoryEvent]:
         changes = _changes(session, page)
         entries = _snapshot_entries(session, page, changes)
     by_id = {s.id: s for s in entries}
-    keyed = [((s.run_id, 0, s.id), HistoryEvent(s.run_id, s.run_date, s.change, s.summary, s))
-             for s in entries]
+    keyed = [((s.run_date, s.run_id, 0, s.id),
+              HistoryEvent(s.run_id, s.run_date, s.change, s.summary, s)) for s in entries]
     created = {c.id for c in _creating_changes(changes).values()}
     for change in changes:
         if change.id not in created:
             event = HistoryEvent(change.run_id, change.run_date, change.kind, change.summary,
                                  by_id.get(change.new_snapshot_id or -1))
-            keyed.append(((change.run_id, 1, change.id), event))
-    # By run; within a run, the new snapshot before what else happened to the page.
+            keyed.append(((change.run_date, change.run_id, 1, change.id), event))
+    # By date, then run; within a run, the new snapshot before what else happened to it.
     return [event for _, event in sorted(keyed, key=lambda pair: pair[0])]
 
 

@@ -20,6 +20,8 @@ from sqlalchemy import Engine
 
 from crawler.config import Config, ConfigError
 from crawler.cpu import Offloader, offloader
+from crawler.errors import DocwatchError
+from crawler.history import last_run_date
 from crawler.http import Fetcher, FetchSettings, FetchStats
 from crawler.report import Report, build_report, publish
 from crawler.report.deliver import deliver
@@ -127,10 +129,38 @@ def fetch_settings(config: Config) -> FetchSettings:
     return FetchSettings(**config.http.model_dump())
 
 
+class RunDateRefused(DocwatchError):
+    """A run's logical date that would put the history out of date order (before the
+    last run's) or is implausible (before 2000, after tomorrow), unless backfilling."""
+
+
+# Dates a run may carry without ``backfill``: docs of this century, and no later than
+# tomorrow (a cron job just after midnight somewhere east of UTC).
+EARLIEST_RUN_DATE = dt.date(2000, 1, 1)
+
+
+def check_run_date(engine: Engine, date: dt.date, *, backfill: bool = False,
+                   today: dt.date | None = None) -> None:
+    """Raise :class:`RunDateRefused` unless ``date`` may be recorded: not before the
+    last run's date (history is read in date order), not implausibly far from
+    ``today``. ``backfill`` records it anyway."""
+    if backfill:
+        return
+    today = today or dt.datetime.now(dt.UTC).date()
+    if not EARLIEST_RUN_DATE <= date <= today + dt.timedelta(days=1):
+        raise RunDateRefused(f"run date {date.isoformat()} is implausible (today is "
+                             f"{today.isoformat()}); pass --backfill to record it anyway")
+    last = last_run_date(engine)
+    if last is not None and date < last:
+        raise RunDateRefused(
+            f"run date {date.isoformat()} is before the last run's ({last.isoformat()}): "
+            "history is kept in date order; pass --backfill to record an older date anyway")
+
+
 def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | None = None,
           database: str | None = None, engine: Engine | None = None,
           progress: Progress | None = None,
-          stop: threading.Event | None = None) -> RunOutcome:
+          stop: threading.Event | None = None, backfill: bool = False) -> RunOutcome:
     """Crawl the selected sources, record what changed and write the dated report.
 
     Setting ``stop`` (from any thread, or from a signal handler the caller installed)
@@ -139,7 +169,8 @@ def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | N
     done ``stop`` is no longer looked at: the run's end is recorded and its report
     written all the same, and the caller decides what a late stop means.
 
-    Raises :class:`~crawler.config.ConfigError` for a source name that is not
+    Raises :class:`RunDateRefused` for a ``date`` before the last run's (unless
+    ``backfill``), :class:`~crawler.config.ConfigError` for a source name that is not
     configured and :class:`~crawler.store.lock.RunLocked` when another run holds the
     database. Any other exception is recorded as the run's failure, then re-raised.
     """
@@ -147,6 +178,7 @@ def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | N
     run_date = date or dt.datetime.now(dt.UTC).date()
     engine = engine or open_database(database_url(database))
     with run_lock(engine):
+        check_run_date(engine, run_date, backfill=backfill)
         return _locked_crawl(config, selected, run_date, engine, progress or Progress(),
                              stop if stop is not None else threading.Event())
 
