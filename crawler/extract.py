@@ -68,6 +68,17 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# A title longer than this is not a title (a page stuffing its <title>): cut, marked "…".
+MAX_TITLE = 300
+
+
+def title_text(text: str) -> str:
+    """A title as docwatch stores and shows it: one clean line, at most ``MAX_TITLE``
+    characters."""
+    title = clean_inline(text)
+    return title if len(title) <= MAX_TITLE else title[:MAX_TITLE - 1].rstrip() + "…"
+
+
 def clean_inline(text: str) -> str:
     """One line of text: Unicode NFC, no invisible or control characters, single spaces."""
     text = without_controls(text)
@@ -91,7 +102,7 @@ def extract_html(html: str, select: str | None = None, drop: tuple[str, ...] = (
             node.decompose()
     lines = _Renderer().render(root)
     text = without_controls("\n".join(lines)).strip("\n")
-    title = without_controls(_first_heading(lines)) or _page_title(tree)
+    title = title_text(_first_heading(lines)) or _page_title(tree)
     return Extracted(title, text + "\n" if text else "")
 
 
@@ -128,7 +139,7 @@ def _pick(tree: LexborHTMLParser, selectors: list[str]) -> LexborNode | None:
 
 def _page_title(tree: LexborHTMLParser) -> str:
     node = tree.css_first("title")
-    return clean_inline(node.text()) if node else ""
+    return title_text(node.text()) if node else ""
 
 
 def _first_heading(lines: list[str]) -> str:

@@ -118,3 +118,33 @@ def test_text_stored_by_an_older_version_is_cleaned_on_its_way_out(crawled):
         assert "Routing]0;owned" in result.output or command != ["history"]
         assert "Routes]52;c;ZWNobyBvd25lZA== map" in result.output or command == ["history"]
         assert_clean(result.output, command[0])
+
+
+def test_a_feed_entry_keeps_no_control_character_in_its_title_author_or_text():
+    import feedparser
+
+    from crawler.sources.feed import entry_document
+
+    feed = feedparser.parse(
+        "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+        "<title>Blog&#x1b;]0;x&#x7;</title><entry><id>https://blog.test/1</id>"
+        "<link href='https://blog.test/1'/><title>Release&#x1b;]52;c;eA==&#x7; 2.0</title>"
+        "<author><name>Ada&#x9b;31m</name></author>"
+        "<content type='html'>&lt;p&gt;Out now&#x1b;[2J&lt;/p&gt;</content></entry></feed>")
+
+    [entry] = feed.entries
+    doc = entry_document(entry, "https://blog.test/feed.xml", "Blog")
+
+    assert doc is not None
+    assert (doc.title, doc.meta["author"]) == ("Release]52;c;eA== 2.0", "Ada31m")
+    assert_clean(doc.text, "the post's text")
+
+
+def test_a_stuffed_title_is_cut_to_a_title():
+    from crawler.extract import MAX_TITLE
+
+    page = extract_html(f"<html><head><title>{'Spam ' * 20_000}</title></head>"
+                        "<body><p>Hello.</p></body></html>")
+
+    assert len(page.title) == MAX_TITLE and page.title.endswith("…")
+    assert page.title.startswith("Spam Spam")

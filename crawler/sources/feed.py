@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field, field_validator
 
-from crawler.extract import extract_html
+from crawler.extract import extract_html, title_text
 from crawler.http import FetchError, Response
 from crawler.sources.base import (
     BaseSource,
@@ -94,12 +94,12 @@ class FeedSource(BaseSource):
         if problem:
             await emit(Failure(feed_url, problem, response.attempts, response.status, page=False))
             return
-        await self._feed_document(emit, feed_url, parsed.feed.get("title", feed_url),
+        feed_title = title_text(str(parsed.feed.get("title", "")))
+        await self._feed_document(emit, feed_url, feed_title or feed_url,
                                   len(parsed.entries), known, response)
         allowed = {urlsplit(response.final_url).hostname or "", *self.config.allow_hosts}
         docs = [doc for entry in parsed.entries
-                if (doc := entry_document(entry, response.final_url,
-                                          parsed.feed.get("title", ""))) is not None]
+                if (doc := entry_document(entry, response.final_url, feed_title)) is not None]
         if self.config.fetch_entries:
             # New posts' articles are fetched together (the fetcher keeps each host's
             # limits); the posts are handed on in the feed's order.
@@ -160,8 +160,8 @@ def entry_document(entry: Any, feed_url: str, feed_title: str) -> Document | Non
         return None
     identity = entry_id if urlsplit(entry_id).scheme in ("http", "https") \
         else f"{feed_url}#{entry_id}"
-    title = " ".join(str(entry.get("title", "")).split()) or link or entry_id
-    author = entry.get("author", "")
+    title = title_text(str(entry.get("title", ""))) or link or entry_id
+    author = title_text(str(entry.get("author", "")))
     body_html = ""
     if entry.get("content"):
         body_html = entry.content[0].get("value", "")
