@@ -456,10 +456,15 @@ class Fetcher:
                     await asyncio.sleep(pause)
             self.stats.requests += 1
             try:
+                # httpx's timeout is per read; a server dripping a byte at a time would
+                # never trip it: the whole attempt has a deadline of twice as long.
                 async with asyncio.timeout(s.timeout * 2):
                     return await self._read(method, url, headers, attempt)
-            except (httpx.TimeoutException, TimeoutError):
+            except httpx.TimeoutException:
                 raise _Unreachable(f"timed out after {s.timeout:g}s") from None
+            except TimeoutError:
+                raise _Unreachable(f"no complete answer within {s.timeout * 2:g}s "
+                                   "(the server sends too slowly)") from None
             except httpx.TransportError as exc:
                 try:
                     failed = exc.request.url  # the host that failed, after redirects too

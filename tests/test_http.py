@@ -761,3 +761,32 @@ def test_a_proxy_that_refuses_is_named_not_the_host_behind_it(no_proxies):
     assert isinstance(error, ConnectionFailed)
     assert error.message == (
         f"connection refused by 127.0.0.1:{port} (the proxy for docs.example.invalid)")
+
+
+def test_a_server_that_drips_its_answer_is_given_up_on_at_the_deadline_and_says_so():
+    # Every byte comes before the read timeout, so only the attempt's deadline (twice
+    # the timeout) ends it, and the error says which limit it was.
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            while not stop.wait(0.05):
+                try:
+                    connection.sendall(b"x")
+                except OSError:
+                    return
+
+    threading.Thread(target=drip, daemon=True).start()
+    try:
+        error = fetch(f"http://127.0.0.1:{listener.getsockname()[1]}/slow", timeout=0.4,
+                      attempts=1, respect_robots=False)
+    finally:
+        stop.set()
+        listener.close()
+
+    assert isinstance(error, ConnectionFailed)
+    assert error.message == "no complete answer within 0.8s (the server sends too slowly)"
