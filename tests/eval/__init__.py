@@ -1,0 +1,1 @@
+"""The labelled evaluation set of stale skill lines, and its runner (``python -m tests.eval``)."""

@@ -1,0 +1,353 @@
+"""Run the labelled stale-line set through docwatch's engine and score it per class.
+
+A case is a small docs fixture (pages in docwatch's normalised text, optionally with the
+text an earlier snapshot held) and skill lines labelled ``stale`` (with the term and kind
+the docs retire) or ``clean``. Each case is evaluated on its own, the way a crawl would
+see those pages: every current page's ``vocab.notices``/``vocab.vocabulary`` (as
+``store/recorder.py`` stores them, through the JSON round trip), the terms that vanished
+between the snapshots (what ``analysis/queries.gone_terms`` computes from the database),
+then ``findings.docs_findings`` and ``stale.check_skills`` on a skill file of its lines.
+
+Scoring, per line:
+
+- a stale line flagged with its term is a true positive (its kind is right or not);
+- a stale line not flagged, or flagged only with other terms, is a miss (the other
+  terms also count as a false alarm: the user is told something untrue);
+- a clean line flagged is a false alarm.
+
+A label without a term (snippet drift: the whole line is the evidence) accepts any term.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
+from crawler.analysis.findings import docs_findings
+from crawler.analysis.queries import DISAPPEARING_KINDS
+from crawler.analysis.skill_files import SkillFile
+from crawler.analysis.stale import StaleLine, check_skills
+from crawler.vocab import Notice, is_changelog, notices, parse_vocabulary, vocabulary
+
+DATA = Path(__file__).parent / "data"
+# The classes of evidence, in the order the table shows them.
+CLASSES = ("named", "term-kinds", "usage", "drift", "disappeared", "current",
+           "cross-package")
+KINDS = ("deprecated", "removed", "replaced", "renamed", "changed", "soft-deprecated")
+OVERALL = "overall"
+
+
+@dataclass(frozen=True)
+class DocPage:
+    """One page of a case's docs: its current text, and the text it held before."""
+
+    package: str
+    url: str
+    title: str
+    text: str
+    old: str | None = None
+
+
+@dataclass(frozen=True)
+class Label:
+    """A skill line and what it should be judged."""
+
+    text: str
+    stale: bool
+    terms: tuple[str, ...] = ()  # any of them is the right term; none: any term
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """Docs and the skill lines judged against them."""
+
+    id: str
+    klass: str
+    pages: tuple[DocPage, ...]
+    labels: tuple[Label, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the engine said of one labelled line."""
+
+    case: str
+    klass: str
+    label: Label
+    flagged: tuple[StaleLine, ...]
+
+    @property
+    def hit(self) -> StaleLine | None:
+        """The flag that names the labelled term (a stale line), else None."""
+        if not self.label.stale:
+            return None
+        return next((s for s in self.flagged if _term_matches(s.term, self.label.terms)), None)
+
+    @property
+    def true_positive(self) -> bool:
+        return self.hit is not None
+
+    @property
+    def miss(self) -> bool:
+        return self.label.stale and self.hit is None
+
+    @property
+    def false_alarm(self) -> bool:
+        """A clean line flagged, or a stale line flagged only with a wrong term."""
+        return bool(self.flagged) and self.hit is None
+
+    @property
+    def kind_right(self) -> bool:
+        hit = self.hit
+        return hit is not None and str(hit.kind) == self.label.kind
+
+
+@dataclass
+class Score:
+    """The counts of one class (or of all)."""
+
+    stale: int = 0
+    clean: int = 0
+    true_positives: int = 0
+    misses: int = 0
+    false_alarms: int = 0
+    kinds_right: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.label.stale:
+            self.stale += 1
+        else:
+            self.clean += 1
+        self.true_positives += outcome.true_positive
+        self.misses += outcome.miss
+        self.false_alarms += outcome.false_alarm
+        self.kinds_right += outcome.kind_right
+
+    @property
+    def recall(self) -> float:
+        return self.true_positives / self.stale if self.stale else 1.0
+
+    @property
+    def precision(self) -> float:
+        flagged = self.true_positives + self.false_alarms
+        return self.true_positives / flagged if flagged else 1.0
+
+    @property
+    def kind_accuracy(self) -> float:
+        """Of the true positives, the share whose kind is the labelled one."""
+        return self.kinds_right / self.true_positives if self.true_positives else 0.0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every outcome, and the scores per class and overall."""
+
+    outcomes: tuple[Outcome, ...]
+    scores: dict[str, Score] = field(default_factory=dict)
+
+
+# -- loading -----------------------------------------------------------------------------
+
+
+class LabelError(ValueError):
+    """A case of the set that does not say what it must (its id and what is wrong)."""
+
+
+def load_cases(paths: Iterable[Path] | None = None) -> list[Case]:
+    """The cases of the YAML files (every ``data/*.yaml`` by default), in file order."""
+    cases: list[Case] = []
+    for path in sorted(DATA.glob("*.yaml")) if paths is None else paths:
+        for raw in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            cases.append(_case(raw, path.name))
+    ids = [c.id for c in cases]
+    if duplicates := sorted({i for i in ids if ids.count(i) > 1}):
+        raise LabelError(f"duplicate case ids: {', '.join(duplicates)}")
+    return cases
+
+
+def _case(raw: dict, source: str) -> Case:
+    case_id = raw.get("id") or f"<no id in {source}>"
+    klass = raw.get("class")
+    if klass not in CLASSES:
+        raise LabelError(f"{case_id}: class {klass!r} is not one of {', '.join(CLASSES)}")
+    pages = []
+    for page in raw.get("docs") or []:
+        text = page["text"]
+        title = page.get("title") or _first_heading(text)
+        changelog = is_changelog(page["url"], title)
+        if bool(page.get("changelog", False)) != changelog:
+            # The engine tells a changelog by its URL and title: the fixture must agree.
+            raise LabelError(f"{case_id}: {page['url']} says changelog: "
+                             f"{page.get('changelog', False)}, docwatch reads {changelog}")
+        pages.append(DocPage(page.get("package", raw.get("package", "")), page["url"],
+                             title, text, page.get("old")))
+    if not pages:
+        raise LabelError(f"{case_id}: no docs")
+    labels = []
+    for line in raw.get("lines") or []:
+        if "stale" in line:
+            kind = line.get("kind")
+            if kind not in KINDS:
+                raise LabelError(f"{case_id}: kind {kind!r} of {line['stale']!r} is not one "
+                                 f"of {', '.join(KINDS)}")
+            term = line.get("term")
+            terms = tuple(term) if isinstance(term, list) else (term,) if term else ()
+            labels.append(Label(line["stale"], True, terms, kind))
+        elif "clean" in line:
+            labels.append(Label(line["clean"], False))
+        else:
+            raise LabelError(f"{case_id}: a line is neither stale nor clean: {line!r}")
+    return Case(case_id, klass, tuple(pages), tuple(labels))
+
+
+def _first_heading(text: str) -> str:
+    return next((line[2:] for line in text.splitlines() if line.startswith("# ")), "")
+
+
+# -- the engine --------------------------------------------------------------------------
+
+
+def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
+    """The :class:`DocsFacts` a crawl of ``pages`` would store and read back.
+
+    Notices: those of each current page (pages by URL, as ``queries.docs_facts`` reads
+    them), through the JSON of a snapshot. Gone: the attributes and mix tasks an earlier
+    snapshot taught that no current page's vocabulary holds and no current text
+    mentions at all (``queries.gone_terms``), the last taught by the page that taught it.
+    """
+    by_url = sorted(pages, key=lambda p: p.url)
+    page_notices = []
+    for page in by_url:
+        stored = json.loads(json.dumps(
+            [n.as_dict() for n in notices(page.text, is_changelog(page.url, page.title))]))
+        page_notices.extend(PageNotice(page.url, Notice.from_dict(raw)) for raw in stored)
+    current_terms = {term for page in by_url for term in vocabulary(page.text)}
+    taught: dict[str, list[DocPage]] = {}
+    for page in by_url:
+        for term in vocabulary(page.old or ""):
+            if term.split(":", 1)[0] in DISAPPEARING_KINDS and term not in current_terms:
+                taught.setdefault(term, []).append(page)
+    gone = []
+    for term in parse_vocabulary(sorted(taught)):
+        pattern = term.pattern()
+        if any(term.literal() in p.text and pattern.search(p.text) for p in by_url):
+            continue  # still mentioned (in code, or outside prose): not gone
+        teachers = taught[f"{term.kind}:{term.text}"]
+        best = min(teachers, key=lambda p: (is_changelog(p.url, p.title),
+                                            -len(pattern.findall(p.old or "")), p.url))
+        old = best.old or ""
+        gone.append(LastTaught(term, best.url, _first_heading(old) or best.title, old))
+    return DocsFacts(tuple(page_notices), tuple(gone))
+
+
+def evaluate_case(case: Case) -> list[Outcome]:
+    """Each labelled line of ``case`` with what ``check_skills`` flags on it."""
+    text = "\n".join(label.text for label in case.labels)
+    skill = SkillFile(case.id, Path(f"{case.id}/SKILL.md"), text)
+    stale = check_skills([skill], docs_findings(docs_facts_of(case.pages)))[case.id]
+    return [Outcome(case.id, case.klass, label,
+                    tuple(s for s in stale if s.line == number))
+            for number, label in enumerate(case.labels, start=1)]
+
+
+def evaluate(cases: Iterable[Case]) -> Evaluation:
+    """Every case's outcomes, scored per class and overall."""
+    outcomes = tuple(o for case in cases for o in evaluate_case(case))
+    scores = {klass: Score() for klass in (*CLASSES, OVERALL)}
+    for outcome in outcomes:
+        scores[outcome.klass].add(outcome)
+        scores[OVERALL].add(outcome)
+    return Evaluation(outcomes, scores)
+
+
+def _normal(term: str) -> str:
+    term = term.strip().strip("`")
+    if term.startswith("mix "):
+        term = term[4:]
+    if term.startswith("<.") and term.endswith(">"):
+        term = term[2:-1]
+    return term.strip(":").removeprefix("@")
+
+
+def _term_matches(found: str, expected: tuple[str, ...]) -> bool:
+    """The engine's term names the labelled one: the same once spelled alike, or the
+    same function where one of them leaves the module out."""
+    if not expected:
+        return True
+    got = _normal(found)
+    for want in map(_normal, expected):
+        if got == want:
+            return True
+        if "/" in got and "/" in want and ("." not in got or "." not in want) \
+                and got.rsplit(".", 1)[-1] == want.rsplit(".", 1)[-1]:
+            return True
+    return False
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def table(scores: dict[str, Score]) -> str:
+    """The scores as a Markdown table, one row per class and one overall."""
+    rows = ["| class | stale | clean | TP | missed | false alarms | precision | recall "
+            "| kind right |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for klass, s in scores.items():
+        name = f"**{klass}**" if klass == OVERALL else klass
+        # Nothing flagged: precision is 1 by convention (no untrue claim), shown as "-".
+        precision = f"{s.precision:.2f}" if s.true_positives + s.false_alarms else "-"
+        rows.append(f"| {name} | {s.stale} | {s.clean} | {s.true_positives} | {s.misses} "
+                    f"| {s.false_alarms} | {precision} | {s.recall:.2f} "
+                    f"| {s.kinds_right}/{s.true_positives} |")
+    return "\n".join(rows)
+
+
+def _said(outcome: Outcome) -> str:
+    if not outcome.flagged:
+        return "nothing"
+    return "; ".join(f"{s.term} {s.kind}" for s in outcome.flagged)
+
+
+def mistakes(outcomes: Iterable[Outcome]) -> str:
+    """The misses, false alarms and wrong kinds, one per line, grouped by what they are."""
+    outcomes = list(outcomes)
+    out = []
+    for title, pick in (("Misses", lambda o: o.miss),
+                        ("False alarms", lambda o: o.false_alarm and not o.label.stale),
+                        ("Right term, wrong kind", lambda o: o.true_positive
+                         and not o.kind_right)):
+        chosen = [o for o in outcomes if pick(o)]
+        out.append(f"\n{title} ({len(chosen)}):")
+        for o in chosen:
+            expected = (f"stale {o.label.kind} {' | '.join(o.label.terms) or '(any term)'}"
+                        if o.label.stale else "clean")
+            out.append(f"  [{o.klass}] {o.case}: {o.label.text.strip()}\n"
+                       f"      expected {expected}; engine said {_said(o)}")
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the table, then every miss and false alarm. Exit 0 (a measure, not a gate:
+    the floors are asserted by ``tests/eval/test_eval.py``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.eval", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="*", type=Path,
+                        help="YAML files of cases (default: tests/eval/data/*.yaml)")
+    parser.add_argument("--table-only", action="store_true",
+                        help="print the table without the list of mistakes")
+    args = parser.parse_args(argv)
+    cases = load_cases(args.files or None)
+    result = evaluate(cases)
+    print(f"{len(cases)} cases, {len(result.outcomes)} labelled lines\n")
+    print(table(result.scores))
+    if not args.table_only:
+        print(mistakes(result.outcomes))
+    return 0
