@@ -22,6 +22,7 @@ import socket
 import ssl
 import time
 import urllib.request
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -362,6 +363,20 @@ class Fetcher:
         robots = host.robots
         if not robots.done():
             await asyncio.wait([robots])  # like shield: a cancelled page leaves it running
+        return self._robots_verdict(url, robots)
+
+    def _known_robots_refusal(self, url: str) -> FetchError | None:
+        """:meth:`_robots_refusal` when ``url``'s host's robots.txt is already read;
+        raises :class:`_NewHost` when it is still to be read."""
+        if not self.settings.respect_robots:
+            return None
+        robots = self._host(url).robots
+        if robots is None or not robots.done():
+            raise _NewHost(url)
+        return self._robots_verdict(url, robots)
+
+    def _robots_verdict(self, url: str, robots: asyncio.Task[Protego | None]
+                        ) -> FetchError | None:
         failure = robots.exception()
         if isinstance(failure, _RobotsUnread):
             # attempts: those spent on the host's robots.txt, the page's own were none
@@ -406,14 +421,21 @@ class Fetcher:
 
     async def get(self, url: str, validators: Validators | None = None,
                   accept: str | None = None, check_robots: bool = True,
-                  method: str = "GET") -> Response:
+                  method: str = "GET", hosts: Collection[str] | None = None) -> Response:
         """GET (or HEAD) ``url``; return a 2xx or 304 :class:`Response` or raise
-        :class:`FetchError`."""
+        :class:`FetchError`.
+
+        Every redirect hop is checked as the first request is: against robots.txt of
+        its host (``check_robots``) and, when ``hosts`` is given, against that
+        allow-list of host names.
+        """
         s = self.settings
         if check_robots:
             refusal = await self._robots_refusal(url)
             if refusal is not None:
                 raise refusal
+        checks = _HopChecks(self, url, check_robots,
+                            None if hosts is None else {h.lower() for h in hosts})
         headers = dict(validators.headers()) if validators else {}
         if accept:
             headers["Accept"] = accept
@@ -424,7 +446,8 @@ class Fetcher:
             wait: float | None = None
             wait_header = "Retry-After"
             try:
-                response = await self._attempt(method, url, headers, attempt)
+                response = await self._attempt_reading_robots(method, url, headers, attempt,
+                                                              checks)
             except _Retryable as exc:
                 last_error, last_status, wait = exc.message, exc.status, exc.retry_after
                 wait_header = exc.wait_header
@@ -443,8 +466,25 @@ class Fetcher:
         raise (ConnectionFailed if unreachable else FetchError)(url, last_error, attempt,
                                                                 last_status)
 
+    async def _attempt_reading_robots(self, method: str, url: str, headers: dict[str, str],
+                                      attempt: int, checks: _HopChecks) -> Response:
+        """:meth:`_attempt`; a redirect to a host whose robots.txt is unread yet ends the
+        attempt, the robots.txt is read (outside the attempt's slots, which the site's
+        other pages may be waiting for), and the attempt starts again."""
+        for _ in range(self.settings.max_redirects + 1):
+            try:
+                return await self._attempt(method, url, headers, attempt, checks)
+            except _NewHost as new:
+                refusal = await self._robots_refusal(new.url)
+                if isinstance(refusal, ConnectionFailed):  # the host it names is unreachable
+                    raise ConnectionFailed(url, refusal.message, attempt) from None
+                if refusal is not None:
+                    raise FetchError(url, f"redirected to {new.url}: {refusal.message}",
+                                     attempt, refusal.status) from None
+        raise FetchError(url, "redirect loop (too many redirects)", attempt)
+
     async def _attempt(self, method: str, url: str, headers: dict[str, str],
-                       attempt: int) -> Response:
+                       attempt: int, checks: _HopChecks | None = None) -> Response:
         s = self.settings
         site = self._host(url).site
         async with self._slots, site.slots:
@@ -459,7 +499,7 @@ class Fetcher:
                 # httpx's timeout is per read; a server dripping a byte at a time would
                 # never trip it: the whole attempt has a deadline of twice as long.
                 async with asyncio.timeout(s.timeout * 2):
-                    return await self._read(method, url, headers, attempt)
+                    return await self._read(method, url, headers, attempt, checks)
             except httpx.TimeoutException:
                 raise _Unreachable(f"timed out after {s.timeout:g}s") from None
             except TimeoutError:
@@ -486,8 +526,8 @@ class Fetcher:
         assert self._client is not None, "use Fetcher as an async context manager"
         return await self._client.send(request, stream=True, follow_redirects=False)
 
-    async def _follow(self, method: str, url: str, headers: dict[str, str], attempt: int
-                      ) -> tuple[httpx.Response, bool]:
+    async def _follow(self, method: str, url: str, headers: dict[str, str], attempt: int,
+                      checks: _HopChecks | None = None) -> tuple[httpx.Response, bool]:
         """The answer at the end of ``url``'s redirects, and whether one was permanent."""
         r = await self._send(method, url, headers)
         moved = False
@@ -499,14 +539,17 @@ class Fetcher:
             moved = moved or r.status_code in PERMANENT_REDIRECTS
             if r.status_code == 303 and method != "HEAD":
                 method = "GET"
-            r = await self._send(method, r.url.join(location), headers)
+            target = r.url.join(location)
+            if checks is not None:
+                checks.check(str(target), attempt)
+            r = await self._send(method, target, headers)
         await r.aclose()
         raise FetchError(url, "redirect loop (too many redirects)", attempt)
 
     async def _read(self, method: str, url: str, headers: dict[str, str],
-                    attempt: int) -> Response:
+                    attempt: int, checks: _HopChecks | None = None) -> Response:
         s = self.settings
-        r, moved = await self._follow(method, url, headers, attempt)
+        r, moved = await self._follow(method, url, headers, attempt, checks)
         try:
             status = r.status_code
             self.stats.statuses[status] = self.stats.statuses.get(status, 0) + 1
@@ -541,6 +584,36 @@ class Fetcher:
                             moved and final != url)
         finally:
             await r.aclose()
+
+
+@dataclass
+class _HopChecks:
+    """What every redirect hop of one ``get`` must pass: the robots.txt of its host and
+    the allow-list of hosts, as the first request did."""
+
+    fetcher: Fetcher
+    url: str
+    robots: bool
+    hosts: set[str] | None
+
+    def check(self, target: str, attempt: int) -> None:
+        """Raise :class:`FetchError` for a hop that may not be followed, :class:`_NewHost`
+        for one to a host whose robots.txt is still to be read."""
+        host = (urlsplit(target).hostname or "").lower()
+        if self.hosts is not None and host not in self.hosts:
+            raise FetchError(self.url, f"redirected to {target}, whose host is not allowed "
+                             "(allow_hosts)", attempt)
+        refusal = self.fetcher._known_robots_refusal(target) if self.robots else None
+        if refusal is not None:
+            raise FetchError(self.url, f"redirected to {target}: {refusal.message}", attempt)
+
+
+class _NewHost(Exception):
+    """A redirect led to ``url`` on a host whose robots.txt has not been read yet."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.url = url
 
 
 class _Retryable(Exception):

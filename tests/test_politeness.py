@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from crawler.http import Fetcher, FetchSettings, site_of
+from crawler.http import Fetcher, FetchError, FetchSettings, site_of
 
 # --- site_of --------------------------------------------------------------------------------
 
@@ -90,9 +90,18 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 proxy.robots[host] += 1
             return self._send(proxy.robots_txt.get(host, "User-agent: *\nAllow: /\n"),
                               "text/plain")
+        if self.path in proxy.redirects:
+            with proxy.lock:
+                proxy.redirected[self.path] += 1
+            self.send_response(301)
+            self.send_header("Location", proxy.redirects[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         site = host.split(".", 1)[1] if host.count(".") > 1 else host
         with proxy.lock:
             proxy.arrivals.append((host, time.monotonic()))
+            proxy.paths.append(self.path)
             proxy.in_flight[site] += 1
             proxy.total += 1
             proxy.max_in_flight[site] = max(proxy.max_in_flight[site], proxy.in_flight[site])
@@ -122,6 +131,9 @@ class _Proxy(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.pause = 0.08
         self.robots: Counter[str] = Counter()
+        self.redirects: dict[str, str] = {}  # absolute URL: where it redirects (301)
+        self.redirected: Counter[str] = Counter()
+        self.paths: list[str] = []  # absolute URLs answered 200
         self.robots_txt: dict[str, str] = {}
         self.in_flight: Counter[str] = Counter()
         self.max_in_flight: Counter[str] = Counter()
@@ -216,3 +228,64 @@ def test_a_crawl_delay_of_one_subdomain_spaces_the_requests_to_its_whole_site(pr
     # Another site is not spaced: all of it came while docs.test was still being spaced.
     assert len(arrivals("other.test")) == 3
     assert max(arrivals("other.test")) < arrivals("b.docs.test")[-1]
+
+
+# --- every redirect hop is checked like the first request -------------------------------------
+
+
+def get_one(url: str, **options) -> object:
+    async def go() -> object:
+        async with Fetcher(FetchSettings(attempts=1)) as fetcher:
+            try:
+                return await fetcher.get(url, **options)
+            except FetchError as exc:
+                return exc
+    return asyncio.run(go())
+
+
+def test_a_redirect_to_another_host_obeys_that_hosts_robots_txt(proxy):
+    proxy.robots_txt["other.test"] = "User-agent: *\nDisallow: /private/\n"
+    proxy.redirects["http://a.docs.test/old.html"] = "http://other.test/private/x.html"
+
+    error = get_one("http://a.docs.test/old.html")
+
+    assert isinstance(error, FetchError)
+    assert error.message == ("redirected to http://other.test/private/x.html: "
+                             "disallowed by robots.txt")
+    assert proxy.paths == [] and proxy.robots["other.test"] == 1
+
+
+def test_a_redirect_within_a_host_obeys_its_robots_txt(proxy):
+    proxy.robots_txt["a.docs.test"] = "User-agent: *\nDisallow: /private/\n"
+    proxy.redirects["http://a.docs.test/old.html"] = "/private/y.html"
+
+    error = get_one("http://a.docs.test/old.html")
+
+    assert isinstance(error, FetchError)
+    assert error.message == ("redirected to http://a.docs.test/private/y.html: "
+                             "disallowed by robots.txt")
+    assert proxy.paths == []
+
+
+def test_a_redirect_outside_the_allowed_hosts_is_not_followed(proxy):
+    proxy.redirects["http://a.docs.test/post.html"] = "http://evil.test/x.html"
+
+    error = get_one("http://a.docs.test/post.html", hosts={"a.docs.test"})
+
+    assert isinstance(error, FetchError)
+    assert error.message == ("redirected to http://evil.test/x.html, whose host is not "
+                             "allowed (allow_hosts)")
+    assert proxy.paths == [] and proxy.robots["evil.test"] == 0
+
+
+def test_an_allowed_redirect_to_a_new_host_is_followed_once_its_robots_txt_is_read(proxy):
+    proxy.redirects["http://a.docs.test/old.html"] = "http://b.docs.test/new.html"
+
+    response = get_one("http://a.docs.test/old.html", hosts={"a.docs.test", "b.docs.test"})
+
+    assert getattr(response, "status", None) == 200
+    assert response.final_url == "http://b.docs.test/new.html"  # type: ignore[attr-defined]
+    assert proxy.paths == ["http://b.docs.test/new.html"]
+    assert proxy.robots["b.docs.test"] == 1
+    # The attempt stopped at the hop to read b's robots.txt, then asked again.
+    assert proxy.redirected["http://a.docs.test/old.html"] == 2

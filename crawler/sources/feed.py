@@ -130,7 +130,7 @@ class FeedSource(BaseSource):
         if (urlsplit(link).hostname or "").lower() not in allowed:
             return _with_meta(doc, {"article_skipped": "host not in allow_hosts"})
         try:
-            page = await ctx.fetcher.get(link)
+            page = await ctx.fetcher.get(link, hosts=allowed)  # every redirect hop too
         except FetchError as exc:
             return _with_meta(doc, {"article_error": exc.message})
         article = extract_html(page.text, select=self.config.select,
