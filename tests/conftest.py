@@ -7,20 +7,35 @@ project `docwatch demo` makes of it.
   ``from conftest import write_config``.
 - ``crawled_demo``: the demo site crawled at v1 then v2 into a database, once per session.
   It is shared, so read-only: a test that changes a project works on ``copy_to`` of it.
+- The databases: ``database_url`` (parametrized ``sqlite``/``postgresql``) is a fresh,
+  empty database of each kind for one test; ``database_kind`` the same parameter for a
+  module's own fixtures (with :func:`new_database_url`). The PostgreSQL ones live on one
+  real server (``postgres_server``) the session starts with Debian's binaries, or skip.
+  :func:`query` reads any of them with SQL, :func:`copy_database` copies one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import glob
+import itertools
 import json
+import os
+import pwd
 import shutil
+import socket
 import sqlite3
-from collections.abc import Iterator
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from crawler.config import load_config
 from crawler.demo.run import DATABASE_FILE, SKILL, run_demo, sources_yaml
@@ -114,3 +129,175 @@ def crawled_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoProject:
     [lumen, _] = outcome.config.typed_sources[0].urls
     return DemoProject(outcome.directory, lumen.removesuffix("/lumen/"), outcome.baseline,
                        outcome.update)
+
+
+# --- The databases: SQLite files, and PostgreSQL on a server of the session's own ----------
+
+DATABASE_KINDS = ["sqlite", "postgresql"]
+
+
+def _postgres_bin() -> Path | None:
+    """The newest of Debian's PostgreSQL binary folders (``/usr/lib/postgresql/N/bin``)."""
+    found = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")]
+    found.sort(key=lambda folder: int(folder.parent.name) if folder.parent.name.isdigit()
+               else 0)
+    return found[-1] if found else None
+
+
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster in a temp folder, on 127.0.0.1 with trust auth.
+
+    ``initdb`` refuses to run as root, so as root the cluster belongs to ``postgres``.
+    """
+
+    def __init__(self, bin_dir: Path):
+        self.bin_dir = bin_dir
+        self.port = _free_port()
+        self.as_root = os.geteuid() == 0
+        self.folder = Path(tempfile.mkdtemp(prefix="docwatch-pg-", dir="/tmp"))
+        if self.as_root:
+            shutil.chown(self.folder, "postgres", "postgres")
+        os.chmod(self.folder, 0o700)
+        self.data = self.folder / "data"
+        self._names = itertools.count(1)
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.bin_dir / program), *args]
+        if self.as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            log = self.folder / "server.log"
+            raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip()}"
+                               + (f"\n{log.read_text()}" if log.exists() else ""))
+
+    def start(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "-E", "UTF8", "--no-sync")
+        # Durability is not what the tests check: no fsync keeps a CREATE DATABASE cheap.
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                   "-c max_connections=300")
+        self._run("pg_ctl", "start", "-w", "-D", str(self.data), "-o", options,
+                  "-l", str(self.folder / "server.log"))
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "stop", "-m", "fast", "-D", str(self.data))
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def url(self, name: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def admin(self, *statements: str) -> None:
+        """Run statements on the ``postgres`` database, outside a transaction (CREATE
+        DATABASE needs that)."""
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
+                             dbname="postgres", autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    def create_database(self, template: str | None = None) -> str:
+        """A new database (a copy of ``template`` when given); its URL."""
+        name = f"docwatch_{os.getpid()}_{next(self._names)}"
+        if template is None:
+            self.admin(f'CREATE DATABASE "{name}"')
+        else:
+            # A template must have no other session: end the test's own pooled ones.
+            self.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       f"WHERE datname = '{template}' AND pid <> pg_backend_pid()",
+                       f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session; skips without binaries or psycopg."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install 'psycopg[binary]')")
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin "
+                    "(apt-get install postgresql)")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run initdb as")
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+    except BaseException:
+        shutil.rmtree(server.folder, ignore_errors=True)
+        raise
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def new_database_url(kind: str, request: pytest.FixtureRequest, folder: Path) -> str:
+    """A new empty database of ``kind``: a SQLite file in ``folder``, or a database on the
+    session's PostgreSQL server (the test skips when there is none)."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'db.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()
+
+
+def copy_database(url: str, request: pytest.FixtureRequest, folder: Path) -> str:
+    """A copy of the database at ``url``: a SQLite file in ``folder``, or a new database
+    on the PostgreSQL server made from it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        target = folder / "db.sqlite3"
+        with closing(sqlite3.connect(str(parsed.database))) as src, \
+                closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+        return f"sqlite:///{target}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database(template=parsed.database)
+
+
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
+def database_kind(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` then ``postgresql``: a module's tests run on both."""
+    return request.param
+
+
+@pytest.fixture
+def database_url(database_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh empty database for one test, SQLite or PostgreSQL (by ``database_kind``)."""
+    return new_database_url(database_kind, request, tmp_path)
+
+
+def query(url: str, sql: str, **params: Any) -> Sequence[Any]:
+    """The rows of ``sql`` on the database at ``url``, whatever its kind."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql), params).all()
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, *statements: str) -> None:
+    """Run ``statements`` in one transaction on the database at ``url``."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()

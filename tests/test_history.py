@@ -1,8 +1,9 @@
 """The reading commands (report, runs, history, show, diff) over a real crawl history.
 
-The bundled site is crawled into real SQLite (through the migrations) at v1 on
-2024-01-01 and v2 on 2024-02-01; crawler/demo/site/README.md lists what changed. Every
-test drives the ``docwatch`` command line and checks what the user reads.
+The bundled site is crawled into real SQLite and real PostgreSQL (through the
+migrations) at v1 on 2024-01-01 and v2 on 2024-02-01; crawler/demo/site/README.md lists
+what changed. Every test drives the ``docwatch`` command line and checks what the user
+reads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import write_config
+from conftest import new_database_url, write_config
 
 from crawler.cli import cli
 from crawler.config import load_config
@@ -26,17 +27,18 @@ DAY1, DAY2, DAY3 = dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)
 class Project:
     """A directory with a sources.yaml, a database and the reports of its crawls."""
 
-    def __init__(self, directory: Path, base: str):
+    def __init__(self, directory: Path, base: str, db: str | None = None):
         self.dir = directory
         self.base = base
         self.config_path = directory / "sources.yaml"
-        self.db = f"sqlite:///{directory / 'docwatch.sqlite3'}"
+        self.db = db or f"sqlite:///{directory / 'docwatch.sqlite3'}"
 
     @classmethod
     def crawled(cls, directory: Path, server: DocServer,
-                versions: list[tuple[str, dt.date]]) -> Project:
-        """The demo's configuration for ``server``, crawled at each (version, date)."""
-        project = cls(directory, server.base_url)
+                versions: list[tuple[str, dt.date]], db: str | None = None) -> Project:
+        """The demo's configuration for ``server``, crawled at each (version, date) into
+        ``db`` (default: a SQLite file in ``directory``)."""
+        project = cls(directory, server.base_url, db)
         config = load_config(write_config(directory, server.base_url))
         for version, date in versions:
             server.set_version(version)
@@ -57,10 +59,17 @@ class Project:
 
 
 @pytest.fixture(scope="module")
-def project(crawled_demo, tmp_path_factory) -> Project:
-    """The demo project (v1 on 2024-01-01, v2 on 2024-02-01), copied: report writes to it."""
-    copy = crawled_demo.copy_to(tmp_path_factory.mktemp("history") / "demo")
-    return Project(copy.folder, copy.base_url)
+def project(database_kind, request, tmp_path_factory) -> Project:
+    """The demo project (v1 on 2024-01-01, v2 on 2024-02-01), copied: report writes to it.
+    On PostgreSQL the same two runs, crawled into a database of the session's server."""
+    folder = tmp_path_factory.mktemp("history") / "demo"
+    if database_kind == "sqlite":
+        copy = request.getfixturevalue("crawled_demo").copy_to(folder)
+        return Project(copy.folder, copy.base_url)
+    folder.mkdir()
+    with DocServer(version="v1") as server:
+        return Project.crawled(folder, server, [("v1", DAY1), ("v2", DAY2)],
+                               db=new_database_url(database_kind, request, folder))
 
 
 def lines(text: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""End to end: crawl the bundled ExDoc-shaped site (v1, then v2) into real SQLite.
+"""End to end: crawl the bundled ExDoc-shaped site (v1, then v2) into real SQLite, and
+(the tests taking ``database_url``) into PostgreSQL as well.
 
 The site's v1 -> v2 changes are listed in crawler/demo/site/README.md; every
 assertion here is one of them, seen the way a user sees it: in the reports.
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import execute, query
 from conftest import write_config as write_demo_config
 
 from crawler.config import load_config
@@ -34,18 +35,20 @@ def config(tmp_path, site):
     return load_config(write_config(tmp_path, site.base_url))
 
 
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'db' / 'docwatch.sqlite3'}"
+def db_url(where: Path | str) -> str:
+    """A test's database: the URL it was given (``database_url``), or the SQLite file in
+    its ``tmp_path``."""
+    return where if isinstance(where, str) else f"sqlite:///{where / 'db' / 'docwatch.sqlite3'}"
 
 
-def run(config, tmp_path, date):
-    outcome = crawl(config, date=date, database=db_url(tmp_path))
+def run(config, where: Path | str, date):
+    outcome = crawl(config, date=date, database=db_url(where))
     md, js = outcome.report_paths[:2]
     return outcome, md.read_text(), json.loads(js.read_text())
 
 
-def test_first_crawl_records_a_baseline_instead_of_listing_new_pages(config, tmp_path):
-    outcome, md, data = run(config, tmp_path, DAY1)
+def test_first_crawl_records_a_baseline_instead_of_listing_new_pages(config, database_url):
+    outcome, md, data = run(config, database_url, DAY1)
 
     assert outcome.status == "completed"
     assert [p.name for p in outcome.report_paths[:2]] == ["2024-01-02-lumen-docs-research.md",
@@ -79,6 +82,23 @@ def test_second_crawl_reports_each_real_change_and_nothing_else(crawled_demo):
     assert routing["lines_added"] >= 1 and routing["lines_removed"] >= 1
     assert "+## Verified routes" in routing["diff"]
     assert "Pipelines may also be nested" in routing["diff"]
+    assert outcome.changed == 7 and outcome.errors == 0
+
+
+def test_v1_to_v2_reports_the_same_changes_on_every_database(config, site, database_url):
+    run(config, database_url, DAY1)
+    site.set_version("v2")
+    outcome, _, data = run(config, database_url, DAY2)
+
+    base = site.base_url
+    # In the report's order, which no database may change.
+    assert [(c["change"], c["url"].removeprefix(base)) for c in data["changes"]] == [
+        ("added", "/lumen/json_apis.html"), ("added", "/lumen_live/async.html"),
+        ("removed", "/lumen/channels.html"), ("modified", "/lumen/changelog.html"),
+        ("modified", "/lumen/installation.html"), ("modified", "/lumen/routing.html"),
+        ("modified", "/lumen_live/bindings.html")]
+    routing = next(c for c in data["changes"] if c["url"].endswith("/routing.html"))
+    assert "+## Verified routes" in routing["diff"]
     assert outcome.changed == 7 and outcome.errors == 0
 
 
@@ -148,31 +168,30 @@ def test_the_main_page_is_asked_for_once_for_discovery_and_as_a_guide(config, si
 
 
 def test_an_index_remembered_from_another_build_of_the_main_page_is_read_again(
-        config, site, tmp_path):
+        config, site, database_url):
     # The main page answers 304 to the page's own validators, but the remembered index
     # facts belong to other validators (another build): they are read again, and nothing
     # is reported as changed.
-    run(config, tmp_path, DAY1)
-    with sqlite3.connect(tmp_path / "db" / "docwatch.sqlite3") as conn:
-        (state,) = conn.execute("SELECT state FROM sources WHERE name = 'lumen-docs'").fetchone()
-        state = json.loads(state)
-        for index in state["exdoc"].values():
-            index["main"] = ['"another-build"', None]
-        conn.execute("UPDATE sources SET state = ? WHERE name = 'lumen-docs'",
-                     (json.dumps(state),))
+    run(config, database_url, DAY1)
+    [(state,)] = query(database_url, "SELECT state FROM sources WHERE name = 'lumen-docs'")
+    state = json.loads(state) if isinstance(state, str) else state
+    for index in state["exdoc"].values():
+        index["main"] = ['"another-build"', None]
+    execute(database_url, "UPDATE sources SET state = '{}' WHERE name = 'lumen-docs'".format(
+        json.dumps(state).replace("'", "''")))
     site.reset_log()
-    outcome, _, data = run(config, tmp_path, DAY1)
+    outcome, _, data = run(config, database_url, DAY1)
 
     assert site.log.statuses("/lumen/overview.html") == [304, 200]
     assert outcome.pages_checked == 8 and outcome.errors == 0
     assert data["changes"] == []
 
 
-def test_same_date_rerun_keeps_the_first_runs_findings(config, site, tmp_path):
-    run(config, tmp_path, DAY1)
+def test_same_date_rerun_keeps_the_first_runs_findings(config, site, database_url):
+    run(config, database_url, DAY1)
     site.set_version("v2")
-    run(config, tmp_path, DAY2)
-    _, md, data = run(config, tmp_path, DAY2)  # nothing new since the previous run
+    run(config, database_url, DAY2)
+    _, md, data = run(config, database_url, DAY2)  # nothing new since the previous run
 
     assert len(data["changes"]) == 7
     assert [r["status"] for r in data["runs"]] == ["completed", "completed"]
@@ -193,21 +212,20 @@ def test_markdown_twin_is_preferred_when_exdoc_publishes_it(config, site, tmp_pa
     assert "/lumen/routing.html" in gets and "/lumen/routing.md" not in gets
 
 
-def test_snapshots_are_stored_only_when_content_changes(config, site, tmp_path):
-    run(config, tmp_path, DAY1)
-    run(config, tmp_path, DAY1)
+def test_snapshots_are_stored_only_when_content_changes(config, site, database_url):
+    run(config, database_url, DAY1)
+    run(config, database_url, DAY1)
     site.set_version("v2")
-    run(config, tmp_path, DAY2)
+    run(config, database_url, DAY2)
 
-    db = sqlite3.connect(tmp_path / "db" / "docwatch.sqlite3")
-    per_page = dict(db.execute(
-        "select p.url, count(s.id) from pages p join snapshots s on s.page_id = p.id "
-        "group by p.url"))
+    per_page = dict(query(
+        database_url, "select p.url, count(s.id) from pages p join snapshots s "
+        "on s.page_id = p.id group by p.url"))
     base = site.base_url
     assert per_page[f"{base}/lumen/overview.html"] == 1
     assert per_page[f"{base}/lumen/routing.html"] == 2
     assert per_page[f"{base}/lumen/json_apis.html"] == 1
-    assert db.execute("select version_num from alembic_version").fetchone()[0]
+    assert query(database_url, "select version_num from alembic_version")[0][0]
 
 
 def test_a_page_that_fails_is_a_fetch_problem_never_a_removal(config, site, tmp_path):
@@ -265,7 +283,7 @@ def _watching(stop=None, after: int = 0):
 
 
 def test_a_stop_set_from_another_thread_ends_the_run_between_pages_as_interrupted(
-        config, site, tmp_path):
+        config, site, database_url):
     import threading
 
     from crawler.demo.server import Fault
@@ -276,17 +294,16 @@ def test_a_stop_set_from_another_thread_ends_the_run_between_pages_as_interrupte
     stop = threading.Event()
     progress = _watching(stop, after=3)
 
-    outcome = crawl(config, date=DAY1, database=db_url(tmp_path), progress=progress, stop=stop)
+    outcome = crawl(config, date=DAY1, database=database_url, progress=progress, stop=stop)
 
     assert outcome.status == RunStatus.INTERRUPTED
     assert 3 <= outcome.pages_checked == progress.checked < 8
-    db = sqlite3.connect(tmp_path / "db" / "docwatch.sqlite3")
-    assert db.execute("select status, message from runs").fetchall() == [
+    assert [tuple(row) for row in query(database_url, "select status, message from runs")] == [
         ("interrupted", "stopped on request before every page was checked")]
-    assert db.execute("select count(*) from run_lock").fetchone()[0] == 0
+    assert query(database_url, "select count(*) from run_lock")[0][0] == 0
     # Every page it finished is stored; the one in flight was abandoned, not half-written.
-    stored = [url.rsplit("/", 1)[-1] for (url,) in db.execute(
-        "select url from pages where id in (select page_id from snapshots)")]
+    stored = [url.rsplit("/", 1)[-1] for (url,) in query(
+        database_url, "select url from pages where id in (select page_id from snapshots)")]
     assert len(stored) == outcome.pages_checked
     assert "routing.html" not in stored
     md, js = outcome.report_paths[:2]
@@ -294,7 +311,7 @@ def test_a_stop_set_from_another_thread_ends_the_run_between_pages_as_interrupte
     assert "This run was interrupted" in md.read_text()
 
     site.set_fault("/lumen/routing.html", None)  # the next run completes the baseline
-    assert crawl(config, date=DAY2, database=db_url(tmp_path)).status == RunStatus.COMPLETED
+    assert crawl(config, date=DAY2, database=database_url).status == RunStatus.COMPLETED
 
 
 def test_a_crawl_leaves_the_signal_handlers_as_it_found_them(config, tmp_path):
@@ -341,7 +358,7 @@ def test_every_problem_docwatch_reports_is_a_docwatch_error(config, tmp_path):
 
 
 def test_a_keyboard_interrupt_from_the_callers_handler_records_the_run_as_interrupted(
-        config, tmp_path):
+        config, database_url):
     from crawler.pipeline import Progress
 
     class Interrupting(Progress):  # Python's default SIGINT handler, raising mid-run
@@ -349,9 +366,8 @@ def test_a_keyboard_interrupt_from_the_callers_handler_records_the_run_as_interr
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        crawl(config, date=DAY1, database=db_url(tmp_path), progress=Interrupting())
+        crawl(config, date=DAY1, database=database_url, progress=Interrupting())
 
-    db = sqlite3.connect(tmp_path / "db" / "docwatch.sqlite3")
-    assert db.execute("select status, message from runs").fetchall() == [
+    assert [tuple(row) for row in query(database_url, "select status, message from runs")] == [
         ("interrupted", "stopped by KeyboardInterrupt before every page was checked")]
-    assert db.execute("select count(*) from run_lock").fetchone()[0] == 0
+    assert query(database_url, "select count(*) from run_lock")[0][0] == 0

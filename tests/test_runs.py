@@ -1,11 +1,11 @@
-"""Whole runs as processes: kill -9 recovery, one run at a time, graceful SIGTERM."""
+"""Whole runs as processes: kill -9 recovery, one run at a time, graceful SIGTERM, on
+SQLite and on PostgreSQL (``database_url``)."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -15,7 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import query
 from conftest import write_config as write_demo_config
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from crawler.demo.server import Fault
 
@@ -74,29 +77,38 @@ def held_page() -> Iterator[HeldPage]:
     page.close()
 
 
-def start(config: Path, db: Path, date: str) -> subprocess.Popen:
+def start(config: Path, db: str, date: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "crawler", "crawl", "--config", str(config),
-         "--db", f"sqlite:///{db}", "--date", date],
+         "--db", db, "--date", date],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def crawl(config: Path, db: Path, date: str) -> subprocess.CompletedProcess:
+def crawl(config: Path, db: str, date: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "crawler", "crawl", "--config", str(config),
-         "--db", f"sqlite:///{db}", "--date", date],
+         "--db", db, "--date", date],
         capture_output=True, text=True, timeout=120)
 
 
-def wait_for(db: Path, sql: str, at_least: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if sqlite3.connect(db).execute(sql).fetchone()[0] >= at_least:
-                return
-        except sqlite3.OperationalError:
-            pass  # the schema is not there yet
-        time.sleep(0.02)
+def count(db: str, sql: str) -> int:
+    return query(db, sql)[0][0]
+
+
+def wait_for(db: str, sql: str, at_least: int, timeout: float = 30) -> None:
+    engine = create_engine(db)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with engine.connect() as connection:
+                    if connection.execute(text(sql)).scalar_one() >= at_least:
+                        return
+            except DBAPIError:
+                pass  # the schema is not there yet
+            time.sleep(0.02)
+    finally:
+        engine.dispose()
     raise AssertionError(f"{sql} never reached {at_least}")
 
 
@@ -105,8 +117,9 @@ def report(tmp_path: Path, date: str) -> dict:
 
 
 @pytest.mark.parametrize("kill_after", [1, 4])
-def test_kill_9_mid_run_then_every_change_is_reported_exactly_once(site, tmp_path, kill_after):
-    config, db = write_config(tmp_path, site.base_url), tmp_path / "db.sqlite3"
+def test_kill_9_mid_run_then_every_change_is_reported_exactly_once(site, tmp_path, kill_after,
+                                                                   database_url):
+    config, db = write_config(tmp_path, site.base_url), database_url
     assert crawl(config, db, "2024-01-01").returncode == 0
     site.set_version("v2")
     site.set_fault("*", SLOW)
@@ -120,9 +133,9 @@ def test_kill_9_mid_run_then_every_change_is_reported_exactly_once(site, tmp_pat
     finished = crawl(config, db, "2024-02-02")
     assert finished.returncode == 0, finished.stderr
 
-    conn = sqlite3.connect(db)
-    assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
-    statuses = [s for (s,) in conn.execute("select status from runs order by id")]
+    if db.startswith("sqlite"):
+        assert query(db, "pragma integrity_check")[0][0] == "ok"
+    statuses = [s for (s,) in query(db, "select status from runs order by id")]
     assert statuses == ["completed", "aborted", "completed"]
     data = report(tmp_path, "2024-02-02")
     found = sorted((c["change"], c["url"].rsplit("/", 2)[-2] + "/" + c["url"].rsplit("/", 1)[-1])
@@ -138,13 +151,14 @@ def test_kill_9_mid_run_then_every_change_is_reported_exactly_once(site, tmp_pat
     assert report(tmp_path, "2024-02-03")["changes"] == []
 
 
-def test_a_second_run_exits_at_once_while_one_is_running(site, held_page, tmp_path):
+def test_a_second_run_exits_at_once_while_one_is_running(site, held_page, tmp_path,
+                                                          database_url):
     config = write_config(tmp_path, site.base_url, sources=f"""\
   - name: held
     kind: page
     urls: [{held_page.url}]
 """)
-    db = tmp_path / "db.sqlite3"
+    db = database_url
     first = start(config, db, "2024-01-01")
     wait_for(db, "select count(*) from run_lock", 1)
 
@@ -153,15 +167,15 @@ def test_a_second_run_exits_at_once_while_one_is_running(site, held_page, tmp_pa
     assert "another docwatch run" in second.stderr
     # It did not wait for the lock: the first run, held on its page, is still going.
     assert first.poll() is None
-    assert sqlite3.connect(db).execute("select count(*) from run_lock").fetchone()[0] == 1
+    assert count(db, "select count(*) from run_lock") == 1
 
     held_page.release()
     assert first.wait(60) == 0
-    assert sqlite3.connect(db).execute("select count(*) from run_lock").fetchone()[0] == 0
+    assert count(db, "select count(*) from run_lock") == 0
 
 
-def test_a_stale_lock_from_a_killed_run_is_recovered(site, tmp_path):
-    config, db = write_config(tmp_path, site.base_url), tmp_path / "db.sqlite3"
+def test_a_stale_lock_from_a_killed_run_is_recovered(site, tmp_path, database_url):
+    config, db = write_config(tmp_path, site.base_url), database_url
     site.set_fault("*", SLOW)
     victim = start(config, db, "2024-01-01")
     wait_for(db, "select count(*) from run_lock", 1)
@@ -173,18 +187,17 @@ def test_a_stale_lock_from_a_killed_run_is_recovered(site, tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_sigterm_stops_gracefully_and_the_report_says_interrupted(site, tmp_path):
-    config, db = write_config(tmp_path, site.base_url), tmp_path / "db.sqlite3"
+def test_sigterm_stops_gracefully_and_the_report_says_interrupted(site, tmp_path, database_url):
+    config, db = write_config(tmp_path, site.base_url), database_url
     site.set_fault("*", SLOW)
     proc = start(config, db, "2024-01-01")
     wait_for(db, "select count(*) from snapshots", 2)
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(20) == 130
 
-    conn = sqlite3.connect(db)
-    status, message = conn.execute("select status, message from runs").fetchone()
+    [(status, message)] = query(db, "select status, message from runs")
     assert status == "interrupted" and "signal" in message
-    assert conn.execute("select count(*) from run_lock").fetchone()[0] == 0
+    assert count(db, "select count(*) from run_lock") == 0
     data = report(tmp_path, "2024-01-01")
     assert data["interrupted"] is True
     md = (tmp_path / "reports" / "2024-01-01-lumen-docs-research.md").read_text()

@@ -31,12 +31,22 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def open_database(url: str) -> Engine:
-    """Create the engine for ``url`` (creating a SQLite file's folder) and migrate it."""
+    """Create the engine for ``url`` (creating a SQLite file's folder) and migrate it.
+
+    SQLite (``sqlite:///path``) and PostgreSQL (``postgresql+psycopg://…``, the
+    ``postgres`` extra) are the databases docwatch is tested on.
+    """
     file = sqlite_file(url)
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
-    if make_url(url).get_backend_name() == "sqlite":
+    backend = make_url(url).get_backend_name()
+    if backend == "postgresql":
+        # A server may drop an idle connection (a restart, a proxy's timeout) between the
+        # scheduler's runs: a pooled connection is checked before it is handed out.
+        engine = create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url)
+    if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     upgrade(engine)
     return engine
@@ -55,7 +65,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 # The newest migration in crawler/alembic/versions (tests/store/test_db.py keeps it so).
 # A database already there is not handed to Alembic at all: that import costs more than
 # a nightly run's bookkeeping.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 
 def alembic_config(url: str) -> AlembicConfig:

@@ -143,7 +143,13 @@ def _chunks(ids: list[int], size: int = 500):
 
 
 def _size(engine: Engine) -> int | None:
-    if engine.url.get_backend_name() != "sqlite" or not engine.url.database:
+    """The database's size on disk in bytes (None for an in-memory or unknown one)."""
+    backend = engine.url.get_backend_name()
+    if backend == "postgresql":
+        with engine.connect() as conn:
+            return int(conn.execute(
+                text("SELECT pg_database_size(current_database())")).scalar_one())
+    if backend != "sqlite" or not engine.url.database:
         return None
     with engine.connect() as conn:
         pages = conn.execute(text("PRAGMA page_count")).scalar_one()

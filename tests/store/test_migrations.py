@@ -1,16 +1,18 @@
 """An existing database is upgraded in place, its data kept: 0003 moves the store's
 bookkeeping out of ``pages.meta`` / ``sources.meta`` into typed columns (and back on a
-downgrade), and gives old modified packages the ``details.before`` the report reads."""
+downgrade), and gives old modified packages the ``details.before`` the report reads. On
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import zlib
-from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
+from conftest import query
+from sqlalchemy import create_engine, inspect, text
 
 from crawler.hexdocs import url_key
 from crawler.http import Validators
@@ -39,41 +41,45 @@ def package_text(stable: str, latest: str) -> bytes:
 
 
 @pytest.fixture
-def old_database(tmp_path: Path) -> tuple[str, Path]:
+def old_database(database_url: str) -> str:
     """A database at 0002 holding bookkeeping in meta and old package changes."""
-    path = tmp_path / "old.sqlite3"
-    url = f"sqlite:///{path}"
+    url = database_url
     command.upgrade(alembic_config(url), "0002")
-    with sqlite3.connect(path) as db:
+    engine = create_engine(url)
+    with engine.begin() as db:
+        def insert(sql: str, **params: Any) -> None:
+            db.execute(text(sql), params)
+
         for run_id in (1, 2):
-            db.execute("insert into runs (id, run_date, started_at, status, sources, "
-                       "pages_checked, pages_unchanged, pages_changed, errors, requests, "
-                       "not_modified, bytes_received) values (?, '2025-05-0' || ?, "
-                       "'2025-05-01 00:00:00', 'completed', '[]', 0, 0, 0, 0, 0, 0, 0)",
-                       (run_id, run_id))
+            insert("insert into runs (id, run_date, started_at, status, sources, "
+                   "pages_checked, pages_unchanged, pages_changed, errors, requests, "
+                   "not_modified, bytes_received) values (:id, :day, "
+                   "'2025-05-01 00:00:00', 'completed', '[]', 0, 0, 0, 0, 0, 0, 0)",
+                   id=run_id, day=f"2025-05-0{run_id}")
         for name, kind, meta in (("docs", "exdoc", DOCS_SOURCE_META),
                                  ("blog", "feed", BLOG_SOURCE_META),
                                  ("hex", "hexpm", {})):
-            db.execute("insert into sources (name, kind, baseline_run_id, last_run_id, "
-                       "failing_runs, meta) values (?, ?, 1, 2, 0, ?)",
-                       (name, kind, json.dumps(meta)))
+            insert("insert into sources (name, kind, baseline_run_id, last_run_id, "
+                   "failing_runs, meta) values (:name, :kind, 1, 2, 0, :meta)",
+                   name=name, kind=kind, meta=json.dumps(meta))
         for page_id, source, page_url, item, meta in (
                 (1, "docs", DOCS_PAGE, "page", {"summary": "a guide", **PAGE_META}),
                 (2, "hex", PACKAGE_PAGE, "package", PACKAGE_META),
                 (3, "blog", POST, "post", POST_META)):
-            db.execute("insert into pages (id, source, url, title, \"group\", item, meta, "
-                       "missing_runs, status, first_seen_run_id, last_seen_run_id, "
-                       "fetched_url, etag) values (?, ?, ?, 't', '', ?, ?, 0, 'active', 1, 2, "
-                       "?, '\"e\"')",
-                       (page_id, source, page_url, item, json.dumps(meta), page_url))
+            insert("insert into pages (id, source, url, title, \"group\", item, meta, "
+                   "missing_runs, status, first_seen_run_id, last_seen_run_id, "
+                   "fetched_url, etag) values (:id, :source, :url, 't', '', :item, :meta, 0, "
+                   "'active', 1, 2, :url, '\"e\"')",
+                   id=page_id, source=source, url=page_url, item=item, meta=json.dumps(meta))
         for snap_id, page_id, content in (
                 (1, 2, package_text("1.4.1", "1.4.1")), (2, 2, package_text("1.4.2", "1.4.2")),
                 (3, 2, package_text("None", "1.5.0-rc.0")),
                 (4, 1, zlib.compress(b"# Overview\n", 1))):
-            db.execute("insert into snapshots (id, page_id, run_id, content_hash, title, "
-                       "content, size, representation, fetched_url, fetched_at, terms, "
-                       "notices) values (?, ?, 1, 'h', 't', ?, 10, 'json', 'u', "
-                       "'2025-05-01 00:00:00', '[]', '[]')", (snap_id, page_id, content))
+            insert("insert into snapshots (id, page_id, run_id, content_hash, title, "
+                   "content, size, representation, fetched_url, fetched_at, terms, "
+                   "notices) values (:id, :page_id, 1, 'h', 't', :content, 10, 'json', 'u', "
+                   "'2025-05-01 00:00:00', '[]', '[]')",
+                   id=snap_id, page_id=page_id, content=content)
         for change_id, page_id, kind, old, details in (
                 (1, 2, "modified", 2, {"lines_added": 2}),  # from 1.4.2
                 (2, 2, "modified", 3, {"lines_added": 1}),  # from no stable release
@@ -81,39 +87,49 @@ def old_database(tmp_path: Path) -> tuple[str, Path]:
                 (4, 1, "modified", 4, {"lines_added": 1}),  # a page: no facts before
                 (5, 2, "added", None, {}),
                 (6, 2, "modified", None, {"lines_added": 1})):  # old snapshot pruned
-            db.execute("insert into changes (id, run_id, report_run_id, page_id, kind, "
-                       "summary, details, old_snapshot_id, new_snapshot_id, created_at) "
-                       "values (?, 2, 2, ?, ?, 's', ?, ?, NULL, '2025-05-02 00:00:00')",
-                       (change_id, page_id, kind, json.dumps(details), old))
-    return url, path
+            insert("insert into changes (id, run_id, report_run_id, page_id, kind, "
+                   "summary, details, old_snapshot_id, new_snapshot_id, created_at) "
+                   "values (:id, 2, 2, :page_id, :kind, 's', :details, :old, NULL, "
+                   "'2025-05-02 00:00:00')",
+                   id=change_id, page_id=page_id, kind=kind, details=json.dumps(details),
+                   old=old)
+    engine.dispose()
+    return url
 
 
-def rows(path: Path, query: str) -> list[tuple]:
-    with sqlite3.connect(path) as db:
-        return db.execute(query).fetchall()
+def rows(url: str, sql: str) -> list[tuple]:
+    """The rows of ``sql``, a JSON value as what it holds (SQLite gives its text)."""
+    def value(v: Any) -> Any:
+        return json.loads(v) if isinstance(v, str) and v[:1] in "{[" else v
+
+    return [tuple(value(v) for v in row) for row in query(url, sql)]
 
 
-def columns(path: Path, table: str) -> set[str]:
-    return {name for _, name, *_ in rows(path, f"pragma table_info({table})")}
+def columns(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return {column["name"] for column in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
 
 
 def test_the_bookkeeping_moves_to_its_columns_and_the_item_keeps_its_facts(old_database):
-    url, path = old_database
+    url = old_database
     engine = open_database(url)  # as docwatch opens it: migrated on first use
     assert current_revision(engine) == SCHEMA_HEAD
 
-    pages = {page_id: (json.loads(meta), json.loads(aux), moved, suspect_hash, runs)
+    pages = {page_id: (meta, aux, moved, suspect_hash, runs)
              for page_id, meta, aux, moved, suspect_hash, runs in rows(
-                 path, "select id, meta, aux_validators, moved_to, suspect_hash, "
+                 url, "select id, meta, aux_validators, moved_to, suspect_hash, "
                        "suspect_runs from pages")}
     assert pages[1] == ({"summary": "a guide"}, PAGE_META["validators"],
                         PAGE_META["moved_to"], "ab12", 2)
     assert pages[2] == (PACKAGE_META, {}, None, None, 0)
     assert pages[3] == (POST_META, {}, None, None, 0)
 
-    assert "meta" not in columns(path, "sources")
-    sources = {name: (json.loads(state), json.loads(suspects)) for name, state, suspects
-               in rows(path, "select name, state, index_suspects from sources")}
+    assert "meta" not in columns(url, "sources")
+    sources = {name: (state, suspects) for name, state, suspects
+               in rows(url, "select name, state, index_suspects from sources")}
     assert sources == {"docs": (DOCS_SOURCE_META["state"], DOCS_SOURCE_META["index_suspects"]),
                        "blog": ({}, {}), "hex": ({}, {})}
 
@@ -132,10 +148,10 @@ def test_the_bookkeeping_moves_to_its_columns_and_the_item_keeps_its_facts(old_d
 
 
 def test_old_modified_packages_get_the_version_they_replaced(old_database):
-    url, path = old_database
+    url = old_database
     open_database(url)
-    details = {change_id: json.loads(d) for change_id, d in rows(
-        path, "select id, details from changes")}
+    details = {change_id: d for change_id, d in rows(
+        url, "select id, details from changes")}
     assert details[1] == {"lines_added": 2, "before": {"latest_stable_version": "1.4.2"}}
     assert details[2] == {"lines_added": 1, "before": {"latest_stable_version": None}}
     assert details[3] == {"before": {"latest_stable_version": "0.9.0"}}  # already known
@@ -145,23 +161,23 @@ def test_old_modified_packages_get_the_version_they_replaced(old_database):
 
 
 def test_a_downgrade_puts_the_bookkeeping_back_into_meta(old_database):
-    url, path = old_database
+    url = old_database
     open_database(url).dispose()
     command.downgrade(alembic_config(url), "0002")
 
-    assert rows(path, "select version_num from alembic_version") == [("0002",)]
+    assert rows(url, "select version_num from alembic_version") == [("0002",)]
     assert not {"aux_validators", "moved_to", "suspect_hash", "suspect_runs"} \
-        & columns(path, "pages")
-    assert not {"state", "index_suspects"} & columns(path, "sources")
-    metas = {page_id: json.loads(meta) for page_id, meta in rows(
-        path, "select id, meta from pages")}
+        & columns(url, "pages")
+    assert not {"state", "index_suspects"} & columns(url, "sources")
+    metas = {page_id: meta for page_id, meta in rows(
+        url, "select id, meta from pages")}
     assert metas == {1: {"summary": "a guide", **PAGE_META}, 2: PACKAGE_META, 3: POST_META}
-    sources = {name: json.loads(meta) for name, meta in rows(
-        path, "select name, meta from sources")}
+    sources = {name: meta for name, meta in rows(
+        url, "select name, meta from sources")}
     assert sources == {"docs": DOCS_SOURCE_META, "blog": BLOG_SOURCE_META,
                        "hex": {"state": {}}}
 
     # ... and upgrading again moves it out again.
     open_database(url)
-    assert rows(path, "select moved_to, suspect_runs from pages where id = 1") == [
+    assert rows(url, "select moved_to, suspect_runs from pages where id = 1") == [
         (PAGE_META["moved_to"], 2)]

@@ -3,7 +3,8 @@
 A tiny ExDoc-shaped package ("quill") is crawled on six dates, one week apart; its
 "Forms" guide gets one small real edit each week (v1..v6), its "Overview" never changes.
 A second source watches one plain page that never changes either. Every test works on a
-copy of that project, so the crawls run once for the module.
+copy of that project, so the crawls run once for the module (once per database kind:
+SQLite, then PostgreSQL).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import datetime as dt
 import json
 import re
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import copy_database, new_database_url, query
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -149,10 +150,7 @@ skills:
 class Project:
     folder: Path
     base: str
-
-    @property
-    def database(self) -> str:
-        return f"sqlite:///{self.folder / 'db.sqlite3'}"
+    database: str
 
     @property
     def forms_url(self) -> str:
@@ -180,8 +178,7 @@ class Project:
             engine.dispose()
 
     def snapshot_count(self) -> int:
-        with sqlite3.connect(self.folder / "db.sqlite3") as conn:
-            return conn.execute("SELECT count(*) FROM snapshots").fetchone()[0]
+        return query(self.database, "SELECT count(*) FROM snapshots")[0][0]
 
     def changes(self) -> dict[dt.date, dict]:
         """The forms guide's changes by date: what a report of that date shows."""
@@ -207,8 +204,10 @@ def site(tmp_path_factory) -> Iterator[DocServer]:
 
 
 @pytest.fixture(scope="module")
-def crawled(tmp_path_factory, site: DocServer) -> Project:
-    project = Project(tmp_path_factory.mktemp("quill"), site.base_url)
+def crawled(tmp_path_factory, site: DocServer, database_kind: str,
+            request: pytest.FixtureRequest) -> Project:
+    folder = tmp_path_factory.mktemp("quill")
+    project = Project(folder, site.base_url, new_database_url(database_kind, request, folder))
     config = project.configure()
     engine = project.engine()
     try:
@@ -222,13 +221,10 @@ def crawled(tmp_path_factory, site: DocServer) -> Project:
 
 
 @pytest.fixture
-def project(crawled: Project, tmp_path: Path) -> Project:
+def project(crawled: Project, tmp_path: Path, request: pytest.FixtureRequest) -> Project:
     target = tmp_path / "project"
     shutil.copytree(crawled.folder, target, ignore=shutil.ignore_patterns("db.sqlite3*"))
-    with sqlite3.connect(crawled.folder / "db.sqlite3") as src, \
-            sqlite3.connect(target / "db.sqlite3") as dst:
-        src.backup(dst)
-    return Project(target, crawled.base)
+    return Project(target, crawled.base, copy_database(crawled.database, request, target))
 
 
 KEEP_TWO = "history: {keep: 2}"
