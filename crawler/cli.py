@@ -295,6 +295,27 @@ def prune_command(config_path: Path, database: str | None, dry_run: bool) -> Non
         click.echo(f"database: {result.size_before:,} → {result.size_after:,} bytes")
 
 
+@cli.group("db")
+def db_group() -> None:
+    """The database itself: a consistent copy of it."""
+
+
+@db_group.command("backup")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@_db_option
+def db_backup_command(path: Path, database: str | None) -> None:
+    """Copy the SQLite database into the new file PATH, consistent even during a run."""
+    from crawler.store.db import BackupRefused, backup
+
+    engine = _open(database)
+    try:
+        backup(engine, path)
+    except BackupRefused as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(f"{path}: {path.stat().st_size:,} bytes")
+
+
 @cli.command("stats")
 @_db_option
 def stats_command(database: str | None) -> None:

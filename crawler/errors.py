@@ -10,6 +10,7 @@ in the module that raises it, and imported from there::
     ├── RunLocked            crawler.store.lock
     ├── RunDateRefused       crawler.pipeline
     ├── HistoryError         crawler.history
+    ├── BackupRefused        crawler.store.db
     ├── FetchError           crawler.http
     │   └── ConnectionFailed crawler.http
     ├── StarterExists        crawler.init
@@ -35,6 +36,9 @@ in the module that raises it, and imported from there::
     The reading functions of ``crawler.history`` (``open_existing``, ``find_page``,
     ``snapshot_at``, ``diff_snapshots``…): nothing to show (no database, an unknown URL,
     no snapshot on that date). The reading commands print ``error: …`` and exit 1.
+``BackupRefused``
+    ``store.db.backup``: the database is not SQLite (PostgreSQL has ``pg_dump``) or the
+    target file exists. ``docwatch db backup`` prints it and exits 2.
 ``FetchError`` (and ``ConnectionFailed``: no HTTP answer at all)
     ``http.Fetcher``: a URL that could not be fetched after its retries (``url``,
     ``status``, ``attempts``). It never reaches the CLI: the sources record it as the

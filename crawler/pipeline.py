@@ -27,7 +27,7 @@ from crawler.report import Report, build_report, publish
 from crawler.report.deliver import deliver
 from crawler.sources import SOURCE_KINDS, make_source
 from crawler.sources.base import CrawlContext, Listing, SourceConfig
-from crawler.store.db import database_url, open_database
+from crawler.store.db import checkpoint, database_url, open_database
 from crawler.store.lock import run_lock
 from crawler.store.recorder import (
     BatchWriter,
@@ -225,6 +225,7 @@ def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date:
     report = build_report(engine, config, run_date)
     paths = publish(report, config)
     problems = deliver(report, paths, config)
+    checkpoint(engine)  # the database file alone is then a backup (SQLite's WAL emptied)
     tallies = {r.source: r.tally for r in recorders}
     outcome = RunOutcome(run_id, status, run_date, paths, tallies, problems, report)
     log.info("run %d %s: %d pages checked, %d changed, %d errors", run_id, status,

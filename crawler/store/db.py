@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+
+from crawler.errors import DocwatchError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -94,3 +97,42 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+def checkpoint(engine: Engine) -> None:
+    """Write SQLite's write-ahead log back into the database file and empty it.
+
+    Between runs the main file then holds everything: copying ``docwatch.sqlite3``
+    alone is a backup (in WAL mode a run's writes first go to ``-wal``). A no-op for
+    other databases, and when a reader holds the log (the next checkpoint catches up).
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+class BackupRefused(DocwatchError):
+    """``docwatch db backup`` of a database it cannot copy (not SQLite), or to a path
+    that already exists."""
+
+
+def backup(engine: Engine, target: Path) -> Path:
+    """Copy the SQLite database of ``engine`` into the new file ``target``, consistent
+    even while a run writes (SQLite's online backup). PostgreSQL has ``pg_dump``."""
+    if engine.dialect.name != "sqlite":
+        raise BackupRefused(f"docwatch db backup copies SQLite databases; for "
+                            f"{engine.dialect.name} use its own tools (pg_dump)")
+    if target.exists():
+        raise BackupRefused(f"{target} already exists: not overwriting it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    raw = engine.raw_connection()
+    try:
+        with sqlite3.connect(target) as copy:
+            raw.driver_connection.backup(copy)  # type: ignore[union-attr]
+        # A backup is one self-contained file: not in WAL mode, no -wal beside it.
+        with sqlite3.connect(target) as copy:
+            copy.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        raw.close()
+    return target

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from crawler.analysis.queries import gone_terms
 from crawler.config import Config
 from crawler.sources.base import HistoryConfig
+from crawler.store.db import checkpoint
 from crawler.store.models import Change, Page, Run, Snapshot
 from crawler.types import PageStatus
 
@@ -110,6 +111,7 @@ def prune(engine: Engine, config: Config, today: dt.date | None = None,
     if not dry_run and result.total_deleted and engine.url.get_backend_name() == "sqlite":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM"))
+        checkpoint(engine)
     result.size_after = _size(engine)
     return result
 
