@@ -8,7 +8,8 @@ Exit status of ``crawl``: 0 when a run completed (changes or not), 1 when no pag
 be fetched, 2 when the configuration (or a command-line value) is invalid, 3 when another
 run holds the database, 130 when interrupted. The reading commands exit 0 when they
 showed what was asked, 1 when there is nothing to show (no database, an unknown URL,
-no run on that date) and 2 on an invalid configuration or command-line value.
+no run on that date) and 2 on an invalid configuration or command-line value. Every
+command exits 4, with one sentence, when the database itself cannot be used.
 ``schedule`` exits 0 once stopped and 2 when its configuration is invalid at startup.
 
 The library never touches the process: this module alone installs the SIGINT/SIGTERM
@@ -49,6 +50,7 @@ T = TypeVar("T")
 
 # The exit statuses of every command, declared here only.
 EXIT_OK, EXIT_ALL_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_DATABASE = 4  # the database itself failed (unreachable, full, read-only, not ours)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The signals that stop a run (between pages) or the scheduler.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -75,7 +77,32 @@ _db_option = click.option(
     help=f"SQLAlchemy database URL (default: {DEFAULT_DATABASE}).")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@contextlib.contextmanager
+def _database_failures() -> Iterator[None]:
+    """A failure of the database itself ends the command with one sentence and
+    ``EXIT_DATABASE``, never a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    from crawler.store.db import DatabaseUnusable, describe_database_error
+
+    try:
+        yield
+    except DatabaseUnusable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_DATABASE)
+    except DBAPIError as exc:
+        click.echo(f"error: the database cannot be used: {describe_database_error(exc)} "
+                   "(see --db / DOCWATCH_DATABASE_URL)", err=True)
+        sys.exit(EXIT_DATABASE)
+
+
+class _Commands(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        with _database_failures():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="docwatch")
 def cli() -> None:
     """docwatch: watch documentation sources and flag the skills that need an update."""
@@ -709,7 +736,7 @@ def main() -> None:
 
 def crawl_main() -> None:
     """Entry point of the ``crawl`` script: exactly ``docwatch crawl``."""
-    with _quick_exit():
+    with _quick_exit(), _database_failures():
         crawl_command(prog_name="crawl")
 
 

@@ -11,6 +11,7 @@ in the module that raises it, and imported from there::
     ├── RunDateRefused       crawler.pipeline
     ├── HistoryError         crawler.history
     ├── BackupRefused        crawler.store.db
+    ├── DatabaseUnusable     crawler.store.db
     ├── FetchError           crawler.http
     │   └── ConnectionFailed crawler.http
     ├── StarterExists        crawler.init
@@ -39,6 +40,12 @@ in the module that raises it, and imported from there::
 ``BackupRefused``
     ``store.db.backup``: the database is not SQLite (PostgreSQL has ``pg_dump``) or the
     target file exists. ``docwatch db backup`` prints it and exits 2.
+``DatabaseUnusable``
+    ``store.db.open_database``: the SQLite file is empty (SQLite would silently start a
+    new history in it). Every command prints it and exits 4; so does a failure of the
+    database itself (SQLAlchemy's ``DBAPIError``: unreachable, full, read-only, not a
+    database), in one sentence, the run closed as failed where the database still
+    takes the write.
 ``FetchError`` (and ``ConnectionFailed``: no HTTP answer at all)
     ``http.Fetcher``: a URL that could not be fetched after its retries (``url``,
     ``status``, ``attempts``). It never reaches the CLI: the sources record it as the

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from crawler.config import Config, ConfigError
 from crawler.cpu import Offloader, offloader
@@ -27,7 +28,12 @@ from crawler.report import Report, build_report, publish
 from crawler.report.deliver import deliver
 from crawler.sources import SOURCE_KINDS, make_source
 from crawler.sources.base import CrawlContext, Listing, SourceConfig
-from crawler.store.db import checkpoint, database_url, open_database
+from crawler.store.db import (
+    checkpoint,
+    database_url,
+    describe_database_error,
+    open_database,
+)
 from crawler.store.lock import run_lock
 from crawler.store.recorder import (
     BatchWriter,
@@ -203,14 +209,26 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
                    "stopped by KeyboardInterrupt before every page was checked")
         raise
     except BaseException as exc:
-        finish_run(engine, run_id, RunStatus.FAILED, _stats(recorders, fetch_stats),
-                   f"{type(exc).__name__}: {exc}")
+        _record_failure(engine, run_id, _stats(recorders, fetch_stats), exc)
         raise
     if stopped:
         how = "by a signal" if stopping_signal(stop) is not None else "on request"
         status, message = RunStatus.INTERRUPTED, f"stopped {how} before every page was checked"
     return _finish(config, selected, run_id, run_date, engine, recorders, fetch_stats,
                    status, message)
+
+
+def _record_failure(engine: Engine, run_id: int, stats: dict[str, int],
+                    exc: BaseException) -> None:
+    """Close the run as failed, saying why in one sentence, where the database still
+    accepts the write; the exception that failed the run is what the caller sees."""
+    message = (describe_database_error(exc) if isinstance(exc, DBAPIError)
+               else f"{type(exc).__name__}: {exc}")
+    try:
+        finish_run(engine, run_id, RunStatus.FAILED, stats, message)
+    except DBAPIError as second:  # the database itself failed: a later run closes it
+        log.warning("run %d could not be marked failed: %s", run_id,
+                    describe_database_error(second))
 
 
 def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date: dt.date,

@@ -33,6 +33,19 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+class DatabaseUnusable(DocwatchError):
+    """The database cannot hold docwatch's history: an empty or foreign file, a server
+    that cannot be reached, a disk that is full, a file that is read-only."""
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """One sentence for a failure of the database itself (the driver's own words,
+    without the SQL statement SQLAlchemy appends)."""
+    orig = getattr(exc, "orig", None) or exc
+    words = str(orig).strip().splitlines()
+    return words[0] if words else type(orig).__name__
+
+
 def open_database(url: str) -> Engine:
     """Create the engine for ``url`` (creating a SQLite file's folder) and migrate it.
 
@@ -42,6 +55,10 @@ def open_database(url: str) -> Engine:
     file = sqlite_file(url)
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
+        if file.is_file() and file.stat().st_size == 0:
+            # SQLite would take it for a new database: a history lost, silently.
+            raise DatabaseUnusable(f"{file} is an empty file, not a docwatch database: "
+                                   "restore a backup, or remove it to start a new history")
     backend = make_url(url).get_backend_name()
     if backend == "postgresql":
         # A server may drop an idle connection (a restart, a proxy's timeout) between the
