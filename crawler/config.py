@@ -28,7 +28,7 @@ from pydantic import (
 
 from crawler.errors import DocwatchError
 from crawler.hexdocs import url_key
-from crawler.sources import SOURCE_KINDS
+from crawler.sources import SOURCE_KINDS, make_source
 from crawler.sources.base import HistoryConfig, SourceConfig, check_http_url
 
 DEFAULT_CONFIG = Path("sources.yaml")
@@ -220,6 +220,10 @@ class _Located:
         return None
 
 
+# Far more than any real sources.yaml holds (hundreds of sources, thousands of globs).
+MAX_YAML_NODES = 200_000
+
+
 def _parse_yaml(text: str, path: Path) -> _Located:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -238,13 +242,25 @@ def _parse_yaml(text: str, path: Path) -> _Located:
         raise ConfigError([f"{path}{line}: YAML syntax error: {problem}"]) from None
     lines: dict[tuple[Any, ...], int] = {}
     constructor = yaml.SafeLoader("")
+    built = 0
 
     def build(n: yaml.Node, loc: tuple[Any, ...]) -> Any:
+        nonlocal built
+        built += 1
+        if built > MAX_YAML_NODES:
+            # Aliases of aliases multiply: a few hundred bytes can stand for billions.
+            raise ConfigError([f"{path}:{n.start_mark.line + 1}: (top level): more than "
+                               f"{MAX_YAML_NODES:,} values once its aliases are expanded "
+                               "(an alias bomb?)"])
         lines[loc] = n.start_mark.line + 1
         if isinstance(n, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in n.value:
                 key = constructor.construct_object(key_node)
+                if not isinstance(key, str | int | float | bool) and key is not None:
+                    raise ConfigError(
+                        [f"{path}:{key_node.start_mark.line + 1}: {_dotted(loc)}: a key must "
+                         f"be a plain value, not a {type(key).__name__}"])
                 if key in out:
                     raise ConfigError(
                         [f"{path}:{key_node.start_mark.line + 1}: {_dotted((*loc, key))}: "
@@ -340,6 +356,16 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
         names[source.name] = line or 0
         config.typed_sources.append(source)
 
+    for source in config.typed_sources:
+        if not make_source(source).probe_urls():
+            i = next(j for j, raw in enumerate(config.sources) if raw.get("name") == source.name)
+            field = "packages" if "packages" in config.sources[i] else "urls"
+            problems.append(f"{path}:{located.line_of(('sources', i, field))}: "
+                            f"{_dotted(('sources', i, field))}: nothing to crawl (empty)")
+    if config.report_dir.exists() and not config.report_dir.is_dir():
+        problems.append(f"{path}:{located.line_of(('report', 'dir'))}: report.dir: "
+                        f"{config.report_dir} is a file, not a folder")
+
     seen_skills: set[str] = set()
     for i, skill in enumerate(config.skills):
         loc = ("skills", i)
@@ -351,6 +377,13 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
         if skill_file is not None and not skill_file.is_file():
             problems.append(f"{path}:{located.line_of((*loc, 'path'))}: {_dotted((*loc, 'path'))}: "
                             f"skill file not found: {skill_file}")
+        elif skill_file is not None:
+            try:
+                skill_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(f"{path}:{located.line_of((*loc, 'path'))}: "
+                                f"{_dotted((*loc, 'path'))}: skill file {skill_file} cannot be "
+                                f"read as UTF-8 text: {exc}")
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
     return config

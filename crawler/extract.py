@@ -106,6 +106,20 @@ def extract_html(html: str, select: str | None = None, drop: tuple[str, ...] = (
     return Extracted(title, text + "\n" if text else "")
 
 
+def check_css_selector(selector: str) -> str:
+    """``selector`` if lexbor can match with it (every comma-separated part), else a
+    ValueError saying what is wrong: checked when sources.yaml is read, not mid-run."""
+    probe = LexborHTMLParser("<p></p>")
+    for part in selector.split(","):
+        if not part.strip():
+            raise ValueError(f"empty part in CSS selector {selector!r}")
+        try:
+            probe.css_first(part.strip())
+        except Exception as exc:  # selectolax raises its own SelectolaxError (or ValueError)
+            raise ValueError(f"invalid CSS selector {part.strip()!r}: {exc}") from None
+    return selector
+
+
 def parse_html(html: str) -> LexborHTMLParser:
     """lexbor's parse of ``html``. Its own function so that a profile tells the C parser
     (most of an extraction's time) apart from the rendering around it."""

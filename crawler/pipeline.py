@@ -120,6 +120,10 @@ class RunOutcome:
 
 
 def select_sources(config: Config, names: list[str] | None) -> list[SourceConfig]:
+    """The sources a run crawls: ``names``, or every configured one (at least one)."""
+    if not config.typed_sources:
+        raise ConfigError([f"{config.where('sources')}: sources: no source is configured "
+                           "(see `docwatch init` for a starter sources.yaml)"])
     if not names:
         return list(config.typed_sources)
     known = {s.name for s in config.typed_sources}

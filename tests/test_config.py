@@ -161,12 +161,14 @@ def test_duplicate_source_name_names_the_first_line():
         "sources:\n"
         "  - name: quill\n"
         "    kind: exdoc\n"
+        "    urls: [https://example.invalid/quill/]\n"
         "  - name: quill_live\n"
         "    kind: exdoc\n"
+        "    urls: [https://example.invalid/quill_live/]\n"
         "  - kind: exdoc\n"
         "    name: quill\n"
     )
-    assert problem.startswith("sources.yaml:7: sources[2].name: ")
+    assert problem.startswith("sources.yaml:9: sources[2].name: ")
     assert "duplicate source name 'quill' (first on line 2)" in problem
 
 
@@ -326,3 +328,74 @@ def test_cli_unknown_source_exits_2_naming_it_and_creates_no_database(in_tmp: Pa
     assert "(configured: quill)" in result.stderr
     assert not db.parent.exists()
     assert not (in_tmp / "reports").exists()
+
+
+# --- what can be checked is checked when the file is read (not mid-run) ---------------------
+
+PAGE_SOURCE = ("sources:\n"
+               "  - name: news\n"
+               "    kind: page\n"
+               "    urls: [https://example.invalid/news.html]\n")
+
+
+def test_an_invalid_css_selector_is_refused_at_load_time_with_its_line():
+    problem = only_problem(PAGE_SOURCE + "    select: 'main >'\n")
+    assert problem == ("sources.yaml:5: sources[0].select: invalid CSS selector 'main >': "
+                       "Can't parse CSS selector.")
+
+
+def test_a_feed_selector_is_checked_too():
+    problem = only_problem("sources:\n  - name: blog\n    kind: feed\n"
+                           "    urls: [https://example.invalid/feed.xml]\n"
+                           "    select: 'article,'\n")
+    assert problem == ("sources.yaml:5: sources[0].select: empty part in CSS selector "
+                       "'article,'")
+
+
+@pytest.mark.parametrize(("source", "field", "line"), [
+    ("  - name: docs\n    kind: exdoc\n    urls: []\n", "urls", 4),
+    ("  - name: docs\n    kind: exdoc\n", "urls", 2),
+    ("  - name: hex\n    kind: hexpm\n    packages: []\n", "packages", 4),
+])
+def test_a_source_with_nothing_to_crawl_is_refused(source, field, line):
+    problem = only_problem("sources:\n" + source)
+    assert problem == f"sources.yaml:{line}: sources[0].{field}: nothing to crawl (empty)"
+
+
+def test_a_report_dir_that_is_a_file_is_refused(in_tmp):
+    (in_tmp / "reports").write_text("not a folder")
+    problem = only_problem(PAGE_SOURCE + "report:\n  dir: reports\n")
+    assert problem == "sources.yaml:6: report.dir: reports is a file, not a folder"
+
+
+def test_a_key_that_is_not_a_plain_value_is_a_config_error_not_a_traceback():
+    problem = only_problem("sources:\n  - ? [a, b]\n    : 1\n")
+    assert problem == "sources.yaml:2: sources[0]: a key must be a plain value, not a list"
+
+
+def test_an_alias_bomb_is_refused_quickly():
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+    for level in "bcdefghi":
+        previous = chr(ord(level) - 1)
+        bomb += f"{level}: &{level} [{', '.join(['*' + previous] * 9)}]\n"
+    problem = only_problem(bomb + PAGE_SOURCE)
+    assert problem.startswith("sources.yaml:")
+    assert problem.endswith("more than 200,000 values once its aliases are expanded "
+                            "(an alias bomb?)")
+
+
+def test_a_skill_file_that_is_not_utf8_is_refused_at_load_time(in_tmp):
+    skill = in_tmp / "skills" / "legacy" / "SKILL.md"
+    skill.parent.mkdir(parents=True)
+    skill.write_bytes(b"---\nname: legacy\n---\nCaf\xe9 au lait\n")
+    problem = only_problem(PAGE_SOURCE + "skills:\n  - name: legacy\n"
+                           "    path: skills/legacy/SKILL.md\n")
+    assert problem.startswith("sources.yaml:7: skills[0].path: skill file "
+                              "skills/legacy/SKILL.md cannot be read as UTF-8 text: ")
+
+
+def test_crawling_a_configuration_without_sources_is_refused(in_tmp):
+    Path("sources.yaml").write_text("skills: []\n")
+    result = CliRunner().invoke(cli, ["crawl", "--db", f"sqlite:///{in_tmp}/db.sqlite3"])
+    assert result.exit_code == 2
+    assert "sources.yaml: sources: no source is configured" in result.output

@@ -97,9 +97,15 @@ def count(db: str, sql: str) -> int:
 
 def wait_for(db: str, sql: str, at_least: int, timeout: float = 30) -> None:
     engine = create_engine(db)
+    # Connecting to a SQLite file that is not there yet would create it, empty: the
+    # run would then refuse it (an empty file is not a docwatch database).
+    file = Path(db.removeprefix("sqlite:///")) if db.startswith("sqlite:///") else None
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if file is not None and not (file.is_file() and file.stat().st_size):
+                time.sleep(0.02)
+                continue
             try:
                 with engine.connect() as connection:
                     if connection.execute(text(sql)).scalar_one() >= at_least:

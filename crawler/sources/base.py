@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from crawler import hexdocs
+from crawler.extract import check_css_selector
 from crawler.http import Fetcher, Validators
 from crawler.types import Item, ItemMeta
 
@@ -44,6 +45,8 @@ def package_of(url: str) -> str:
 
 # Validated item by item, so an error names the entry: ``sources[0].urls[2]``.
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+# A selector lexbor can match with, checked when the configuration is read.
+CssSelector = Annotated[str, AfterValidator(check_css_selector)]
 
 
 class HistoryConfig(BaseModel):

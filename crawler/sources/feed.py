@@ -22,6 +22,7 @@ from crawler.http import FetchError, Response
 from crawler.sources.base import (
     BaseSource,
     CrawlContext,
+    CssSelector,
     Document,
     Emit,
     Failure,
@@ -37,7 +38,7 @@ class FeedConfig(SourceConfig):
     kind: str = "feed"
     # Fetch each new entry's page and extract its article, so keywords see the whole post.
     fetch_entries: bool = False
-    select: str = DEFAULT_ARTICLE
+    select: CssSelector = DEFAULT_ARTICLE
     # Hosts besides the feed's own whose entry pages may be fetched.
     allow_hosts: list[str] = []
     # A feed with no entries on this many runs in a row is reported as a probable breakage.

@@ -16,6 +16,7 @@ from crawler.http import FetchError
 from crawler.sources.base import (
     BaseSource,
     CrawlContext,
+    CssSelector,
     Document,
     Emit,
     Failure,
@@ -30,7 +31,7 @@ PAGE_CHROME = ("script", "style", "nav", "header", "footer", "noscript")
 
 class PageConfig(SourceConfig):
     kind: str = "page"
-    select: str | None = None
+    select: CssSelector | None = None
     # Regular expressions; a normalised line matching one is dropped (dates, counters).
     ignore: list[str] = []
 
