@@ -27,7 +27,7 @@ from crawler.http import Fetcher, FetchSettings, FetchStats
 from crawler.report import Report, build_report, publish
 from crawler.report.deliver import deliver
 from crawler.sources import SOURCE_KINDS, make_source
-from crawler.sources.base import CrawlContext, Listing, SourceConfig
+from crawler.sources.base import CrawlContext, Failure, Listing, SourceConfig
 from crawler.store.db import (
     checkpoint,
     database_url,
@@ -297,13 +297,24 @@ async def _crawl_source(fetcher: Fetcher, source: SourceConfig, recorder: Source
                         progress: Progress, cpu: Offloader) -> None:
     ctx = CrawlContext(fetcher, recorder.validators_for, recorder.has_page, recorder.page_meta,
                        recorder.state, cpu.run)
+    crawler = make_source(source)
     try:
-        async for result in make_source(source).crawl(ctx):
+        async for result in crawler.crawl(ctx):
             recorder.record(result)
             if isinstance(result, Listing):
                 progress.listed(source.name, len(result.urls))
             else:
                 progress.advanced(source.name)
+    except DBAPIError:
+        raise  # the database itself: no source can be recorded (the CLI says so)
+    except Exception as exc:
+        # One source's bug must not cost the others their night, nor the report its
+        # facts: the source ends here, its failure is a fetch problem of the report.
+        log.exception("source %s crashed", source.name)
+        where = next(iter(crawler.probe_urls()), source.name)
+        recorder.record(Failure(where, f"docwatch could not crawl this source "
+                                       f"({type(exc).__name__}: {exc}); the other sources "
+                                       "were crawled", page=False))
     finally:
         recorder.flush()  # an interrupted run keeps every page it finished
     recorder.finish()

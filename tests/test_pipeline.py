@@ -371,3 +371,37 @@ def test_a_keyboard_interrupt_from_the_callers_handler_records_the_run_as_interr
     assert [tuple(row) for row in query(database_url, "select status, message from runs")] == [
         ("interrupted", "stopped by KeyboardInterrupt before every page was checked")]
     assert query(database_url, "select count(*) from run_lock")[0][0] == 0
+
+
+def test_a_source_that_crashes_fails_alone_and_the_report_is_written(tmp_path, site,
+                                                                      monkeypatch):
+    from crawler.sources import SOURCE_KINDS
+    from crawler.sources.base import BaseSource, Document, SourceConfig
+
+    class BrokenConfig(SourceConfig):
+        kind: str = "broken"
+
+    class BrokenSource(BaseSource):
+        """A kind with a bug: it yields one page, then raises."""
+
+        kind = "broken"
+        Config = BrokenConfig
+
+        async def crawl_one(self, ctx, target, emit) -> None:
+            await emit(Document(target, "First", "# First\n", target))
+            raise RuntimeError("a bug in this kind")
+
+    monkeypatch.setitem(SOURCE_KINDS, "broken", BrokenSource)
+    path = write_demo_config(tmp_path, site.base_url, sources=(
+        "  - name: flaky\n    kind: broken\n    urls: [https://flaky.invalid/a.html]\n"))
+
+    outcome = crawl(load_config(path), date=DAY1, database=db_url(tmp_path))
+
+    from crawler.types import RunStatus
+
+    assert outcome.status == RunStatus.COMPLETED
+    assert outcome.tallies["lumen-docs"].errors == 0 and outcome.tallies["lumen-docs"].checked
+    data = json.loads(outcome.report_paths[1].read_text())
+    [problem] = [e for e in data["errors"] if e["source"] == "flaky"]
+    assert problem["error"] == ("docwatch could not crawl this source (RuntimeError: a bug in "
+                                "this kind); the other sources were crawled")

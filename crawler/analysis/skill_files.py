@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from crawler.config import Config
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,14 @@ def read_skill_files(config: Config) -> tuple[SkillFile, ...]:
     files = []
     for skill in config.skills:
         path = config.skill_path(skill)
-        if path is not None and path.is_file():
+        if path is None or not path.is_file():
+            continue
+        try:
             files.append(SkillFile(skill.name, path, path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            # Checked when the configuration was read; changed since: this skill only.
+            log.warning("skill %s: %s cannot be read as UTF-8 text (%s); not checked",
+                        skill.name, path, exc)
     return tuple(files)
 
 
