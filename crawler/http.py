@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 from protego import Protego
 
+from crawler.decoding import Decoder, DecodingError
 from crawler.errors import DocwatchError
 
 log = logging.getLogger(__name__)
@@ -570,12 +571,19 @@ class Fetcher:
                                  attempt, status)
             chunks: list[bytes] = []
             size = 0
-            async for chunk in r.aiter_bytes():
-                size += len(chunk)
-                if size > s.max_bytes:
-                    raise FetchError(url, f"response too large (over {s.max_bytes} bytes "
-                                     "after decompression)", attempt, status)
-                chunks.append(chunk)
+            try:
+                decoder = Decoder(r.headers.get("content-encoding", ""), s.max_bytes)
+                async for raw in r.aiter_raw():  # decoded here, each layer capped
+                    chunk = decoder.feed(raw)
+                    size += len(chunk)
+                    if size > s.max_bytes:
+                        raise DecodingError(f"over {s.max_bytes} bytes", too_large=True)
+                    chunks.append(chunk)
+            except DecodingError as exc:
+                problem = (f"response too large (over {s.max_bytes} bytes after "
+                           "decompression)" if exc.too_large
+                           else f"response undecodable ({exc.message})")
+                raise FetchError(url, problem, attempt, status) from None
             self.stats.bytes_received += r.num_bytes_downloaded
             if status == 304:
                 self.stats.not_modified += 1
