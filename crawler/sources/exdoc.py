@@ -584,10 +584,6 @@ def _moved_root(configured: str, entry: Response) -> str:
     return urljoin(entry.final_url, "./")
 
 
-def _moved(configured: str, root: str) -> str | None:
-    return configured if root != configured else None
-
-
 def _check_inside(root: str, url: str) -> None:
     if not url.startswith(root):
         raise FetchError(url, f"outside the package root {root}")
