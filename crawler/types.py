@@ -49,8 +49,11 @@ class NoticeKind(StrEnum):
     """What the docs say became of a term."""
 
     DEPRECATED = "deprecated"
+    SOFT_DEPRECATED = "soft-deprecated"  # still works, no warning: the docs prefer another
     REMOVED = "removed"
+    RENAMED = "renamed"
     REPLACED = "replaced"
+    CHANGED = "changed"  # the docs' own example of it changed (snippet drift)
 
 
 class TermKind(StrEnum):

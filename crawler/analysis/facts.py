@@ -136,6 +136,18 @@ class LastTaught:
 
 
 @dataclass(frozen=True)
+class SnippetChange:
+    """A code line of a docs page that an edit took away (snippet drift): the old line,
+    the current line that took its place (None: nothing like it), and the hunk."""
+
+    url: str
+    section: str
+    old: str
+    new: str | None
+    hunk: str
+
+
+@dataclass(frozen=True)
 class DocsFacts:
     """What the current docs hold that tells a term was retired."""
 
@@ -143,3 +155,5 @@ class DocsFacts:
     notices: tuple[PageNotice, ...] = ()
     # Attributes and mix tasks the docs stopped teaching (crawler.analysis.queries.gone_terms).
     gone: tuple[LastTaught, ...] = ()
+    # Code lines the current docs changed (crawler.analysis.drift).
+    snippets: tuple[SnippetChange, ...] = ()

@@ -45,8 +45,10 @@ def check_skills(files: Iterable[SkillFile],
 
 
 # How a stale line's kind reads after the term: "Floki was replaced".
-VERBS = {NoticeKind.DEPRECATED: "is deprecated", NoticeKind.REMOVED: "was removed",
-         NoticeKind.REPLACED: "was replaced"}
+VERBS = {NoticeKind.DEPRECATED: "is deprecated",
+         NoticeKind.SOFT_DEPRECATED: "is soft-deprecated",
+         NoticeKind.REMOVED: "was removed", NoticeKind.RENAMED: "was renamed",
+         NoticeKind.REPLACED: "was replaced", NoticeKind.CHANGED: "changed in the docs"}
 
 
 def describe(stale: StaleLine) -> str:
