@@ -29,10 +29,12 @@ import yaml
 
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
 from crawler.analysis.findings import docs_findings
+from crawler.analysis.owners import Namespaces
 from crawler.analysis.queries import DISAPPEARING_KINDS
 from crawler.analysis.skill_files import SkillFile
 from crawler.analysis.stale import StaleLine, check_skills
-from crawler.vocab import Notice, is_changelog, notices, parse_vocabulary, vocabulary
+from crawler.notices import Notice, notices
+from crawler.vocab import is_changelog, parse_vocabulary, vocabulary
 
 DATA = Path(__file__).parent / "data"
 # The classes of evidence, in the order the table shows them.
@@ -243,14 +245,26 @@ def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
                                             -len(pattern.findall(p.old or "")), p.url))
         old = best.old or ""
         gone.append(LastTaught(term, best.url, _first_heading(old) or best.title, old))
-    return DocsFacts(tuple(page_notices), tuple(gone))
+    taught: dict[str, set[str]] = {}
+    guides: dict[str, set[str]] = {}
+    for page in by_url:
+        terms = vocabulary(page.text)
+        taught.setdefault(page.package, set()).update(terms)
+        if not is_changelog(page.url, page.title):
+            guides.setdefault(page.package, set()).update(terms)
+    return DocsFacts(tuple(page_notices), tuple(gone),
+                     {p: frozenset(t) for p, t in taught.items()},
+                     {p: frozenset(t) for p, t in guides.items()})
 
 
 def evaluate_case(case: Case) -> list[Outcome]:
     """Each labelled line of ``case`` with what ``check_skills`` flags on it."""
     text = "\n".join(label.text for label in case.labels)
-    skill = SkillFile(case.id, Path(f"{case.id}/SKILL.md"), text)
-    stale = check_skills([skill], docs_findings(docs_facts_of(case.pages)))[case.id]
+    # The skill watches the docs of the case, as a skill about them would.
+    watches = tuple(sorted({f"https://hexdocs.pm/{p.package}/*" for p in case.pages}))
+    skill = SkillFile(case.id, Path(f"{case.id}/SKILL.md"), text, watches)
+    facts = docs_facts_of(case.pages)
+    stale = check_skills([skill], docs_findings(facts), Namespaces.of(facts.taught))[case.id]
     return [Outcome(case.id, case.klass, label,
                     tuple(s for s in stale if s.line == number))
             for number, label in enumerate(case.labels, start=1)]
