@@ -46,7 +46,11 @@ VERBS: tuple[tuple[NoticeKind, re.Pattern[str]], ...] = (
         r"\b(?:has|have|had)(?: now)? been\s+(?:replaced|superseded)\b(?=\s+(?:by|with)\b)|"
         r"\b(?:was|were|got|is now|are now)\s+(?:replaced|superseded)\b(?=\s+(?:by|with)\b)",
         re.I)),
-    (NoticeKind.DEPRECATED, re.compile(r"\bwill be removed\b|\bis scheduled for removal\b|"
+    # "will be removed in v2 / in a future release"; without a time it is what happens
+    # at run time ("the key will be removed from the flash").
+    (NoticeKind.DEPRECATED, re.compile(r"\bwill be removed\b(?=\s+(?:in|by|with|before|soon|"
+                                       r"from (?:the|a) (?:next|future)))|"
+                                       r"\bis scheduled for removal\b|"
                                        r"\bno longer (?:needed|necessary|required|recommended)\b",
                                        re.I)),
     (NoticeKind.REMOVED, re.compile(
@@ -60,8 +64,9 @@ VERBS: tuple[tuple[NoticeKind, re.Pattern[str]], ...] = (
 )
 # "`X` deprecated in favor of", "`X` (deprecated)", "- `X` removed": a bare participle
 # right after the subject's code, in a bullet or a parenthesis.
-PARTICIPLE = re.compile(r"`[^`]+`[^.;`]{0,50}?[\s(,]((?:soft[- ]?)?deprecated|removed|dropped)\b",
-                        re.I)
+PARTICIPLE = re.compile(r"^\s*[-*]\s*(?:\[[^\]]*\]\s*)?(?:the\s+)?`[^`]+`(?:\s+[a-z]+)?[\s(,]+"
+                        r"((?:soft[- ]?)?deprecated|removed|dropped)\b|"
+                        r"`[^`]+`\s*\(((?:soft[- ]?)?deprecated|removed)\)", re.I)
 # A changelog bullet opening with an imperative (an optional "[scope]" tag first).
 IMPERATIVE = re.compile(
     r"^\s*(?:[-*]\s*)?(?:\[[^\]]*\]\s*)?(?P<verb>soft[- ]?deprecate[sd]?|deprecate[sd]?|"
@@ -69,6 +74,7 @@ IMPERATIVE = re.compile(
 IMPERATIVE_KIND = {"soft": NoticeKind.SOFT_DEPRECATED, "deprec": NoticeKind.DEPRECATED,
                    "remov": NoticeKind.REMOVED, "drop": NoticeKind.REMOVED,
                    "renam": NoticeKind.RENAMED, "replac": NoticeKind.REPLACED}
+IMPERATIVE_STOP = re.compile(r"(?i)\s(?:to|with|by|in favou?r of|as)\s+`|[;]|,\s|\.\s|\(")
 USE_INSTEAD = re.compile(r"\b(?:use|prefer|call|write|pass|set|configure)\s+`([^`]+)`[^`.;]{0,40}?"
                          r"\binstead of\s+(?:the\s+)?`([^`]+)`", re.I)
 Y_REPLACES_X = re.compile(r"`([^`]+)`\s+(?:now\s+)?(?:replaces|supersedes)\s+(?:the\s+)?`([^`]+)`",
@@ -87,6 +93,7 @@ NOTICE_HEADING = (
     (NoticeKind.REMOVED, re.compile(r"(?i)\bremov(?:als?|ed)\b")),
     (NoticeKind.CHANGED, re.compile(r"(?i)\b(?:backwards?[- ]incompatible|breaking)\b")),
 )
+BUG_FIXES = re.compile(r"(?i)\bbug ?fix|\bfixe[sd]\b|\binternal")
 MOVING_HEADING = re.compile(r"(?i)^(?:moving|migrating|switching|upgrading) from (.+?) to (.+)$")
 # A subject that starts with a gerund retires a usage ("Passing a list to `cast/3`").
 GERUND_SUBJECT = re.compile(r"^(?:[-*]\s*)?(?:\[[^\]]*\]\s*)?(?:the\s+)?([A-Za-z]+ing)\b")
@@ -97,24 +104,30 @@ USAGE_GERUNDS = frozenset({"passing", "calling", "using", "giving", "defining", 
 SCOPE_WORD = re.compile(r"\s(?:of|for|to|in|on|inside|from|when (?:passed|given) to|"
                         r"when calling|with)\s", re.I)
 SENTENCE_BREAK = re.compile(r"(?<=[.;!?])\s+(?=[A-Z`\[>])")
+# The last run of code spans of a clause: "selectors (`fl-contains`, `fl-icontains`)".
+TRAILING_SPANS = re.compile(r"(`[^`]+`(?:\s*(?:,|and|or)\s*`[^`]+`)*)[^`]*$")
+SUBORDINATE = re.compile(r"(?i)^\W*(?:if|when|once|unless|while|after|before)\b[^,]*,\s+")
+# A gerund's object that is one code span and nothing else (a parenthesis aside).
+ONLY_SPAN = re.compile(r"^\s*(?:the\s+)?`[^`]+`(?:\s+(?:package|dependency|module|library))?"
+                       r"(?:\s*\([^)]*\))?\s*$", re.I)
 RELATIVE = re.compile(r",?\s+(?:which|that|who)\s*$", re.I)
 # Nouns that say what a bare code word names: "the `show` attribute", "`longPoll` option".
-NAME_NOUN = re.compile(r"^\s*(?:option|attribute|attr|assign|setting|configuration|config|"
-                       r"key|flag|switch|parameter|param|argument|field|binding|event|hook|"
-                       r"callback|package|npm package|dependency|module attribute|value|"
-                       r"function|macro|helper|component|slot|directive|property|"
-                       r"environment variable)s?\b", re.I)
+NAME_NOUN = re.compile(r"^\s*(?:option|attribute|attr|setting|configuration|config|flag|switch|"
+                       r"binding|hook|callback|package|npm package|dependency|module attribute|"
+                       r"component|slot|directive|property|environment variable)s?\b", re.I)
 PLAIN_WORD = re.compile(r"^[a-z]+$")
+HYPHENATED = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 CAMEL = re.compile(r"^[a-z]+(?:[A-Z][a-z0-9]*)+$")
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*[?!]?$")
-NPM_PACKAGE = re.compile(r"^(?:@[a-z0-9-]+/)?[a-z][a-z0-9._-]*$")
+NPM_PACKAGE = re.compile(r"^(?:@[a-z0-9-]+/)?[a-z][a-z0-9._-]*[a-z0-9]$")
 COMMAND = re.compile(r"^(?:npm|npx|yarn|pnpm|bun|node|elixir|iex)\s+\S")
 FLAG = re.compile(r"^(--?[a-z][a-z0-9-]*)(?:[ =].*)?$")
-MODULE_ATTRIBUTE = re.compile(r"^@([a-z_][a-z0-9_]*)(?:\s.*)?$")
+MODULE_ATTRIBUTE = re.compile(r"^@([a-z_][a-z0-9_]*)$")
 CONFIG_KEY = re.compile(r"^config\s+:([a-z_][a-z0-9_]*)\s*,\s*(?:[A-Z][\w.]*\s*,\s*)?"
                         r":?([a-z_][a-z0-9_]*)\b")
 KEYWORD_PAIR = re.compile(r"^([a-z_][a-z0-9_]*[?!]?):\s+(.+)$")
 USE_MODULE = re.compile(r"^use\s+([A-Z][\w.]*)")
+EXAMPLE_CALL = re.compile(r"^(?:[A-Z][\w.]*\.)?([a-z_][a-z0-9_]*[?!]?)\((.*)\)$")
 SIGNATURE_HEADING = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*[?!]?)\((?P<args>.*)\)\s*$")
 THIS_THING = re.compile(r"^\s*(?:>\s*)?this (?:function|macro|callback|module|type)\b", re.I)
 VERSION = re.compile(r"\bv?(\d+)\.(\d+)(?:\.\d+)?(?:-[\w.]+)?\b")
@@ -157,25 +170,29 @@ ARG_WORDS = (
 class Shape:
     """A way of calling a function that the docs retire.
 
-    ``arg``: some argument after the first (the subject of a pipe) is of that kind.
+    ``arg``: some argument is of that kind (a string: the first literal argument).
     ``option``: the call passes that keyword option; with ``arg`` it is the option's
     value that must be of the kind. ``example``: the docs' own example call, its
-    arguments as written (``_`` and variables match anything, literals themselves).
+    arguments as written (``_`` and variables match anything, a literal argument any
+    literal of its kind, literals inside a tuple or list themselves). ``value``: the
+    retired value of ``option``, matched the same way.
     """
 
     arg: str | None = None
     option: str | None = None
     example: tuple[str, ...] | None = None
+    value: str | None = None  # the option's value as the docs write it: `opt: {:x, _}`
 
     def as_dict(self) -> dict[str, object]:
         return {"arg": self.arg, "option": self.option,
-                "example": list(self.example) if self.example is not None else None}
+                "example": list(self.example) if self.example is not None else None,
+                "value": self.value}
 
     @classmethod
     def from_dict(cls, d: dict) -> Shape:
         example = d.get("example")
         return cls(d.get("arg"), d.get("option"),
-                   tuple(example) if example is not None else None)
+                   tuple(example) if example is not None else None, d.get("value"))
 
 
 @dataclass(frozen=True)
@@ -220,9 +237,10 @@ class Notice:
 # -- subjects: which code names which term -----------------------------------------------
 
 
-def subject_term(code: str, after: str = "") -> Term | None:
+def subject_term(code: str, after: str = "", strong: bool = False) -> Term | None:
     """The term a code span of a notice names; ``after`` is the text that follows it
-    (a noun such as "option" tells what a bare word is)."""
+    (a noun such as "option" tells what a bare word is). ``strong``: the span is the
+    object of "Rename", "Remove", "renamed to" (an API name, whatever its spelling)."""
     code = code.strip()
     term = classify(code) or (Term(code, TermKind.MODULE)
                               if re.match(r"^[A-Z][A-Za-z0-9]*$", code) else None)
@@ -242,9 +260,12 @@ def subject_term(code: str, after: str = "") -> Term | None:
         return Term(f":{match.group(1)}", TermKind.OPTION)
     if match := USE_MODULE.match(code):
         return Term(match.group(1), TermKind.MODULE)
+    if CAMEL.match(code) or HYPHENATED.match(code) or ("/" in code and NPM_PACKAGE.match(code)):
+        return Term(code, TermKind.NAME)  # spelled like an API: `longPollFallback`
     noun = NAME_NOUN.match(after) is not None
-    if CAMEL.match(code) or (noun and (IDENT.match(code) or NPM_PACKAGE.match(code))):
-        return Term(code, TermKind.NAME)
+    if (noun or strong) and (IDENT.match(code) or NPM_PACKAGE.match(code)) and (
+            noun or not PLAIN_WORD.match(code)):
+        return Term(code, TermKind.NAME)  # "the `show` attribute", "Rename `debug_tags`"
     return None
 
 
@@ -254,8 +275,8 @@ def _is_api_module(text: str) -> bool:
     return text[:1].isupper()
 
 
-def _spans(text: str) -> list[tuple[re.Match[str], Term | None]]:
-    return [(m, subject_term(m.group(1), text[m.end():m.end() + 40]))
+def _spans(text: str, strong: bool = False) -> list[tuple[re.Match[str], Term | None]]:
+    return [(m, subject_term(m.group(1), text[m.end():m.end() + 40], strong))
             for m in INLINE_CODE.finditer(text)]
 
 
@@ -282,6 +303,7 @@ class _Context:
     changelog: bool
     module: str | None  # the page's module (a module page), for "This function"
     heading_kind: NoticeKind | None = None
+    bug_fixes: bool = False  # under "Bug fixes": an imperative there fixes, it retires nothing
     heading_term: Term | None = None  # the function a signature heading documents
     version: str | None = None
     found: list[Notice] = field(default_factory=list)
@@ -342,13 +364,14 @@ def _sentences(line: str) -> list[str]:
 def _heading(heading: str, section: str, context: _Context) -> None:
     context.heading_kind = next((kind for kind, pattern in NOTICE_HEADING
                                  if pattern.search(heading)), None)
+    context.bug_fixes = BUG_FIXES.search(heading) is not None
     version = VERSION.search(heading)
     if version and context.changelog and re.match(r"(?i)^\[?v?\d", heading):
         context.version = f"{version.group(1)}.{version.group(2)}"
     signature = SIGNATURE_HEADING.match(heading)
     context.heading_term = None
     if signature and context.module:
-        args = [a for a in _split_args(signature["args"]) if a]
+        args = [a for a in split_args(signature["args"]) if a]
         context.heading_term = Term(f"{context.module}.{signature['name']}/{len(args)}",
                                     TermKind.FUNCTION)
     if moving := MOVING_HEADING.match(heading.replace("`", "")):
@@ -371,7 +394,7 @@ def _sentence(sentence: str, section: str, context: _Context) -> None:
             _add(context, Notice(context.heading_term, kind, section, sentence.strip(),
                                  _replacement(sentence), version=context.version))
         return
-    if (match := USE_INSTEAD.search(sentence)) and (
+    if (match := USE_INSTEAD.search(sentence)) and not context.bug_fixes and (
             context.changelog or context.heading_kind or TIME_MARK.search(sentence)):
         # In a guide "use X instead of Y" is often plain advice (`insert!/2` instead of
         # `insert/2` to raise): it announces only with a word of time or version.
@@ -386,7 +409,8 @@ def _sentence(sentence: str, section: str, context: _Context) -> None:
             _add(context, Notice(old, NoticeKind.REPLACED, section, sentence.strip(),
                                  match.group(1), version=context.version))
         return
-    if (context.changelog or context.heading_kind) and (m := IMPERATIVE.match(sentence)):
+    if (context.changelog or context.heading_kind) and not context.bug_fixes and (
+            m := IMPERATIVE.match(sentence)):
         verb = m["verb"].lower()
         kind = next(k for stem, k in IMPERATIVE_KIND.items() if verb.startswith(stem))
         if kind == NoticeKind.REPLACED and not re.search(r"(?i)\b(?:with|by)\s+`", sentence):
@@ -398,11 +422,13 @@ def _sentence(sentence: str, section: str, context: _Context) -> None:
         _passive_or_object(sentence, match.start(), match.end(), kind, section, context)
         return
     heading = context.heading_kind
-    if match := PARTICIPLE.search(sentence):
-        word = match.group(1).lower()
+    if not context.bug_fixes and (match := PARTICIPLE.search(sentence)):
+        word = (match.group(1) or match.group(2)).lower()
         kind = NoticeKind.SOFT_DEPRECATED if word.startswith("soft") else \
             NoticeKind.DEPRECATED if word.startswith("deprec") else NoticeKind.REMOVED
-        _passive_or_object(sentence, match.start(1), match.end(1), kind, section, context)
+        group = 1 if match.group(1) else 2
+        _passive_or_object(sentence, match.start(group), match.end(group), kind, section,
+                           context)
         return
     if heading and heading != NoticeKind.CHANGED and re.match(r"^\s*[-*]\s", sentence):
         # A bare bullet under "Deprecations": "- `X` (use `Y`)", "- `phx-foo` binding".
@@ -441,27 +467,33 @@ def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeK
     imperative, whose object follows the verb)."""
     if imperative:
         rest = sentence[start:]
-        stop = re.search(r"(?i)\s(?:to|with|by|in favou?r of|as)\s+`|[;]|,\s|\.\s|\(", rest)
+        stop = IMPERATIVE_STOP.search(_masked(rest))
         subject, after = (rest[:stop.start()], rest[stop.start():]) if stop else (rest, "")
     else:
         subject, after = sentence[:start], sentence[end:]
         if rel := RELATIVE.search(subject):
-            # "Unlike `X`, which was removed, ...": the subject is what "which" stands for.
-            subject = subject[:rel.start()]
-            spans = INLINE_CODE.findall(subject)
-            subject = f"`{spans[-1]}`" if spans else ""
+            # "Unlike `X`, which was removed, ...": the subject is what "which" stands for,
+            # the clause before it.
+            last = TRAILING_SPANS.search(subject[:rel.start()])
+            subject = last.group(1) if last else ""
+        elif clause := SUBORDINATE.match(subject):
+            subject = subject[clause.end():]  # "If `x` is given, the key will be removed"
     gerund = GERUND_SUBJECT.match(subject.strip())
     if gerund and gerund.group(1).lower() in USAGE_GERUNDS:
-        _usage(subject, after, kind, sentence, section, context)
-        return
-    if gerund and gerund.group(1).lower().endswith("ing") and not INLINE_CODE.match(
-            subject.strip()) and gerund.group(1)[0].isupper():
-        return  # "Fixing", "Warning": a sentence about something else
+        only = ONLY_SPAN.match(subject.strip()[gerund.end():])
+        if not only:
+            _usage(subject, after, kind, sentence, section, context)
+            return
+        subject = only.group(0)  # "Using `X` is no longer necessary": X itself
+    elif gerund and gerund.group(1)[0].isupper():
+        return  # "Fixing …", "Warning …": a sentence about something else
     head, scope_text = _split_scope(subject)
     scope = _scope_terms(scope_text) + _after_scope(after)
+    strong = imperative or kind in (NoticeKind.RENAMED, NoticeKind.REPLACED)
     replacement = _replacement(after) if not imperative else _replacement(after or sentence)
     with_shape = re.match(r"(?i)^\W*(?:the\s+)?`[^`]+`\s+with\s", subject.strip())
-    terms = [t for _, t in _spans(head) if t is not None]
+    spans = _spans(head, strong)
+    terms = [t for _, t in spans if t is not None]
     value = _option_value(head)
     if value is not None:
         option, atom = value
@@ -472,13 +504,24 @@ def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeK
         # "`f/2` with a CSS selector as `:target` is deprecated": a usage of f.
         _usage(subject, after, kind, sentence, section, context)
         return
-    for term in terms:
+    for match, term in spans:
+        if term is None:
+            continue
+        shape = None
+        if term.kind == TermKind.OPTION and (pair := KEYWORD_PAIR.match(match.group(1))):
+            shape = Shape(option=pair.group(1), value=pair.group(2).strip())  # `opt: {:x, _}`
         own_scope = scope if term.kind in (TermKind.OPTION, TermKind.NAME,
                                            TermKind.FLAG) else ()
         if term.kind == TermKind.NAME and not own_scope and PLAIN_WORD.match(term.text):
             continue  # "the `config` key": a plain word needs a scope to judge a line by
         _add(context, Notice(term, kind, section, sentence.strip(), replacement, own_scope,
-                             version=context.version))
+                             shape, version=context.version))
+
+
+def _masked(text: str) -> str:
+    """``text`` with the inside of its code spans blanked: punctuation in code is not the
+    sentence's."""
+    return INLINE_CODE.sub(lambda m: "`" + " " * len(m.group(1)) + "`", text)
 
 
 def _split_scope(subject: str) -> tuple[str, str]:
@@ -515,6 +558,16 @@ def _usage(subject: str, after: str, kind: NoticeKind, sentence: str, section: s
         if options and (scope := _scope_terms(subject) + _after_scope(after)):
             # "Passing `:accept` as a string to `f/3`" names f only as code we skipped.
             functions = [t for t in scope if t.kind == TermKind.FUNCTION]
+        examples = [call for m, _ in spans if (call := EXAMPLE_CALL.match(m.group(1)))]
+        if not functions and examples:
+            # "Specifying layouts without modules, such as `put_layout(conn, :print)`":
+            # each example is a shape of the function it calls.
+            for call in examples:
+                args = tuple(a for a in split_args(call.group(2)) if a)
+                _add(context, Notice(Term(f"{call.group(1)}/{len(args)}", TermKind.FUNCTION),
+                                     kind, section, sentence.strip(), _replacement(after),
+                                     shape=Shape(example=args), version=context.version))
+            return
         if not functions:
             return
     function = functions[0]
@@ -522,11 +575,9 @@ def _usage(subject: str, after: str, kind: NoticeKind, sentence: str, section: s
     arg = next((k for pattern, k in ARG_WORDS if pattern.search(words)), None)
     example = None
     for match, term in spans:
-        code = match.group(1)
-        call = re.match(r"^(?:[A-Z][\w.]*\.)?([a-z_][a-z0-9_]*[?!]?)\((.*)\)$", code)
-        if (call and term is None) or (call and term and term.kind == TermKind.FUNCTION
-                                     and "/" not in term.text):
-            example = tuple(a.strip() for a in _split_args(call.group(2)))
+        call = EXAMPLE_CALL.match(match.group(1))
+        if call and (term is None or (term.kind == TermKind.FUNCTION and "/" not in term.text)):
+            example = tuple(a.strip() for a in split_args(call.group(2)))
     option = options[0].text[1:] if options else None
     if arg is None and option is None and example is None:
         arity = function.text.partition("/")[2]
@@ -537,8 +588,9 @@ def _usage(subject: str, after: str, kind: NoticeKind, sentence: str, section: s
                          shape=shape, version=context.version))
 
 
-def _split_args(args: str) -> list[str]:
-    """Top-level comma-separated arguments of a call's argument text."""
+def split_args(args: str) -> list[str]:
+    """Top-level comma-separated arguments of a call's argument text (an unclosed
+    bracket takes the rest)."""
     out, depth, start, quote = [], 0, 0, ""
     for i, ch in enumerate(args):
         if quote:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from crawler.notices import ArgKind, Shape, _split_args
+from crawler.notices import ArgKind, Shape, split_args
 
 CALL = re.compile(r"(?<![\w.:@])(?P<mod>(?:[A-Z][A-Za-z0-9]*\.)*[A-Z][A-Za-z0-9]*\.)?"
                   r"(?P<name>[a-z_][a-z0-9_]*[?!]?)(?P<open>\()")
@@ -68,7 +68,7 @@ class Call:
 
 def _keyword_parts(arg: str) -> list[str]:
     if arg.startswith("[") and arg.endswith("]"):
-        return _split_args(arg[1:-1])
+        return split_args(arg[1:-1])
     return [arg]
 
 
@@ -82,7 +82,7 @@ def calls_in(line: str) -> tuple[Call, ...]:
         if name in NOT_CALLS and not match["mod"]:
             continue
         close = _closing(line, match.end())
-        args = tuple(a for a in _split_args(line[match.end():close]) if a)
+        args = tuple(a for a in split_args(line[match.end():close]) if a)
         before = line[:match.start()]
         out.append(Call(_module(match["mod"]), name, args, match.start(),
                         min(close + 1, len(line)), piped=before.rstrip().endswith("|>"),
@@ -92,7 +92,7 @@ def calls_in(line: str) -> tuple[Call, ...]:
         if name in NOT_CALLS or any(c.start <= match.start("name") < c.end for c in out):
             continue
         rest = re.split(r"\s+do\s*$|\s*%>|\s+->", line[match.end():], maxsplit=1)[0]
-        args = tuple(a for a in _split_args(rest) if a)
+        args = tuple(a for a in split_args(rest) if a)
         start = match.start("mod") if match["mod"] else match.start("name")
         out.append(Call(_module(match["mod"]), name, args, start, match.end() + len(rest),
                         piped=line[:start].rstrip().endswith("|>"), parens=False))
@@ -157,6 +157,7 @@ def arg_kinds(arg: str) -> frozenset[str]:
 
 
 LITERAL = re.compile(r'^(?::[\w?!]+|"[^"]*"|\'[^\']*\'|-?\d[\d_.]*|true|false|nil)$')
+VARIABLE = re.compile(r"^[a-z_][\w?!]*$")
 
 
 def has_shape(call: Call, shape: Shape) -> bool:
@@ -167,6 +168,8 @@ def has_shape(call: Call, shape: Shape) -> bool:
         value = call.option(shape.option)
         if value is None:
             return False
+        if shape.value is not None:
+            return like(value, shape.value)
         return shape.arg is None or shape.arg in arg_kinds(value)
     if shape.arg is None:
         return True
@@ -181,14 +184,44 @@ def has_shape(call: Call, shape: Shape) -> bool:
     return any(shape.arg in arg_kinds(a) for a in positional)
 
 
+def like(written: str, pattern: str, top: bool = True) -> bool:
+    """Whether code ``written`` has the shape of the docs' ``pattern``: ``_`` and
+    variables match anything; a literal at the top matches any literal of its kind (the
+    docs' `put_layout(conn, :print)` stands for any atom), one inside a tuple or list
+    only itself (`{:constraint, _}`); tuples and lists element by element."""
+    written, pattern = written.strip(), pattern.strip()
+    if pattern == "_" or VARIABLE.match(pattern):
+        return True
+    if LITERAL.match(pattern):
+        if not top:
+            return written == pattern
+        return LITERAL.match(written) is not None and _literal_kind(written) == \
+            _literal_kind(pattern)
+    if keyword := KEYWORD_ARG.match(pattern):
+        other = KEYWORD_ARG.match(written)
+        return other is not None and other.group(1) == keyword.group(1) and like(
+            written[other.end():], pattern[keyword.end():], top)
+    for opening, closing in (("%{", "}"), ("{", "}"), ("[", "]")):
+        if pattern.startswith(opening) and pattern.endswith(closing):
+            if not (written.startswith(opening) and written.endswith(closing)):
+                return False
+            wanted = split_args(pattern[len(opening):-len(closing)])
+            got = split_args(written[len(opening):-len(closing)])
+            return len(wanted) == len(got) and all(
+                like(g, w, top=False) for g, w in zip(got, wanted, strict=True))
+    return " ".join(written.split()) == " ".join(pattern.split())
+
+
+def _literal_kind(literal: str) -> str:
+    if literal.startswith(":"):
+        return ArgKind.ATOM
+    if literal[0] in "\"'":
+        return ArgKind.STRING
+    return "number" if literal[0].isdigit() or literal[0] == "-" else literal
+
+
 def _like_example(call: Call, example: tuple[str, ...]) -> bool:
     args = call.args if not call.piped else ("_", *call.args)
     if len(args) != len(example):
         return False
-    for written, wanted in zip(args, example, strict=True):
-        wanted = wanted.strip()
-        if wanted == "_" or not LITERAL.match(wanted):
-            continue  # a variable or a placeholder in the docs' example
-        if written.strip() != wanted:
-            return False
-    return True
+    return all(like(written, wanted) for written, wanted in zip(args, example, strict=True))

@@ -23,11 +23,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from crawler.analysis.calls import Call, calls_in, has_shape
+from crawler.analysis.calls import Call, calls_in, has_shape, like
 from crawler.analysis.findings import Evidence, Finding
 from crawler.analysis.owners import MODULE_REF, Namespaces, line_owners
 from crawler.analysis.skill_files import SkillFile
 from crawler.hexdocs import package_of
+from crawler.notices import split_args
 from crawler.types import NoticeKind, TermKind
 from crawler.vocab import Term
 
@@ -130,6 +131,12 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
         uses = [(m.start(), term.kind not in UNOWNED_KINDS) for m in pattern.finditer(text)]
     if not uses:
         return False
+    if finding.shape is not None and term.kind == TermKind.OPTION:
+        # `opt: {:x, _}`: the option given that value, wherever it is written.
+        shape = finding.shape
+        return any(shape.value is None or like(value, shape.value)
+                   for value in _option_values(text, shape.option or term.text[1:])) and (
+            not finding.scope or any(_in_scope(line, at, finding.scope) for at, _ in uses))
     if finding.shape is not None:
         return any(_same_function(call, term) and has_shape(call, finding.shape)
                    for call in _calls_around(line))
@@ -179,6 +186,15 @@ def _same_function(call: Call, term: Term) -> bool:
     if call.module and module and call.module.rsplit(".", 1)[-1] != module.rsplit(".", 1)[-1]:
         return False
     return not arity_text or _arity_fits(call, int(arity_text))
+
+
+def _option_values(text: str, option: str) -> list[str]:
+    """The values ``option:`` is given on a line (each up to the end of its argument)."""
+    values = []
+    for match in re.finditer(rf"(?<![\w]){re.escape(option)}:\s+", text):
+        rest = text[match.end():]
+        values.append(split_args(rest)[0] if rest else "")
+    return values
 
 
 def _calls_around(line: _Line) -> tuple[Call, ...]:
