@@ -39,13 +39,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from crawler.analysis.facts import DocsFacts
 from crawler.analysis.queries import docs_facts
 from crawler.config import load_config
-from crawler.pipeline import crawl
+from crawler.pipeline import RunOutcome, crawl
 from crawler.store.db import open_database
 from crawler.store.models import Page
 from crawler.types import Item, PageStatus
@@ -71,6 +71,8 @@ DATES = {1: dt.date(2024, 11, 30), 2: dt.date(2026, 2, 23), 3: dt.date(2026, 2, 
 # The days whose docs a case can be judged against: the releases of day 2, those of day 6.
 JUDGED_DAYS = (2, 6)
 HEXDOCS = "hexdocs.pm"
+# How a fetch problem says a whole source failed (crawler.pipeline._crawl_source).
+CRASHED = "could not crawl this source"
 
 
 def default_world() -> Path:
@@ -197,7 +199,8 @@ def crawl_world(world: Path, folder: Path | None = None) -> WorldCrawl:
             config = load_config(config_path)
             for day in sorted(DATES):
                 _switch_day(base, day)
-                crawl(config, date=DATES[day], engine=engine)
+                outcome = crawl(config, date=DATES[day], engine=engine)
+                _refuse_crashed_sources(day, outcome)
                 if day in JUDGED_DAYS:
                     facts[day] = docs_facts(engine)
                     pages[day] = _current_pages(engine)
@@ -206,7 +209,16 @@ def crawl_world(world: Path, folder: Path | None = None) -> WorldCrawl:
     return WorldCrawl(base, facts, pages)
 
 
-def _current_pages(engine) -> frozenset[tuple[str, str]]:
+def _refuse_crashed_sources(day: int, outcome: RunOutcome) -> None:
+    # A source that crashed keeps its previous pages: the facts would be another day's.
+    crashed = [f"{e.source}: {e.error}" for e in (outcome.report.errors if outcome.report else ())
+               if CRASHED in e.error]
+    if crashed:
+        raise RuntimeError(f"day {day}: a docs source crashed, the crawl is not the "
+                           f"world's: {'; '.join(crashed)}")
+
+
+def _current_pages(engine: Engine) -> frozenset[tuple[str, str]]:
     with Session(engine) as session:
         urls = session.scalars(select(Page.url).where(Page.status == PageStatus.ACTIVE,
                                                       Page.item == Item.PAGE)).all()
