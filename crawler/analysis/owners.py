@@ -81,9 +81,11 @@ def _frozen(d: dict[str, set[str]]) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in d.items()}
 
 
-def line_owners(line: str, at: int, names: Namespaces) -> frozenset[str] | None:
+def line_owners(line: str, at: int, names: Namespaces,
+                subject: str | None = None) -> frozenset[str] | None:
     """The packages whose API the code at offset ``at`` of ``line`` uses (None: the
-    line does not say)."""
+    line does not say). ``subject`` is a module the question is about, which cannot
+    answer it (`Floki` in a line judged by LiveView's notice about Floki)."""
     if config := CONFIG_LINE.match(line):
         if config.group(1) in names.packages:
             return frozenset({config.group(1)})
@@ -91,6 +93,8 @@ def line_owners(line: str, at: int, names: Namespaces) -> frozenset[str] | None:
             return names.of_module(config.group(2))
     around = [c for c in calls_in(line) if c.start <= at < max(c.end, c.start + 1)]
     for call in reversed(around):  # the innermost call first
+        if subject is not None and call.module is not None and _names(call.module, subject):
+            continue
         if call.module is not None:
             owners = names.of_module(call.module)
             if owners is not None:
@@ -98,7 +102,15 @@ def line_owners(line: str, at: int, names: Namespaces) -> frozenset[str] | None:
         elif (owners := names.of_function(call.name)) is not None:
             return owners
     for match in MODULE_REF.finditer(line):
+        if subject is not None and _names(match.group(1), subject):
+            continue
         owners = names.of_module(match.group(1))
         if owners:
             return owners
     return None
+
+
+def _names(written: str, module: str) -> bool:
+    """Whether ``written`` is ``module`` or its last segments (an alias)."""
+    return module == written or module.endswith(f".{written}") or written.startswith(
+        f"{module}.")

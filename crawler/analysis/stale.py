@@ -126,9 +126,13 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
           packages: frozenset[str]) -> bool:
     term, text = finding.term, line.text
     if term.kind == TermKind.FUNCTION:
-        uses = _function_uses(term, pattern, text)
+        uses = _function_uses(term, pattern, text, finding.package)
     else:
-        uses = [(m.start(), term.kind not in UNOWNED_KINDS) for m in pattern.finditer(text)]
+        # A module of another library that the package's docs retire (LiveView's move
+        # from `Floki`) is that package's business only where the line is about it.
+        owned = term.kind not in UNOWNED_KINDS and (
+            term.kind != TermKind.MODULE or _owned(term.text, finding.package))
+        uses = [(m.start(), owned) for m in pattern.finditer(text)]
     if not uses:
         return False
     if finding.shape is not None and term.kind == TermKind.OPTION:
@@ -143,21 +147,29 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
     if finding.scope:
         return any(_in_scope(line, at, finding.scope)
                    or _in_module(line, at, finding.scope, names, packages) for at, _ in uses)
-    return any(owned or _tied(line, at, finding.package, names, packages)
+    subject = _module_of(term)
+    return any(owned or _tied(line, at, finding.package, names, packages, subject)
                for at, owned in uses)
 
 
-def _function_uses(term: Term, pattern: re.Pattern[str], text: str) -> list[tuple[int, bool]]:
-    """Where ``text`` uses the function ``term``, and whether the spelling says whose it
-    is (through a module) or not (a bare call, imported)."""
+def _owned(module: str, package: str | None) -> bool:
+    """Whether ``module`` is spelled as ``package``'s own (or there is no package)."""
+    return package is None or _spelled(module, package)
+
+
+def _function_uses(term: Term, pattern: re.Pattern[str], text: str,
+                   package: str | None) -> list[tuple[int, bool]]:
+    """Where ``text`` uses the function ``term``, and whether the spelling says it is
+    ``package``'s (through its module) or not (a bare call, imported)."""
     qualified, _, arity_text = term.text.partition("/")
     module, _, name = qualified.rpartition(".")
     arity = int(arity_text) if arity_text else None
+    owned = bool(module) and _owned(module, package)
     uses = []
     for match in pattern.finditer(text):
         call = next((c for c in calls_in(text) if c.start == match.start()), None)
         if call is None or _arity_fits(call, arity):
-            uses.append((match.start(), bool(module)))
+            uses.append((match.start(), owned))
     if module:
         for call in calls_in(text):
             if call.module is None and call.name == name and _arity_fits(call, arity):
@@ -258,17 +270,26 @@ def _unclosed(text: str) -> bool:
     return sum(text.count(c) for c in "([{") > sum(text.count(c) for c in ")]}")
 
 
+def _module_of(term: Term) -> str | None:
+    if term.kind == TermKind.MODULE:
+        return term.text
+    if term.kind == TermKind.FUNCTION:
+        return term.text.partition("/")[0].rpartition(".")[0] or None
+    return None
+
+
 def _tied(line: _Line, at: int, package: str | None, names: Namespaces,
-          packages: frozenset[str]) -> bool:
+          packages: frozenset[str], subject: str | None = None) -> bool:
     """Whether the use at ``at`` is of ``package``'s API: the line's call, else the code
-    block above, else the skill's packages say so."""
+    block above, else the skill's packages say so (``subject``: the module the finding
+    is about, which cannot tell)."""
     if package is None:
         return True  # not a package's docs: nothing to tell apart
-    owners = line_owners(line.text, at, names)
+    owners = line_owners(line.text, at, names, subject)
     for above in reversed(line.above):
         if owners is not None:
             break
-        owners = line_owners(above, len(above), names)
+        owners = line_owners(above, len(above), names, subject)
     if owners is None:
         return package in packages
     return package in owners
