@@ -27,11 +27,12 @@ needs_world = pytest.mark.skipif(not world_present(WORLD),
 
 # Today's measured figures (rounded down) of the world set, per class: the engine must
 # not fall below them. Raise a floor when the engine gets better; lower one only when
-# new cases make the set harder (say so in the commit). A class without lines is 1.0.
-RECALL_FLOOR = {"named": 1.0, "term-kinds": 0.0, "usage": 0.0, "drift": 1.0,
-                "disappeared": 0.30, "current": 0.20, "cross-package": 0.0, OVERALL: 0.19}
-PRECISION_FLOOR = {"named": 1.0, "term-kinds": 1.0, "usage": 1.0, "drift": 1.0,
-                   "disappeared": 1.0, "current": 0.25, "cross-package": 0.0, OVERALL: 0.73}
+# new cases make the set harder (a new file of cases: measure again, say so in the
+# commit). A class without lines scores 1.0.
+RECALL_FLOOR = {"named": 0.86, "term-kinds": 0.60, "usage": 0.07, "drift": 0.0,
+                "disappeared": 0.0, "current": 1.0, "cross-package": 1.0, OVERALL: 0.38}
+PRECISION_FLOOR = {"named": 1.0, "term-kinds": 0.92, "usage": 0.75, "drift": 1.0,
+                   "disappeared": 1.0, "current": 0.50, "cross-package": 1.0, OVERALL: 0.88}
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,8 @@ def test_the_world_cases_load_and_each_names_a_judged_day():
     cases = load_world_cases()
     assert cases
     assert {c.day for c in cases} <= set(JUDGED_DAYS)
-    assert all(any(label.stale for label in c.labels) for c in cases), \
-        "every case retires something"
+    # A case of current usage may hold clean lines only; every other retires something.
+    assert all(any(label.stale for label in c.labels) for c in cases if c.klass != "current")
 
 
 @needs_world
