@@ -246,9 +246,12 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
     from crawler.analysis.queries import docs_facts
     from crawler.analysis.skill_files import read_skill_files
     from crawler.analysis.stale import check_skills, describe
+    from crawler.store.refresh import refresh_notices
 
     config = _load(config_path)
-    facts = docs_facts(_open(database))
+    engine = _open(database)
+    refresh_notices(engine)  # notices read by an older docwatch, read again
+    facts = docs_facts(engine)
     stale = check_skills(read_skill_files(config), docs_findings(facts),
                          Namespaces.of(facts.taught))
     if as_json:
@@ -380,6 +383,7 @@ def report_command(config_path: Path, report_date: dt.date | None, since: dt.dat
     """Write the report of a date (--date), or of everything since a date (--since)."""
     from crawler import history
     from crawler.report import build_report, publish
+    from crawler.store.refresh import refresh_notices
 
     if (report_date is None) == (since is None):
         raise click.UsageError("give either --date or --since")
@@ -387,6 +391,7 @@ def report_command(config_path: Path, report_date: dt.date | None, since: dt.dat
         raise click.UsageError("--until goes with --since")
     config = _load(config_path)
     engine = _open(database)
+    refresh_notices(engine)  # notices read by an older docwatch, read again
     if report_date is not None:
         if not history.runs_on(engine, report_date):
             _fail(f"no run recorded on {report_date.isoformat()}; `docwatch runs` lists them")

@@ -20,7 +20,10 @@ from crawler.analysis.calls import calls_in
 from crawler.types import TermKind
 from crawler.vocab import parse_vocabulary
 
-MODULE_REF = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)*)(?![\w])")
+# A module named on a line: dotted, or CamelCase with two capitals at least (a single
+# capitalised word is as often an English one: "Plug the logger in").
+MODULE_REF = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+|"
+                        r"[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)(?![\w])")
 CONFIG_LINE = re.compile(r"^\s*config\s+:([a-z_][a-z0-9_]*)\s*,\s*(?:([A-Z][\w.]*)\s*,)?")
 # By convention the application's own modules: MyApp, MyAppWeb, HelloWeb.
 OWN_MODULE = re.compile(r"^(?:My[A-Z]\w*|\w+Web)(?:\.|$)")
@@ -57,20 +60,31 @@ class Namespaces:
 
     def of_module(self, module: str) -> frozenset[str] | None:
         """The packages ``module`` belongs to; empty: another library's; None: the
-        application's own module, which says nothing."""
+        application's own module, which says nothing.
+
+        A name spelling a package in two segments or more (``Phoenix.LiveView.JS``)
+        decides; then the packages whose docs teach it (``Phoenix.LiveViewTest``); then
+        one spelled by its first segment (``Phoenix.Router``); then an alias's last
+        segment (``Repo``)."""
         parts = module.split(".")
-        for k in range(len(parts), 0, -1):
-            spelled = "".join(parts[:k]).lower()
-            owners = frozenset(p for p in self.packages if p.replace("_", "") == spelled)
-            if owners:
+        if OWN_MODULE.match(module):
+            # The application's module: its last segment may still say what it is
+            # (`MyApp.Repo` is an Ecto repo, `MyAppWeb.Endpoint` a Phoenix endpoint).
+            return self.segments.get(parts[-1]) if len(parts) > 1 else None
+        for k in range(len(parts), 1, -1):
+            if owners := self._spelled(parts[:k]):
                 return owners
         if module in self.modules:
             return self.modules[module]
+        if owners := self._spelled(parts[:1]):
+            return owners
         if parts[-1] in self.segments:
             return self.segments[parts[-1]]
-        if OWN_MODULE.match(module):
-            return None
         return frozenset()
+
+    def _spelled(self, parts: list[str]) -> frozenset[str]:
+        spelled = "".join(parts).lower()
+        return frozenset(p for p in self.packages if p.replace("_", "") == spelled)
 
     def of_function(self, name: str) -> frozenset[str] | None:
         """The packages teaching a function called ``name`` (None: none does)."""

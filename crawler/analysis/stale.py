@@ -23,12 +23,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from crawler.analysis.calls import Call, calls_in, has_shape, like
+from crawler.analysis.calls import Call, arg_kinds, calls_in, has_shape, like
 from crawler.analysis.findings import Evidence, Finding
 from crawler.analysis.owners import MODULE_REF, Namespaces, line_owners
 from crawler.analysis.skill_files import SkillFile
 from crawler.hexdocs import package_of
-from crawler.notices import split_args
+from crawler.notices import Shape, split_args
 from crawler.types import NoticeKind, TermKind
 from crawler.vocab import Term
 
@@ -138,9 +138,16 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
     if finding.shape is not None and term.kind == TermKind.OPTION:
         # `opt: {:x, _}`: the option given that value, wherever it is written.
         shape = finding.shape
-        return any(shape.value is None or like(value, shape.value)
+        return any(_value_fits(value, shape)
                    for value in _option_values(text, shape.option or term.text[1:])) and (
             not finding.scope or any(_in_scope(line, at, finding.scope) for at, _ in uses))
+    if finding.shape is not None and term.kind == TermKind.MODULE:
+        # `use M` without an option it must now be given (on this line, not continued).
+        shape = finding.shape
+        use = re.search(rf"\buse\s+{re.escape(term.text)}\b(?P<rest>.*)$", text)
+        return bool(use and shape.absent and shape.option and not re.search(
+            rf"\b{re.escape(shape.option)}:", use["rest"]) and not use["rest"].rstrip(
+            ).endswith(","))
     if finding.shape is not None:
         return any(_same_function(call, term) and has_shape(call, finding.shape)
                    for call in _calls_around(line))
@@ -170,13 +177,13 @@ def _function_uses(term: Term, pattern: re.Pattern[str], text: str,
         call = next((c for c in calls_in(text) if c.start == match.start()), None)
         if call is None or _arity_fits(call, arity):
             uses.append((match.start(), owned))
-    if module:
-        for call in calls_in(text):
-            if call.module is None and call.name == name and _arity_fits(call, arity):
-                uses.append((call.start, False))
-        if arity is not None:
-            uses.extend((m.start(), False) for m in re.finditer(
-                rf"(?<![\w.]){re.escape(name)}/{arity}\b", text))
+    for call in calls_in(text):
+        # Called bare (imported), or as a function plug (`plug :put_layout, …`).
+        if call.module is None and call.name == name and _arity_fits(call, arity):
+            uses.append((call.start, False))
+    if module and arity is not None:  # named bare in prose: `input_kind/2`
+        uses.extend((m.start(), False) for m in re.finditer(
+            rf"(?<![\w.]){re.escape(name)}/{arity}\b", text))
     return uses
 
 
@@ -200,13 +207,32 @@ def _same_function(call: Call, term: Term) -> bool:
     return not arity_text or _arity_fits(call, int(arity_text))
 
 
+def _value_fits(value: str, shape: Shape) -> bool:
+    if shape.value is not None:
+        return like(value, shape.value)
+    return shape.arg is None or shape.arg in arg_kinds(value)
+
+
 def _option_values(text: str, option: str) -> list[str]:
     """The values ``option:`` is given on a line (each up to the end of its argument)."""
     values = []
     for match in re.finditer(rf"(?<![\w]){re.escape(option)}:\s+", text):
         rest = text[match.end():]
-        values.append(split_args(rest)[0] if rest else "")
+        values.append(split_args(rest[:_closing(rest)])[0] if rest else "")
     return values
+
+
+def _closing(text: str) -> int:
+    """Where the expression at the start of ``text`` ends: at a bracket it did not open."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return i
+    return len(text)
 
 
 def _calls_around(line: _Line) -> tuple[Call, ...]:
@@ -254,9 +280,11 @@ def _in_module(line: _Line, at: int, scope: tuple[Term, ...], names: Namespaces,
                packages: frozenset[str]) -> bool:
     """A module scope named in passing ("the `:x` option in `Phoenix.Router`") is met
     by any use of that module's package: the router's macros are called bare."""
+    prose = line.text[:at].count("`") % 2 == 1  # named in a sentence, not written in code
     for term in scope:
-        if term.kind == TermKind.MODULE and not term.text.startswith("use "):
-            owners = names.of_module(term.text) or frozenset()
+        if term.kind == TermKind.MODULE and (prose or not term.text.startswith("use ")):
+            # In code, `use M`'s option must be on `use M`; a sentence names it alone.
+            owners = names.of_module(term.text.removeprefix("use ")) or frozenset()
             if any(_tied(line, at, package, names, packages) for package in owners):
                 return True
     return False
