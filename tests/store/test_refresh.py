@@ -13,8 +13,8 @@ from tests.conftest import DATABASE_FILE, execute, query
 
 
 def _skills_check(project) -> list[str]:
-    result = CliRunner().invoke(cli, ["skills", "check", "--config",
-                                       str(project.config_path)])
+    result = CliRunner().invoke(cli, ["skills", "check", "--config", str(project.config_path),
+                                      "--db", f"sqlite:///{project.folder / DATABASE_FILE}"])
     return [line for line in result.output.splitlines() if ": " in line]
 
 
