@@ -257,6 +257,7 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
     if as_json:
         click.echo(json.dumps({name: [{"line": s.line, "text": s.text, "term": s.term,
                                        "kind": s.kind, "replacement": s.replacement,
+                                       "package": s.package,
                                        "evidence": {"url": s.evidence.url,
                                                     "section": s.evidence.section}}
                                       for s in lines] for name, lines in stale.items()},
@@ -274,7 +275,8 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
             for line in lines:
                 click.echo(f"  {path}:{line.line}: {describe(line)}: {line.text}")
                 click.echo(f"    evidence: {line.evidence.url}"
-                           + (f" ({line.evidence.section})" if line.evidence.section else ""))
+                           + (f" ({line.evidence.section})" if line.evidence.section else "")
+                           + (f", {line.package} docs" if line.package else ""))
     sys.exit(1 if any(stale.values()) else 0)
 
 
