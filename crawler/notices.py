@@ -303,8 +303,9 @@ def _scope_terms(text: str) -> tuple[Term, ...]:
     for match, term in _spans(text):
         if term and term.kind == TermKind.MODULE and match.group(1).startswith("use "):
             out.append(Term(f"use {term.text}", TermKind.MODULE))  # that call, strictly
-        elif term and term.kind in (TermKind.FUNCTION, TermKind.COMPONENT, TermKind.MODULE):
-            out.append(term)
+        elif term and term.kind in (TermKind.FUNCTION, TermKind.COMPONENT, TermKind.MODULE,
+                                    TermKind.OPTION):
+            out.append(term)  # an option: the term is one of its values
         elif term is None and (call := re.match(r"([a-z_][a-z0-9_]*[?!]?)(?:\(|$)",
                                                 match.group(1))):
             # "for `update_all` and `delete_all`": a bare name in a scope is a function.

@@ -26,7 +26,7 @@ KEYWORD_ARG = re.compile(r"^([a-z_][a-z0-9_]*[?!]?):\s")
 NOT_CALLS = frozenset({"do", "end", "fn", "when", "and", "or", "not", "in", "if", "else",
                        "case", "cond", "with", "for", "def", "defp", "defmodule", "defmacro",
                        "import", "alias", "require", "use", "the", "a", "an", "to", "is",
-                       "of", "then", "let", "const", "var", "return", "new", "from",
+                       "of", "then", "let", "const", "var", "return", "new",
                        "receive", "after", "try", "rescue", "catch", "quote", "unquote"})
 
 

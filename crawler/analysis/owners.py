@@ -105,6 +105,11 @@ def line_owners(line: str, at: int, names: Namespaces,
             return frozenset({config.group(1)})
         if config.group(2):
             return names.of_module(config.group(2))
+    if (spec := _child_spec(line, at)) is not None:
+        # `{Registry, keys: :unique, name: …}`: a child spec's options are its module's.
+        owners = names.of_module(spec)
+        if owners is not None and not (subject and _names(spec, subject)):
+            return owners
     around = [c for c in calls_in(line) if c.start <= at < max(c.end, c.start + 1)]
     for call in reversed(around):  # the innermost call first
         if subject is not None and call.module is not None and _names(call.module, subject):
@@ -121,6 +126,22 @@ def line_owners(line: str, at: int, names: Namespaces,
         owners = names.of_module(match.group(1))
         if owners:
             return owners
+    return None
+
+
+CHILD_SPEC = re.compile(r"\{\s*([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)*)\s*,")
+
+
+def _child_spec(line: str, at: int) -> str | None:
+    """The module of the ``{Module, …}`` tuple that holds offset ``at``, if any."""
+    for match in CHILD_SPEC.finditer(line[:at]):
+        depth = 0
+        for ch in line[match.end():at]:
+            depth += (ch in "([{") - (ch in ")]}")
+            if depth < 0:
+                break
+        else:
+            return match.group(1)  # still open at ``at``
     return None
 
 

@@ -132,7 +132,8 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
         # from `Floki`) is that package's business only where the line is about it.
         owned = term.kind not in UNOWNED_KINDS and (
             term.kind != TermKind.MODULE or _owned(term.text, finding.package))
-        uses = [(m.start(), owned) for m in pattern.finditer(text)]
+        uses = [(m.start(), owned) for m in pattern.finditer(text)
+                if term.kind != TermKind.OPTION or _as_option(text, m, finding)]
     if not uses:
         return False
     if finding.shape is not None and term.kind == TermKind.OPTION:
@@ -157,6 +158,22 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
     subject = _module_of(term)
     return any(owned or _tied(line, at, finding.package, names, packages, subject)
                for at, owned in uses)
+
+
+CONFIG_KEY = re.compile(r"^\s*config\s+:[a-z_]\w*\s*,\s*$")
+
+
+def _as_option(text: str, match: re.Match[str], finding: Finding) -> bool:
+    """Whether an option's match is used as that option: ``name:`` in a call, a config
+    key, a HEEx special attribute (``:let={f}``), the atom named alone in prose; an atom
+    elsewhere in code is a value (``field :name, :string``), unless the finding is a
+    value of an option (``on_conflict: :nothing``)."""
+    if match.group().endswith(":"):
+        return True
+    before, after = text[:match.start()], text[match.end():]
+    return (after.startswith("=") or (before.endswith("`") and after.startswith("`"))
+            or CONFIG_KEY.match(before) is not None
+            or any(s.kind == TermKind.OPTION for s in finding.scope))
 
 
 def _owned(module: str, package: str | None) -> bool:
