@@ -119,6 +119,7 @@ SCOPE_WORD = re.compile(r"\s(?:of|for|to|in|on|inside|from|when (?:passed|given)
 SENTENCE_BREAK = re.compile(r"(?<=[.;!?])\s+(?=[A-Z`\[>])")
 # The last run of code spans of a clause: "selectors (`fl-contains`, `fl-icontains`)".
 TRAILING_SPANS = re.compile(r"(`[^`]+`(?:\s*(?:,|and|or)\s*`[^`]+`)*)[^`]*$")
+COPULA = re.compile(r"\s+(?:is|are|was|were|has been|have been|will|will be)\s*$", re.I)
 SUBORDINATE = re.compile(r"(?i)^\W*(?:if|when|once|unless|while|after|before)\b[^,]*,\s+")
 # A gerund's object that is one code span and nothing else (a parenthesis aside).
 ONLY_SPAN = re.compile(r"^\s*(?:the\s+)?`[^`]+`(?:\s+(?:package|dependency|module|library))?"
@@ -500,6 +501,7 @@ def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeK
         subject, after = (rest[:stop.start()], rest[stop.start():]) if stop else (rest, "")
     else:
         subject, after = sentence[:start], sentence[end:]
+        subject = COPULA.sub("", subject)  # "`X` is | no longer needed"
         if rel := RELATIVE.search(subject):
             # "Unlike `X`, which was removed, ...": the subject is what "which" stands for,
             # the clause before it.

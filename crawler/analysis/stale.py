@@ -57,6 +57,7 @@ class _Line:
     number: int
     text: str
     above: tuple[str, ...]  # the lines above it in the same code block, nearest last
+    lowered: str  # the text in lower case, for the cheap pre-filter
 
 
 def stale_lines(lines: Iterable[tuple[int, str]], findings: Sequence[Finding],
@@ -72,9 +73,8 @@ def stale_lines(lines: Iterable[tuple[int, str]], findings: Sequence[Finding],
     out = []
     for line in _with_blocks(lines):
         for finding, pattern, literal in patterns:
-            name = literal.rsplit(".", 1)[-1]
-            if name not in line.text:
-                continue
+            if literal.rsplit(".", 1)[-1].lower() not in line.lowered:
+                continue  # cannot match (case folded: `Floki` is `{:floki, …}` in deps)
             if _uses(finding, pattern, line, names, packages):
                 out.append(StaleLine(line.number, line.text.strip(), finding.term.text,
                                      finding.kind, finding.evidence, finding.replacement,
@@ -116,7 +116,8 @@ def _with_blocks(lines: Iterable[tuple[int, str]]) -> list[_Line]:
         if text.lstrip().startswith("```"):
             in_code, block = not in_code, []
             continue
-        out.append(_Line(number, text, tuple(block[-CALL_REACH:]) if in_code else ()))
+        out.append(_Line(number, text, tuple(block[-CALL_REACH:]) if in_code else (),
+                         text.lower()))
         if in_code:
             block.append(text)
     return out
@@ -161,6 +162,7 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
 
 
 CONFIG_KEY = re.compile(r"^\s*config\s+:[a-z_]\w*\s*,\s*$")
+KEYWORD_BEFORE = re.compile(r"(?<![\w:])[a-z_]\w*[?!]?:\s+$")  # a value: `on_conflict: :x`
 
 
 def _as_option(text: str, match: re.Match[str], finding: Finding) -> bool:
@@ -172,7 +174,7 @@ def _as_option(text: str, match: re.Match[str], finding: Finding) -> bool:
         return True
     before, after = text[:match.start()], text[match.end():]
     return (after.startswith("=") or (before.endswith("`") and after.startswith("`"))
-            or CONFIG_KEY.match(before) is not None
+            or CONFIG_KEY.match(before) is not None or KEYWORD_BEFORE.search(before) is not None
             or any(s.kind == TermKind.OPTION for s in finding.scope))
 
 

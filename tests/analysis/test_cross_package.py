@@ -17,7 +17,6 @@ import pytest
 from crawler.config import load_config
 from crawler.demo.server import DocServer
 from crawler.pipeline import crawl
-
 from tests.analysis.test_stale import page
 
 SIDEBAR = ('sidebarNodes={"extras":['
