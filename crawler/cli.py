@@ -247,7 +247,8 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
     from crawler.analysis.stale import check_skills, describe
 
     config = _load(config_path)
-    stale = check_skills(read_skill_files(config), docs_findings(docs_facts(_open(database))))
+    facts = docs_facts(_open(database), [s.name for s in config.typed_sources])
+    stale = check_skills(read_skill_files(config), docs_findings(facts))
     if as_json:
         click.echo(json.dumps({name: [{"line": s.line, "text": s.text, "term": s.term,
                                        "kind": s.kind, "replacement": s.replacement,

@@ -153,7 +153,7 @@ class DocsFacts:
 
     # Every notice of every current page, in the order the pages were read.
     notices: tuple[PageNotice, ...] = ()
-    # Attributes and mix tasks the docs stopped teaching (crawler.analysis.queries.gone_terms).
+    # Terms the docs stopped teaching (crawler.analysis.gone, read by queries.gone_terms).
     gone: tuple[LastTaught, ...] = ()
     # Code lines the current docs changed (crawler.analysis.drift).
     snippets: tuple[SnippetChange, ...] = ()

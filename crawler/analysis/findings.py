@@ -2,7 +2,8 @@
 
 Evidence comes from the latest snapshots (:class:`~crawler.analysis.facts.DocsFacts`):
 deprecation notices (sentences and changelog sections, see :mod:`crawler.vocab`), and
-HTML attributes or mix tasks that the docs used to teach and no longer mention anywhere.
+terms that the docs used to teach and no longer mention anywhere
+(:mod:`crawler.analysis.gone`).
 """
 
 from __future__ import annotations
@@ -53,9 +54,15 @@ def docs_findings(facts: DocsFacts) -> list[Finding]:
 
 
 def _section_of(text: str, term: Term) -> str:
+    """The section of ``text`` that first names ``term``; a module page names its
+    functions bare (``blend/3`` for ``Glimmer.Palette.blend/3``)."""
     lines = text.splitlines()
-    pattern = term.pattern()
-    for line, section in zip(lines, section_titles(lines), strict=True):
-        if pattern.search(line):
-            return section
+    sections = section_titles(lines)
+    patterns = [term.pattern()]
+    if term.kind == TermKind.FUNCTION and "." in term.text.partition("/")[0]:
+        patterns.append(Term(term.text.rpartition(".")[2], term.kind).pattern())
+    for pattern in patterns:
+        for line, section in zip(lines, sections, strict=True):
+            if pattern.search(line):
+                return section
     return ""
