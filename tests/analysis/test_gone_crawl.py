@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.analysis.queries import docs_facts
 from crawler.config import load_config
 from crawler.demo.server import DocServer, Fault
 from crawler.pipeline import crawl
@@ -166,7 +167,8 @@ skills:
         finally:
             engine.dispose()
         run(5, "v4")
-        yield {"base": f"{site.base_url}/hexdocs.pm", "reports": reports, "pruned": pruned}
+        yield {"base": f"{site.base_url}/hexdocs.pm", "reports": reports, "pruned": pruned,
+               "database": database}
 
 
 def test_nothing_is_stale_while_the_docs_teach_it(crawled):
@@ -211,3 +213,15 @@ def test_prune_keeps_the_evidence_of_a_package_that_failed(crawled):
     assert stale_of(report) == [*GLIMMER_STALE, *LUMEN_STALE]
     evidence = [s["evidence"] for s in report["skills"][0]["stale_lines"]]
     assert evidence == [s["evidence"] for s in crawled["reports"][2]["skills"][0]["stale_lines"]]
+
+
+def test_a_source_no_longer_in_the_config_retires_nothing(crawled):
+    engine = open_database(crawled["database"])
+    try:
+        watched = {t.term.text for t in docs_facts(engine, ["docs"]).gone}
+        dropped = docs_facts(engine, ["some-other-source"]).gone
+    finally:
+        engine.dispose()
+
+    assert {"Glimmer.Palette.blend/3", ":glow_radius", ":beam_width"} <= watched
+    assert dropped == ()

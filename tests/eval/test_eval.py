@@ -130,3 +130,12 @@ def test_a_label_of_no_known_kind_is_refused(tmp_path):
                     "  lines:\n    - stale: \"x\"\n      kind: obsolete\n")
     with pytest.raises(LabelError, match="obsolete"):
         load_cases([path])
+
+
+def test_a_page_out_of_the_index_needs_the_text_it_held_and_no_current_one(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("- id: bad\n  class: disappeared\n  docs:\n"
+                    "    - url: https://hexdocs.pm/glimmer/guide.html\n"
+                    "      listed: false\n      text: \"# Guide\\n\"\n  lines: []\n")
+    with pytest.raises(LabelError, match="not listed"):
+        load_cases([path])
