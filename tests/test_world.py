@@ -177,7 +177,8 @@ def test_day2_points_at_every_stale_skill_line_with_evidence(world, day2):
         assert len(found - planted) <= 1, (name, found - planted)  # at most one false alarm
         for stale in skills[name]["stale_lines"]:
             assert stale["evidence"]["url"].startswith(world.base)
-            assert stale["kind"] in ("deprecated", "removed", "replaced")
+            assert stale["kind"] in ("deprecated", "soft-deprecated", "removed", "renamed",
+                                     "replaced", "changed")
     assert skills["phoenix-liveview"]["actions"][0].startswith("Update line 47")
     takeaways = [t["text"] for t in data["takeaways"]]
     assert takeaways[0].startswith("phoenix_live_view 0.20.17 → 1.1.24: a major release")

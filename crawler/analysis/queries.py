@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from crawler.analysis import gone
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
+from crawler.hexdocs import package_of
+from crawler.notices import Notice
 from crawler.store.models import Page, Snapshot, SourceState
 from crawler.types import Item, PageStatus
-from crawler.vocab import Notice, Term
+from crawler.vocab import Term, is_changelog
 
 # Rows fetched at a time when scanning snapshots (their terms, or their whole texts).
 TERMS_BATCH = 1000
@@ -35,18 +37,24 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
     with Session(engine) as session:
         # By URL: the order pages were first stored in is the order they were fetched,
         # and the first notice of a term is the one a report cites.
-        for url, source, seen, last, page_notices, terms in session.execute(
-                _current_pages(Page.url, Page.source, Page.last_seen_run_id,
+        for url, title, source, seen, last, page_notices, terms in session.execute(
+                _current_pages(Page.url, Snapshot.title, Page.source, Page.last_seen_run_id,
                                SourceState.last_run_id, Snapshot.notices, Snapshot.terms)
                 .order_by(Page.url).execution_options(yield_per=TERMS_BATCH)):
-            current.add(url, source, seen is not None and seen == last, terms)
+            current.add(url, source, seen is not None and seen == last, terms,
+                        is_changelog(url, title or ""))
             notices.extend(PageNotice(url, Notice.from_dict(raw)) for raw in page_notices or [])
         found = []
         for term, snapshot_id in gone_terms(session, current.docs(session)).items():
             last_taught = session.get_one(Snapshot, snapshot_id)
             page = session.get_one(Page, last_taught.page_id)
             found.append(LastTaught(term, page.url, page.title, last_taught.content))
-    return DocsFacts(tuple(notices), tuple(found))
+    return DocsFacts(tuple(notices), tuple(found), _frozen(current.taught),
+                     _frozen(current.guides))
+
+
+def _frozen(by_package: dict[str, set[str]]) -> dict[str, frozenset[str]]:
+    return {package: frozenset(terms) for package, terms in by_package.items()}
 
 
 def gone_terms(session: Session, current: gone.CurrentDocs | None = None,
@@ -91,10 +99,18 @@ class _Current:
         self.watched = None if watched is None else frozenset(watched)
         self.vocabulary: set[str] = set()
         self.packages: dict[str, bool] = {}
+        # A hexdocs package's vocabulary: of all its current pages, and of its guides.
+        self.taught: dict[str, set[str]] = {}
+        self.guides: dict[str, set[str]] = {}
 
-    def add(self, url: str, source: str, seen_last_run: bool, terms: list[str] | None) -> None:
+    def add(self, url: str, source: str, seen_last_run: bool, terms: list[str] | None,
+            changelog: bool = False) -> None:
         """A current page: fetched by its source's latest run or not, and its terms."""
         self.vocabulary.update(gone.expand(terms or [], url))
+        if (hexdocs := package_of(url)) is not None:
+            self.taught.setdefault(hexdocs, set()).update(terms or [])
+            if not changelog:
+                self.guides.setdefault(hexdocs, set()).update(terms or [])
         package = gone.package_key(url, source)
         crawled = seen_last_run and (self.watched is None or source in self.watched)
         self.packages[package] = self.packages.get(package, False) or crawled

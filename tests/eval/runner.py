@@ -36,9 +36,11 @@ import yaml
 from crawler.analysis import gone
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
 from crawler.analysis.findings import docs_findings
+from crawler.analysis.owners import Namespaces
 from crawler.analysis.skill_files import SkillFile
 from crawler.analysis.stale import StaleLine, check_skills
-from crawler.vocab import Notice, is_changelog, notices, vocabulary
+from crawler.notices import Notice, notices
+from crawler.vocab import is_changelog, vocabulary
 
 DATA = Path(__file__).parent / "data"
 # The classes of evidence, in the order the table shows them.
@@ -206,8 +208,14 @@ def _case(raw: dict, source: str) -> Case:
                              bool(page.get("fetched", True))))
     if not pages:
         raise LabelError(f"{case_id}: no docs")
+    return Case(case_id, klass, tuple(pages), parse_labels(case_id, raw.get("lines") or []))
+
+
+def parse_labels(case_id: str, lines: Iterable[dict]) -> tuple[Label, ...]:
+    """The labels of a case's ``lines:`` (each ``stale:`` with ``term:`` and ``kind:``,
+    or ``clean:``)."""
     labels = []
-    for line in raw.get("lines") or []:
+    for line in lines:
         if "stale" in line:
             kind = line.get("kind")
             if kind not in KINDS:
@@ -220,7 +228,7 @@ def _case(raw: dict, source: str) -> Case:
             labels.append(Label(line["clean"], False))
         else:
             raise LabelError(f"{case_id}: a line is neither stale nor clean: {line!r}")
-    return Case(case_id, klass, tuple(pages), tuple(labels))
+    return tuple(labels)
 
 
 def _first_heading(text: str) -> str:
@@ -270,28 +278,51 @@ def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
         lambda terms: gone.still_mentioned(
             [(gone.page_module(p.url), p.text) for p in current], terms),
         lambda ids: ((i, olds[i]) for i in ids))
+    taught_by: dict[str, set[str]] = {}
+    guides: dict[str, set[str]] = {}
+    for page in current:
+        terms = vocabulary(page.text)
+        taught_by.setdefault(page.package, set()).update(terms)
+        if not is_changelog(page.url, page.title):
+            guides.setdefault(page.package, set()).update(terms)
     return DocsFacts(tuple(page_notices), tuple(
-        LastTaught(term, t.url, t.title, olds[t.snapshot]) for term, t in found.items()))
+        LastTaught(term, t.url, t.title, olds[t.snapshot]) for term, t in found.items()),
+        {p: frozenset(t) for p, t in taught_by.items()},
+        {p: frozenset(t) for p, t in guides.items()})
+
+
+def judge(case_id: str, klass: str, labels: Sequence[Label], facts: DocsFacts,
+          packages: Iterable[str] = ()) -> list[Outcome]:
+    """Each of ``labels`` with what ``check_skills`` flags on it, the lines making one
+    skill file judged against ``facts`` (a case's pages, or a crawl of the world). The
+    skill watches the docs of ``packages``, as a skill about them would."""
+    text = "\n".join(label.text for label in labels)
+    watches = tuple(sorted(f"https://hexdocs.pm/{p}/*" for p in set(packages)))
+    skill = SkillFile(case_id, Path(f"{case_id}/SKILL.md"), text, watches)
+    stale = check_skills([skill], docs_findings(facts), Namespaces.of(facts.taught))[case_id]
+    return [Outcome(case_id, klass, label, tuple(s for s in stale if s.line == number))
+            for number, label in enumerate(labels, start=1)]
 
 
 def evaluate_case(case: Case) -> list[Outcome]:
     """Each labelled line of ``case`` with what ``check_skills`` flags on it."""
-    text = "\n".join(label.text for label in case.labels)
-    skill = SkillFile(case.id, Path(f"{case.id}/SKILL.md"), text)
-    stale = check_skills([skill], docs_findings(docs_facts_of(case.pages)))[case.id]
-    return [Outcome(case.id, case.klass, label,
-                    tuple(s for s in stale if s.line == number))
-            for number, label in enumerate(case.labels, start=1)]
+    return judge(case.id, case.klass, case.labels, docs_facts_of(case.pages),
+                 {p.package for p in case.pages})
 
 
-def evaluate(cases: Iterable[Case]) -> Evaluation:
-    """Every case's outcomes, scored per class and overall."""
-    outcomes = tuple(o for case in cases for o in evaluate_case(case))
+def scored(outcomes: Iterable[Outcome]) -> Evaluation:
+    """The ``outcomes``, scored per class and overall."""
+    outcomes = tuple(outcomes)
     scores = {klass: Score() for klass in (*CLASSES, OVERALL)}
     for outcome in outcomes:
         scores[outcome.klass].add(outcome)
         scores[OVERALL].add(outcome)
     return Evaluation(outcomes, scores)
+
+
+def evaluate(cases: Iterable[Case]) -> Evaluation:
+    """Every case's outcomes, scored per class and overall."""
+    return scored(o for case in cases for o in evaluate_case(case))
 
 
 def _normal(term: str) -> str:
@@ -371,6 +402,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="YAML files of cases (default: tests/eval/data/*.yaml)")
     parser.add_argument("--table-only", action="store_true",
                         help="print the table without the list of mistakes")
+    parser.add_argument("--world", nargs="?", const="", metavar="PATH",
+                        help="also judge tests/eval/world/*.yaml against a crawl of the "
+                             "offline world at PATH (default: $DOCWATCH_WORLD, else "
+                             "../shared/world next to the repository)")
     args = parser.parse_args(argv)
     cases = load_cases(args.files or None)
     result = evaluate(cases)
@@ -378,4 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(result.scores))
     if not args.table_only:
         print(mistakes(result.outcomes))
+    if args.world is not None:
+        from .world import main_world  # it imports this module
+
+        return main_world(Path(args.world) if args.world else None, result,
+                          table_only=args.table_only)
     return 0
