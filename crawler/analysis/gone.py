@@ -1,9 +1,10 @@
 """Which API terms the docs stopped teaching: the rule, on facts any store can give.
 
-A term is gone when a package taught it in prose (a page's vocabulary, see
-:func:`crawler.vocab.vocabulary`), no current page holds it in its vocabulary, no
-current page mentions it anywhere in its text (prose or code), and the evidence is
-strong enough for its kind. The view is the whole package, never one page:
+A term is gone when a package taught it (in prose: a page's vocabulary, see
+:func:`crawler.vocab.vocabulary`; or by announcing its retirement, a stored notice), no
+current page holds it in its vocabulary, no current page mentions it anywhere in its
+text (prose or code), and the evidence is strong enough for its kind. The view is the
+whole package, never one page:
 
 - The package that taught it (:func:`package_key`: the hexdocs package of the page, in
   either URL form, else the page's source) must still have current pages. Teaching by
@@ -11,17 +12,22 @@ strong enough for its kind. The view is the whole package, never one page:
   ignored. Unless ``crawled_only`` is off (as ``docwatch prune`` asks, to keep
   evidence), the package must also have been crawled by its source's latest run: a
   package whose pages all failed, or that was dropped from the config, retires nothing.
+- A changelog teaches nothing: it names what a release touched, and it gets split and
+  trimmed of old releases whose entries name APIs that still exist.
+- But a term an earlier snapshot deprecated, removed, renamed or replaced outright (a
+  notice with no usage shape and no scope), changelogs included, and that no page
+  mentions any more was removed since: the docs said it was on its way out
+  (:func:`announced`).
 - HTML attributes and mix tasks (:data:`LISTED_KINDS`): the docs list every binding and
-  every task, so one that vanishes from every page is gone, whoever taught it.
+  every task, so one that vanishes from every page is gone.
 - Components: written ``<.name`` wherever a template uses them, so one that no page
-  shows any more, in prose or in a code example, left the docs. A changelog does not
-  count as a teacher here (nor for the kinds below): changelogs get split and trimmed,
-  and old entries name APIs that still exist.
-- Modules, functions and options are named in passing by guides all the time (an
-  app's own ``MyAppWeb.Cart``, ``Logger.info/1``, an option of another library), and a
-  rewritten guide drops them while the API stays. A module counts only in the
-  namespace of the package that taught it (:func:`owns`); a function only through its
-  module (its qualifier, or the module page that names it bare). Then one of:
+  shows any more, in prose or in a code example, left the docs.
+- Modules, functions, options and every other kind are named in passing by guides all
+  the time (an app's own ``MyAppWeb.Cart``, ``Logger.info/1``, an option of another
+  library), and a rewritten guide drops them while the API stays. A module counts only
+  in the namespace of the package that taught it (:func:`owns`); a function only
+  through its module (its qualifier, or the module page that names it bare). Then one
+  of:
 
   - it was named by a module page of the package (API reference, not an example);
   - the pages that named it are still listed and named it at least
@@ -51,13 +57,17 @@ from functools import cached_property, lru_cache
 from urllib.parse import urlsplit
 
 from crawler.hexdocs import package_of
-from crawler.types import TermKind
-from crawler.vocab import MODULE, Term, is_changelog, parse_vocabulary
+from crawler.types import NoticeDict, NoticeKind, TermKind
+from crawler.vocab import MODULE, Term, is_changelog, parse_vocabulary, terms_in
 
 # Kinds the docs list exhaustively: gone from every page is gone from the API.
 LISTED_KINDS = frozenset({TermKind.ATTRIBUTE, TermKind.MIX_TASK})
-# Kinds that need more than their absence (see the module docstring).
-NAMED_KINDS = frozenset({TermKind.MODULE, TermKind.FUNCTION, TermKind.OPTION})
+# Kinds gone once no page shows them: every other kind needs strong evidence (see the
+# module docstring).
+MARKUP_KINDS = frozenset({TermKind.COMPONENT})
+# What a notice says that retires its term.
+RETIRING = frozenset({NoticeKind.DEPRECATED, NoticeKind.SOFT_DEPRECATED, NoticeKind.REMOVED,
+                      NoticeKind.RENAMED, NoticeKind.REPLACED})
 # Mentions by still-listed pages that make them the term's teachers, not passers-by.
 MIN_MENTIONS = 2
 
@@ -132,6 +142,22 @@ def expand(entries: Iterable[str], url: str) -> set[str]:
     return out
 
 
+def announced(notices: Iterable[NoticeDict]) -> set[str]:
+    """The entries (``kind:text``) that stored notices retire outright: a usage (a
+    shape) or a use in some functions only (a scope) is not the term, nor is an option
+    whose notice names a function (``Deprecate passing `:dom_id` to `stream/4```: the
+    option of one function, which another may still take)."""
+    return {f"{n['term_kind']}:{n['term']}" for n in notices
+            if n["kind"] in RETIRING and not n.get("shape") and not n.get("scope")
+            and not (n["term_kind"] == TermKind.OPTION and any(
+                t.kind == TermKind.FUNCTION for t in terms_in(n["sentence"])))}
+
+
+def needs_strength(kind: str) -> bool:
+    """Whether a term of ``kind`` no page mentions needs more evidence to be gone."""
+    return kind not in LISTED_KINDS and kind not in MARKUP_KINDS
+
+
 @dataclass(frozen=True)
 class Teacher:
     """A snapshot that taught a term in prose: ``snapshot`` is whatever names it to
@@ -174,13 +200,19 @@ class Taught:
     def __init__(self, current: CurrentDocs):
         self.current = current
         self._latest: dict[str, tuple[int, list[Teacher]]] = {}
+        self.announced: set[str] = set()  # entries some snapshot retired (a notice)
 
-    def add(self, entries: Iterable[str], teacher: Teacher) -> None:
-        """The vocabulary ``entries`` of the snapshot ``teacher``."""
+    def add(self, entries: Iterable[str], teacher: Teacher,
+            retired: Iterable[str] = ()) -> None:
+        """The vocabulary ``entries`` of the snapshot ``teacher``, and the entries its
+        notices retire (:func:`announced`)."""
         if teacher.package not in self.current.packages:
             return  # the package has no current page: its teaching tells nothing
-        for entry in expand(entries, teacher.url):
-            if entry in self.current.vocabulary or not self._counts(entry, teacher):
+        retired = set(retired) - self.current.vocabulary
+        self.announced |= retired
+        for entry in expand(entries, teacher.url) | retired:
+            if entry in self.current.vocabulary or (
+                    entry not in retired and not self._counts(entry, teacher)):
                 continue
             last = self._latest.get(entry)
             if last is None or teacher.run > last[0]:
@@ -191,10 +223,12 @@ class Taught:
     def _counts(self, entry: str, teacher: Teacher) -> bool:
         """Whether ``teacher`` teaching ``entry`` is evidence for its kind."""
         kind, _, text = entry.partition(":")
+        if teacher.changelog or kind not in _KINDS:
+            # A changelog names what a release touched and is trimmed of old releases:
+            # it teaches nothing (what it retires counts, see announced()).
+            return False
         if kind in LISTED_KINDS:
             return True
-        if teacher.changelog or kind not in _KINDS:
-            return False
         if kind == TermKind.FUNCTION:
             # A bare name is anyone's (an app's own ``refresh_cart/1`` as well): on a
             # module page, expand() has qualified it.
@@ -290,20 +324,27 @@ def gone_terms(taught: Taught, mentioned: Callable[[list[Term]], set[Term]],
     ``mentioned`` tells which of some terms a current text still mentions (see
     :func:`still_mentioned`); ``texts`` gives the texts of some snapshots. The strength
     of the evidence is weighed first, from the texts of the listed pages that taught a
-    module, function or option: the current texts are then searched for the few terms
+    term that needs counting: the current texts are then searched for the few terms
     that could be gone, and the best teacher is picked among the pages of those.
     """
     candidates = taught.candidates()
+
+    def proven(term: Term, teachers: list[Teacher]) -> bool:
+        """Strong without counting: announced, of a kind that needs nothing more, or
+        named by a module page."""
+        return f"{term.kind}:{term.text}" in taught.announced or not needs_strength(
+            term.kind) or any(t.module for t in teachers)
+
     needy: dict[int, list[Term]] = {}
     for term, teachers in candidates.items():
-        if term.kind in NAMED_KINDS and not any(t.module for t in teachers):
+        if not proven(term, teachers):
             for teacher in teachers:
                 if teacher.listed:
                     needy.setdefault(teacher.snapshot, []).append(term)
     counts = mentions(texts(sorted(needy)), needy)
 
     def strong(term: Term, teachers: list[Teacher]) -> bool:
-        if term.kind not in NAMED_KINDS or any(t.module for t in teachers):
+        if proven(term, teachers):
             return True
         by_package: dict[str, int] = {}
         for teacher in teachers:

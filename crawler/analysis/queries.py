@@ -65,9 +65,9 @@ def gone_terms(session: Session, current: gone.CurrentDocs | None = None,
 
     ``crawled_only=False`` also keeps the terms of packages that the latest run of
     their source did not fetch, so that a failing crawl does not cost their evidence.
-    The history is read a batch at a time, vocabularies only; texts are read for the
-    current pages (until every term is seen) and for the few snapshots that taught a
-    term no current text mentions.
+    The history is read a batch at a time, vocabularies and notices only; texts are
+    read for the current pages (until every term is seen) and for the few snapshots
+    that taught a term no current text mentions.
     """
     if current is None:
         reader = _Current(None)
@@ -78,15 +78,16 @@ def gone_terms(session: Session, current: gone.CurrentDocs | None = None,
             reader.add(url, source, seen is not None and seen == last, terms)
         current = reader.docs(session)
     taught = gone.Taught(current)
-    for snapshot_id, run_id, url, title, source, status, terms in session.execute(
+    for snapshot_id, run_id, url, title, source, status, terms, notices in session.execute(
             select(Snapshot.id, Snapshot.run_id, Page.url, Snapshot.title, Page.source,
-                   Page.status, Snapshot.terms)
+                   Page.status, Snapshot.terms, Snapshot.notices)
             .join(Page, Page.id == Snapshot.page_id).where(Page.item == Item.PAGE)
             .execution_options(yield_per=TERMS_BATCH)):
-        if terms:
-            taught.add(terms, gone.Teacher(snapshot_id, run_id, url, title,
-                                           gone.package_key(url, source),
-                                           status == PageStatus.ACTIVE))
+        if terms or notices:
+            taught.add(terms or [], gone.Teacher(snapshot_id, run_id, url, title,
+                                                 gone.package_key(url, source),
+                                                 status == PageStatus.ACTIVE),
+                       gone.announced(notices or []))
     found = gone.gone_terms(taught, lambda terms: _still_mentioned(session, terms),
                             lambda ids: _texts(session, ids), crawled_only=crawled_only)
     return {term: teacher.snapshot for term, teacher in found.items()}

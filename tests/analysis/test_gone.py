@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import pytest
 
 from crawler.analysis import gone
+from crawler.notices import notices
 from crawler.types import TermKind
-from crawler.vocab import Term, vocabulary
+from crawler.vocab import Term, is_changelog, vocabulary
 
 HEX = "https://hexdocs.pm"
 
@@ -45,8 +46,9 @@ def gone_of(pages: list[Page], fetched: frozenset[str] | None = None,
     olds = {i: p.old for i, p in enumerate(pages) if p.old is not None}
     for i, old in olds.items():
         page = pages[i]
+        retired = gone.announced(n.as_dict() for n in notices(old, is_changelog(page.url, "")))
         taught.add(vocabulary(old), gone.Teacher(i, 1, page.url, "", page.package,
-                                                 page.text is not None))
+                                                 page.text is not None), retired)
     found = gone.gone_terms(
         taught,
         lambda terms: gone.still_mentioned(
@@ -200,14 +202,12 @@ def test_names_of_an_app_or_another_library_never_go():
     assert gone_of([Page(GUIDE, old, "# Carts\n")]) == {}
 
 
-def test_a_changelog_trimmed_of_old_entries_retires_no_module_function_option_or_component():
+def test_a_changelog_trimmed_of_old_entries_retires_nothing():
     changelog = f"{HEX}/glimmer/changelog.html"
     old = ("# Changelog\n\n## v0.4.0\n\n* Add `Glimmer.Palette.tint/2`, `Glimmer.Palette.tint/2`,"
-           " `<.glow_button>`, `:pulse` and `:pulse`, and `phx-glow`\n")
+           " `<.glow_button>`, `:pulse` and `:pulse`, `phx-glow` and `mix glimmer.gen`\n")
 
-    # Attributes and mix tasks stay the exception: the docs list every one of them.
-    assert gone_of([Page(changelog, old, "# Changelog\n\n## v1.0.0\n")]) == {
-        "attribute:phx-glow": changelog}
+    assert gone_of([Page(changelog, old, "# Changelog\n\n## v1.0.0\n")]) == {}
 
 
 def test_a_component_no_page_shows_any_more_is_gone():
@@ -246,3 +246,18 @@ def test_the_evidence_is_a_guide_before_a_changelog_then_the_most_mentions_then_
              Page(f"{HEX}/glimmer/c.html", "# C\n\n" + twice, "# C\n")]
 
     assert gone_of(pages) == {"attribute:phx-glow": f"{HEX}/glimmer/b.html"}
+
+
+def test_what_an_earlier_changelog_retired_and_no_page_mentions_any_more_is_gone():
+    changelog = f"{HEX}/glimmer/changelog.html"
+    old = ("# Changelog\n\n## v0.9.0\n\n### Deprecations\n\n"
+           "- `glow_patch/2` is deprecated in favor of `<.glow navigate>`\n"
+           "- Passing a list of colours to `Glimmer.fade/2`, such as "
+           "`Glimmer.fade(el, [:red])`, is deprecated\n"
+           "- The `:speed` option for `Glimmer.fade/2` has been deprecated\n")
+    # Named once, bare, by a changelog: the announcement is the evidence. A usage it
+    # deprecates (a list passed to fade/2), or an option of one function only, is not
+    # the function or the option.
+    pages = [Page(changelog, old, "# Changelog\n\n## v1.0.0\n\n* Faster halos\n")]
+
+    assert gone_of(pages) == {"function:glow_patch/2": changelog}
