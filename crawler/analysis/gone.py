@@ -22,6 +22,9 @@ whole package, never one page:
   every task, so one that vanishes from every page is gone.
 - Components: written ``<.name`` wherever a template uses them, so one that no page
   shows any more, in prose or in a code example, left the docs.
+- For these, a page still listed must have taught it, or a module page (the task's own,
+  gone from the index with it): a guide that left the index may have moved out of the
+  crawl with what it taught (Phoenix's Mix tasks guide and its ``mix hello.greeting``).
 - Modules, functions, options and every other kind are named in passing by guides all
   the time (an app's own ``MyAppWeb.Cart``, ``Logger.info/1``, an option of another
   library), and a rewritten guide drops them while the API stays. A module counts only
@@ -330,10 +333,11 @@ def gone_terms(taught: Taught, mentioned: Callable[[list[Term]], set[Term]],
     candidates = taught.candidates()
 
     def proven(term: Term, teachers: list[Teacher]) -> bool:
-        """Strong without counting: announced, of a kind that needs nothing more, or
-        named by a module page."""
-        return f"{term.kind}:{term.text}" in taught.announced or not needs_strength(
-            term.kind) or any(t.module for t in teachers)
+        """Strong without counting: announced, named by a module page, or of a kind
+        that needs nothing more and taught by a page still listed."""
+        return f"{term.kind}:{term.text}" in taught.announced or any(
+            t.module for t in teachers) or (not needs_strength(term.kind)
+                                            and any(t.listed for t in teachers))
 
     needy: dict[int, list[Term]] = {}
     for term, teachers in candidates.items():

@@ -261,3 +261,19 @@ def test_what_an_earlier_changelog_retired_and_no_page_mentions_any_more_is_gone
     pages = [Page(changelog, old, "# Changelog\n\n## v1.0.0\n\n* Faster halos\n")]
 
     assert gone_of(pages) == {"function:glow_patch/2": changelog}
+
+
+def test_a_task_taught_only_by_a_guide_that_left_the_index_is_not_gone():
+    # The guide may have moved out of the crawl with its examples (an app's own task).
+    pages = [Page(f"{HEX}/glimmer/mix-tasks.html", "# Tasks\n\nRun `mix glimmer.hello`.\n", None),
+             Page(GUIDE, None, "# Effects\n")]
+
+    assert gone_of(pages) == {}
+
+
+def test_a_task_whose_own_page_left_the_index_is_gone():
+    page = f"{HEX}/glimmer/Mix.Tasks.Glimmer.Gen.Fx.html"
+    pages = [Page(page, "# mix glimmer.gen.fx\n\nRun `mix glimmer.gen.fx`.\n", None),
+             Page(GUIDE, None, "# Effects\n")]
+
+    assert gone_of(pages) == {"mix_task:mix glimmer.gen.fx": page}

@@ -27,7 +27,7 @@ RECALL_FLOOR = {"named": 0.48, "term-kinds": 0.35, "usage": 0.36, "drift": 0.0,
                 "disappeared": 1.0, "current": 0.75, "cross-package": 1.0, OVERALL: 0.75}
 PRECISION_FLOOR = {"named": 1.0, "term-kinds": 1.0, "usage": 0.40, "drift": 1.0,
                    "disappeared": 1.0, "current": 0.75, "cross-package": 0.45, OVERALL: 1.0}
-KINDS_RIGHT_FLOOR = 103  # of the overall true positives
+KINDS_RIGHT_FLOOR = 104  # of the overall true positives
 # What the set promises its readers: enough lines per class to mean something.
 MIN_LINES = 8
 MIN_NAMED_STALE = 25
