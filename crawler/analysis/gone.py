@@ -89,6 +89,7 @@ def package_key(url: str, source: str) -> str:
     return package_of(url) or f"source:{source}"
 
 
+@lru_cache(maxsize=65536)
 def page_module(url: str) -> str | None:
     """The module an ExDoc module page documents (``.../Phoenix.Component.html``), else
     None (a guide: ``overview.html``; ``README.html`` is all capitals)."""
