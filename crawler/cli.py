@@ -251,7 +251,7 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
     config = _load(config_path)
     engine = _open(database)
     refresh_notices(engine)  # notices read by an older docwatch, read again
-    facts = docs_facts(engine)
+    facts = docs_facts(engine, [s.name for s in config.typed_sources])
     stale = check_skills(read_skill_files(config), docs_findings(facts),
                          Namespaces.of(facts.taught))
     if as_json:

@@ -155,7 +155,7 @@ class DocsFacts:
 
     # Every notice of every current page, in the order the pages were read.
     notices: tuple[PageNotice, ...] = ()
-    # Attributes and mix tasks the docs stopped teaching (crawler.analysis.queries.gone_terms).
+    # Terms the docs stopped teaching (crawler.analysis.gone, read by queries.gone_terms).
     gone: tuple[LastTaught, ...] = ()
     # Package -> the vocabulary (``kind:text`` entries) its current pages teach, all of
     # them and the guides alone (not changelogs): whose API a name is, and what the

@@ -4,7 +4,7 @@ shape.
 
 Evidence comes from the latest snapshots (:class:`~crawler.analysis.facts.DocsFacts`):
 notices (sentences and changelog sections, see :mod:`crawler.notices`), and terms the
-docs used to teach and no longer mention anywhere.
+docs used to teach and no longer mention anywhere (:mod:`crawler.analysis.gone`).
 
 A notice's age matters: a changelog deprecation from an older minor version than the
 changelog's newest, of a term the package's current guides still teach without a word
@@ -20,7 +20,7 @@ from crawler.analysis.facts import DocsFacts, PageNotice
 from crawler.diff import section_titles
 from crawler.hexdocs import package_of
 from crawler.notices import Shape
-from crawler.types import NoticeKind
+from crawler.types import NoticeKind, TermKind
 from crawler.vocab import Term, is_changelog
 
 
@@ -104,9 +104,15 @@ def _overruled(found: PageNotice, newest: tuple[int, ...] | None, package: str |
 
 
 def _section_of(text: str, term: Term) -> str:
+    """The section of ``text`` that first names ``term``; a module page names its
+    functions bare (``blend/3`` for ``Glimmer.Palette.blend/3``)."""
     lines = text.splitlines()
-    pattern = term.pattern()
-    for line, section in zip(lines, section_titles(lines), strict=True):
-        if pattern.search(line):
-            return section
+    sections = section_titles(lines)
+    patterns = [term.pattern()]
+    if term.kind == TermKind.FUNCTION and "." in term.text.partition("/")[0]:
+        patterns.append(Term(term.text.rpartition(".")[2], term.kind).pattern())
+    for pattern in patterns:
+        for line, section in zip(lines, sections, strict=True):
+            if pattern.search(line):
+                return section
     return ""

@@ -6,143 +6,155 @@ worked out (by :mod:`crawler.analysis.findings`) from what :func:`docs_facts` re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
+from crawler.analysis import gone
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
 from crawler.hexdocs import package_of
 from crawler.notices import Notice
-from crawler.store.models import Page, Snapshot
-from crawler.types import Item, PageStatus, TermKind
-from crawler.vocab import Term, is_changelog, parse_vocabulary
+from crawler.store.models import Page, Snapshot, SourceState
+from crawler.types import Item, PageStatus
+from crawler.vocab import Term, is_changelog
 
-# Kinds whose disappearance from every page is evidence of removal: the docs list
-# every binding and every task, so one that vanishes is gone from the API.
-DISAPPEARING_KINDS = frozenset({TermKind.ATTRIBUTE, TermKind.MIX_TASK})
 # Rows fetched at a time when scanning snapshots (their terms, or their whole texts).
 TERMS_BATCH = 1000
 TEXTS_BATCH = 50
+# Snapshot ids per query when reading the texts of some snapshots.
+IDS_BATCH = 500
 
 
-def docs_facts(engine: Engine) -> DocsFacts:
+def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFacts:
     """The notices of every current page (pages by URL), and the terms the docs stopped
-    teaching."""
+    teaching (:mod:`crawler.analysis.gone`). ``watched``: the sources of the config (a
+    package of any other source is not crawled any more: it retires nothing); None for
+    every source the database knows."""
     notices: list[PageNotice] = []
-    current_terms: set[str] = set()
-    taught: dict[str, set[str]] = {}
-    guides: dict[str, set[str]] = {}
+    current = _Current(watched)
     with Session(engine) as session:
         # By URL: the order pages were first stored in is the order they were fetched,
         # and the first notice of a term is the one a report cites.
-        latest = session.execute(
-            select(Page.url, Snapshot.title, Snapshot.notices, Snapshot.terms)
-            .join(Snapshot, Snapshot.id == Page.latest_snapshot_id)
-            .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
-            .order_by(Page.url)
-            .execution_options(yield_per=TERMS_BATCH))
-        for url, title, page_notices, terms in latest:
-            current_terms.update(terms or [])
+        for url, title, source, seen, last, page_notices, terms in session.execute(
+                _current_pages(Page.url, Snapshot.title, Page.source, Page.last_seen_run_id,
+                               SourceState.last_run_id, Snapshot.notices, Snapshot.terms)
+                .order_by(Page.url).execution_options(yield_per=TERMS_BATCH)):
+            current.add(url, source, seen is not None and seen == last, terms,
+                        is_changelog(url, title or ""))
             notices.extend(PageNotice(url, Notice.from_dict(raw)) for raw in page_notices or [])
-            if (package := package_of(url)) is not None:
-                taught.setdefault(package, set()).update(terms or [])
-                if not is_changelog(url, title or ""):
-                    guides.setdefault(package, set()).update(terms or [])
-        gone = []
-        for term, snapshot_id in gone_terms(session, current_terms).items():
-            last = session.get_one(Snapshot, snapshot_id)
-            page = session.get_one(Page, last.page_id)
-            gone.append(LastTaught(term, page.url, page.title, last.content))
-    return DocsFacts(tuple(notices), tuple(gone), _frozen(taught), _frozen(guides))
+        found = []
+        for term, snapshot_id in gone_terms(session, current.docs(session)).items():
+            last_taught = session.get_one(Snapshot, snapshot_id)
+            page = session.get_one(Page, last_taught.page_id)
+            found.append(LastTaught(term, page.url, page.title, last_taught.content))
+    return DocsFacts(tuple(notices), tuple(found), _frozen(current.taught),
+                     _frozen(current.guides))
 
 
 def _frozen(by_package: dict[str, set[str]]) -> dict[str, frozenset[str]]:
     return {package: frozenset(terms) for package, terms in by_package.items()}
 
 
-def gone_terms(session: Session, current_terms: set[str] | None = None) -> dict[Term, int]:
-    """Attributes and mix tasks the docs taught once and mention nowhere now, each with
-    the last snapshot that taught it: the evidence ``docwatch prune`` must keep.
+def gone_terms(session: Session, current: gone.CurrentDocs | None = None,
+               crawled_only: bool = True) -> dict[Term, int]:
+    """The terms the docs taught once and mention nowhere now
+    (:func:`crawler.analysis.gone.gone_terms`), each with the snapshot that is its
+    evidence: what ``docwatch prune`` must keep.
 
-    The last is a page of the latest run that taught it: a guide rather than a changelog
-    (which reports a term, where a guide teaches it), the one that mentions it most (the
-    page about it, rather than one that names it in passing), then the first by URL: the
-    evidence does not depend on the order pages were fetched in.
+    ``crawled_only=False`` also keeps the terms of packages that the latest run of
+    their source did not fetch, so that a failing crawl does not cost their evidence.
+    The history is read a batch at a time, vocabularies and notices only; texts are
+    read for the current pages (until every term is seen) and for the few snapshots
+    that taught a term no current text mentions.
     """
-    if current_terms is None:
-        current_terms = set()
-        for terms in session.scalars(
-                select(Snapshot.terms).join(Page, Page.latest_snapshot_id == Snapshot.id)
-                .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)):
-            current_terms.update(terms or [])
-    # term: (the latest run that taught it, the pages of that run that did)
-    taught: dict[str, tuple[int, list[_Teacher]]] = {}
-    for snapshot_id, run_id, url, title, terms in session.execute(
-            select(Snapshot.id, Snapshot.run_id, Page.url, Snapshot.title, Snapshot.terms)
-            .join(Page, Page.id == Snapshot.page_id).execution_options(yield_per=TERMS_BATCH)):
-        for term in terms or []:
-            if term.split(":", 1)[0] in DISAPPEARING_KINDS and term not in current_terms:
-                last = taught.get(term)
-                teacher = _Teacher(url, snapshot_id, is_changelog(url, title))
-                if last is None or run_id > last[0]:
-                    taught[term] = (run_id, [teacher])
-                elif run_id == last[0]:
-                    last[1].append(teacher)
-    if not taught:
-        return {}
-    candidates = parse_vocabulary(sorted(taught))
-    still_there = _still_mentioned(session, candidates)
-    return {term: _most_taught_by(session, term, taught[f"{term.kind}:{term.text}"][1])
-            for term in candidates
-            if term not in still_there}  # still there (in code, or outside prose): not gone
+    if current is None:
+        reader = _Current(None)
+        for url, source, seen, last, terms in session.execute(
+                _current_pages(Page.url, Page.source, Page.last_seen_run_id,
+                               SourceState.last_run_id, Snapshot.terms)
+                .execution_options(yield_per=TERMS_BATCH)):
+            reader.add(url, source, seen is not None and seen == last, terms)
+        current = reader.docs(session)
+    taught = gone.Taught(current)
+    for snapshot_id, run_id, url, title, source, status, terms, notices in session.execute(
+            select(Snapshot.id, Snapshot.run_id, Page.url, Snapshot.title, Page.source,
+                   Page.status, Snapshot.terms, Snapshot.notices)
+            .join(Page, Page.id == Snapshot.page_id).where(Page.item == Item.PAGE)
+            .execution_options(yield_per=TERMS_BATCH)):
+        if terms or notices:
+            taught.add(terms or [], gone.Teacher(snapshot_id, run_id, url, title,
+                                                 gone.package_key(url, source),
+                                                 status == PageStatus.ACTIVE),
+                       gone.announced(notices or []))
+    found = gone.gone_terms(taught, lambda terms: _still_mentioned(session, terms),
+                            lambda ids: _texts(session, ids), crawled_only=crawled_only)
+    return {term: teacher.snapshot for term, teacher in found.items()}
 
 
-@dataclass(frozen=True)
-class _Teacher:
-    """A snapshot that taught a term."""
+class _Current:
+    """:class:`~crawler.analysis.gone.CurrentDocs` gathered from the current pages."""
 
-    url: str
-    snapshot_id: int
-    changelog: bool
+    def __init__(self, watched: Collection[str] | None):
+        self.watched = None if watched is None else frozenset(watched)
+        self.vocabulary: set[str] = set()
+        self.packages: dict[str, bool] = {}
+        # A hexdocs package's vocabulary: of all its current pages, and of its guides.
+        self.taught: dict[str, set[str]] = {}
+        self.guides: dict[str, set[str]] = {}
+
+    def add(self, url: str, source: str, seen_last_run: bool, terms: list[str] | None,
+            changelog: bool = False) -> None:
+        """A current page: fetched by its source's latest run or not, and its terms."""
+        self.vocabulary.update(gone.expand(terms or [], url))
+        if (hexdocs := package_of(url)) is not None:
+            self.taught.setdefault(hexdocs, set()).update(terms or [])
+            if not changelog:
+                self.guides.setdefault(hexdocs, set()).update(terms or [])
+        package = gone.package_key(url, source)
+        crawled = seen_last_run and (self.watched is None or source in self.watched)
+        self.packages[package] = self.packages.get(package, False) or crawled
+
+    def docs(self, session: Session) -> gone.CurrentDocs:
+        """The current docs, with the module pages of every package (pages, not texts)."""
+        documented: dict[str, set[str]] = {}
+        for url, source in session.execute(select(Page.url, Page.source)
+                                           .where(Page.item == Item.PAGE)):
+            module = gone.page_module(url)
+            if module:
+                documented.setdefault(gone.package_key(url, source), set()).add(module)
+        return gone.CurrentDocs(frozenset(self.vocabulary),
+                                dict(self.packages),
+                                {p: frozenset(m) for p, m in documented.items()})
 
 
-def _most_taught_by(session: Session, term: Term, pages: list[_Teacher]) -> int:
-    """The snapshot among ``pages`` that teaches ``term`` best (see :func:`gone_terms`)."""
-    if len(pages) == 1:
-        return pages[0].snapshot_id
-    pattern = term.pattern()
-    texts = dict(session.execute(select(Snapshot.id, Snapshot.content)
-                                 .where(Snapshot.id.in_([p.snapshot_id for p in pages]))).all())
-    counts = {p.snapshot_id: len(pattern.findall(texts.get(p.snapshot_id) or ""))
-              for p in pages}
-    return min(pages, key=lambda p: (p.changelog, -counts[p.snapshot_id], p.url)).snapshot_id
+def _current_pages(*columns: Any) -> Select[Any]:
+    """``columns`` of every current page with its latest snapshot (and its source)."""
+    return (select(*columns).join(Snapshot, Snapshot.id == Page.latest_snapshot_id)
+            .outerjoin(SourceState, SourceState.name == Page.source)
+            .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE))
 
 
 def _still_mentioned(session: Session, terms: list[Term]) -> set[Term]:
-    """The ``terms`` that some current page still mentions, anywhere in its text.
-
-    Pages are read a batch at a time, and a term's pattern only runs on a page that
-    holds its literal text; the scan stops once every term has been seen. Searching
-    page by page finds what a search of all pages joined by newlines finds: a match
-    never spans a newline, and the look-arounds of attribute and mix-task patterns
-    (DISAPPEARING_KINDS) treat a newline and the end of the text alike.
-    """
-    unseen = {term: (term.literal(), term.pattern()) for term in terms}
-    seen: set[Term] = set()
-    texts = session.scalars(
-        select(Snapshot.content).join(Page, Page.latest_snapshot_id == Snapshot.id)
+    """The ``terms`` some current page still mentions, its texts read a batch at a time
+    (the scan stops once every term has been seen)."""
+    texts = session.execute(
+        select(Page.url, Snapshot.content).join(Page, Page.latest_snapshot_id == Snapshot.id)
         .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
         .execution_options(yield_per=TEXTS_BATCH))
     try:
-        for text in texts:
-            found = [term for term, (literal, pattern) in unseen.items()
-                     if literal in text and pattern.search(text)]
-            for term in found:
-                del unseen[term]
-                seen.add(term)
-            if not unseen:
-                break
+        return gone.still_mentioned(((gone.page_module(url), text) for url, text in texts),
+                                    terms)
     finally:
         texts.close()
-    return seen
+
+
+def _texts(session: Session, ids: list[int]) -> Iterator[tuple[int, str]]:
+    """The texts of the snapshots ``ids``, a batch at a time."""
+    for start in range(0, len(ids), IDS_BATCH):
+        chunk = ids[start:start + IDS_BATCH]
+        rows = session.execute(select(Snapshot.id, Snapshot.content)
+                               .where(Snapshot.id.in_(chunk))
+                               .execution_options(yield_per=TEXTS_BATCH))
+        yield from ((snapshot_id, content) for snapshot_id, content in rows)

@@ -162,7 +162,7 @@ def build_report(engine: Engine, config: Config, date: dt.date,
     source_order = [s.name for s in sources]
     changes = in_report_order(found, source_order)
     errors = problems_in_report_order(errors, source_order)
-    docs = docs_facts(engine)
+    docs = docs_facts(engine, [s.name for s in config.typed_sources])
     skill_files = read_skill_files(config)
     # What they mean: each analyser gets what it reads, in dependency order.
     bumps = version_bumps(changes, config.skills)

@@ -96,8 +96,9 @@ def prune(engine: Engine, config: Config, today: dt.date | None = None,
             if evidence is None:
                 # The last snapshot teaching a term the docs dropped is the evidence of a
                 # stale line. Pruning never deletes it (nor a latest snapshot), so the set
-                # is the same for every source: worked out once.
-                evidence = set(gone_terms(session).values())
+                # is the same for every source: worked out once. Packages the latest run
+                # could not fetch keep theirs, for the run that fetches them again.
+                evidence = set(gone_terms(session, crawled_only=False).values())
             doomed = _doomed(session, source, dates, evidence)
             result.deleted[source] = len(doomed)
             if dry_run or not doomed:

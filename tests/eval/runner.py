@@ -5,8 +5,14 @@ text an earlier snapshot held) and skill lines labelled ``stale`` (with the term
 the docs retire) or ``clean``. Each case is evaluated on its own, the way a crawl would
 see those pages: every current page's ``vocab.notices``/``vocab.vocabulary`` (as
 ``store/recorder.py`` stores them, through the JSON round trip), the terms that vanished
-between the snapshots (what ``analysis/queries.gone_terms`` computes from the database),
-then ``findings.docs_findings`` and ``stale.check_skills`` on a skill file of its lines.
+between the snapshots (the rule of ``analysis/gone.py``, fed as ``analysis/queries.py``
+feeds it from the database), then ``findings.docs_findings`` and ``stale.check_skills``
+on a skill file of its lines.
+
+A page may say ``listed: false`` (it left the index: ``old`` is the last text it held,
+it has no current text) or ``fetched: false`` (this crawl could not fetch it: ``text``
+is what it held before). A package none of whose current pages was fetched is not
+crawled this time.
 
 Scoring, per line:
 
@@ -21,20 +27,21 @@ A label without a term (snippet drift: the whole line is the evidence) accepts a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from crawler.analysis import gone
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
 from crawler.analysis.findings import docs_findings
 from crawler.analysis.owners import Namespaces
-from crawler.analysis.queries import DISAPPEARING_KINDS
 from crawler.analysis.skill_files import SkillFile
 from crawler.analysis.stale import StaleLine, check_skills
 from crawler.notices import Notice, notices
-from crawler.vocab import is_changelog, parse_vocabulary, vocabulary
+from crawler.vocab import is_changelog, vocabulary
 
 DATA = Path(__file__).parent / "data"
 # The classes of evidence, in the order the table shows them.
@@ -51,13 +58,17 @@ EXTRA_CLASSES = (BEHAVIOUR,)
 
 @dataclass(frozen=True)
 class DocPage:
-    """One page of a case's docs: its current text, and the text it held before."""
+    """One page of a case's docs: its current text, and the text it held before;
+    ``listed``: still in the index (else no current text), ``fetched``: fetched by
+    this crawl (else ``text`` is what it last held)."""
 
     package: str
     url: str
     title: str
     text: str
     old: str | None = None
+    listed: bool = True
+    fetched: bool = True
 
 
 @dataclass(frozen=True)
@@ -186,15 +197,22 @@ def _case(raw: dict, source: str) -> Case:
                          f"{', '.join((*CLASSES, *EXTRA_CLASSES))}")
     pages = []
     for page in raw.get("docs") or []:
-        text = page["text"]
-        title = page.get("title") or _first_heading(text)
+        listed = bool(page.get("listed", True))
+        if listed == ("text" not in page):
+            raise LabelError(f"{case_id}: {page['url']} needs a text unless not listed, "
+                             "and has none when not listed")
+        if not listed and not page.get("old"):
+            raise LabelError(f"{case_id}: {page['url']} is not listed: it needs an old text")
+        text = page.get("text", "")
+        title = page.get("title") or _first_heading(text or page["old"])
         changelog = is_changelog(page["url"], title)
         if bool(page.get("changelog", False)) != changelog:
             # The engine tells a changelog by its URL and title: the fixture must agree.
             raise LabelError(f"{case_id}: {page['url']} says changelog: "
                              f"{page.get('changelog', False)}, docwatch reads {changelog}")
         pages.append(DocPage(page.get("package", raw.get("package", "")), page["url"],
-                             title, text, page.get("old")))
+                             title, text, page.get("old"), listed,
+                             bool(page.get("fetched", True))))
     if not pages:
         raise LabelError(f"{case_id}: no docs")
     return Case(case_id, klass, tuple(pages), parse_labels(case_id, raw.get("lines") or []))
@@ -231,42 +249,56 @@ def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
     """The :class:`DocsFacts` a crawl of ``pages`` would store and read back.
 
     Notices: those of each current page (pages by URL, as ``queries.docs_facts`` reads
-    them), through the JSON of a snapshot. Gone: the attributes and mix tasks an earlier
-    snapshot taught that no current page's vocabulary holds and no current text
-    mentions at all (``queries.gone_terms``), the last taught by the page that taught it.
+    them), through the JSON of a snapshot. Gone: ``analysis.gone.gone_terms`` on what
+    ``queries.gone_terms`` reads from a database where each ``old`` text is a snapshot
+    of an earlier run and each current text the page's latest; a page's source is its
+    ``package``.
     """
     by_url = sorted(pages, key=lambda p: p.url)
+    current = [p for p in by_url if p.listed]
     page_notices = []
-    for page in by_url:
+    for page in current:
         stored = json.loads(json.dumps(
             [n.as_dict() for n in notices(page.text, is_changelog(page.url, page.title))]))
         page_notices.extend(PageNotice(page.url, Notice.from_dict(raw)) for raw in stored)
-    current_terms = {term for page in by_url for term in vocabulary(page.text)}
-    taught: dict[str, list[DocPage]] = {}
+    packages: dict[str, bool] = {}
+    for page in current:
+        key = gone.package_key(page.url, page.package)
+        packages[key] = packages.get(key, False) or page.fetched
+    documented: dict[str, set[str]] = {}
     for page in by_url:
-        for term in vocabulary(page.old or ""):
-            if term.split(":", 1)[0] in DISAPPEARING_KINDS and term not in current_terms:
-                taught.setdefault(term, []).append(page)
-    gone = []
-    for term in parse_vocabulary(sorted(taught)):
-        pattern = term.pattern()
-        if any(term.literal() in p.text and pattern.search(p.text) for p in by_url):
-            continue  # still mentioned (in code, or outside prose): not gone
-        teachers = taught[f"{term.kind}:{term.text}"]
-        best = min(teachers, key=lambda p: (is_changelog(p.url, p.title),
-                                            -len(pattern.findall(p.old or "")), p.url))
-        old = best.old or ""
-        gone.append(LastTaught(term, best.url, _first_heading(old) or best.title, old))
-    taught: dict[str, set[str]] = {}
+        if module := gone.page_module(page.url):
+            documented.setdefault(gone.package_key(page.url, page.package), set()).add(module)
+    vocabularies = {entry for page in current
+                    for entry in gone.expand(vocabulary(page.text), page.url)}
+    taught = gone.Taught(gone.CurrentDocs(
+        frozenset(vocabularies), packages,
+        {p: frozenset(m) for p, m in documented.items()}))
+    olds = {i: page.old for i, page in enumerate(by_url) if page.old is not None}
+    for i, old in olds.items():
+        page = by_url[i]
+        title = _first_heading(old) or page.title
+        retired = gone.announced(json.loads(json.dumps(
+            [n.as_dict() for n in notices(old, is_changelog(page.url, title))])))
+        taught.add(vocabulary(old), gone.Teacher(
+            i, 1, page.url, title, gone.package_key(page.url, page.package), page.listed),
+            retired)
+    found = gone.gone_terms(
+        taught,
+        lambda terms: gone.still_mentioned(
+            [(gone.page_module(p.url), p.text) for p in current], terms),
+        lambda ids: ((i, olds[i]) for i in ids))
+    taught_by: dict[str, set[str]] = {}
     guides: dict[str, set[str]] = {}
-    for page in by_url:
+    for page in current:
         terms = vocabulary(page.text)
-        taught.setdefault(page.package, set()).update(terms)
+        taught_by.setdefault(page.package, set()).update(terms)
         if not is_changelog(page.url, page.title):
             guides.setdefault(page.package, set()).update(terms)
-    return DocsFacts(tuple(page_notices), tuple(gone),
-                     {p: frozenset(t) for p, t in taught.items()},
-                     {p: frozenset(t) for p, t in guides.items()})
+    return DocsFacts(tuple(page_notices), tuple(
+        LastTaught(term, t.url, t.title, olds[t.snapshot]) for term, t in found.items()),
+        {p: frozenset(t) for p, t in taught_by.items()},
+        {p: frozenset(t) for p, t in guides.items()})
 
 
 def judge(case_id: str, klass: str, labels: Sequence[Label], facts: DocsFacts,
@@ -304,6 +336,10 @@ def evaluate(cases: Iterable[Case]) -> Evaluation:
     return scored(o for case in cases for o in evaluate_case(case))
 
 
+# A function named without its arity: ``push_redirect``, ``Ecto.Multi.run``.
+FUNCTION_NAME = re.compile(r"^(?:[A-Z]\w*\.)*[a-z_]\w*[?!]?$")
+
+
 def _normal(term: str) -> str:
     term = term.strip().strip("`")
     if term.startswith("mix "):
@@ -315,14 +351,21 @@ def _normal(term: str) -> str:
 
 def _term_matches(found: str, expected: tuple[str, ...]) -> bool:
     """The engine's term names the labelled one: the same once spelled alike, or the
-    same function where one of them leaves the module out."""
+    same function where one of them leaves the module out, or the engine's the arity
+    (``push_redirect`` as the docs' notice names it, for ``push_redirect/2``)."""
     if not expected:
         return True
     got = _normal(found)
     for want in map(_normal, expected):
+        if FUNCTION_NAME.match(got) and "/" in want:
+            want = want.partition("/")[0]
+        elif "/" not in got or "/" not in want:
+            if got == want:
+                return True
+            continue
         if got == want:
             return True
-        if "/" in got and "/" in want and ("." not in got or "." not in want) \
+        if ("." not in got or "." not in want) \
                 and got.rsplit(".", 1)[-1] == want.rsplit(".", 1)[-1]:
             return True
     return False
