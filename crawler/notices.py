@@ -124,7 +124,7 @@ SUBORDINATE = re.compile(r"(?i)^\W*(?:if|when|once|unless|while|after|before)\b[
 # A gerund's object that is one code span and nothing else (a parenthesis aside).
 ONLY_SPAN = re.compile(r"^\s*(?:the\s+)?`[^`]+`(?:\s+(?:package|dependency|module|library))?"
                        r"(?:\s*\([^)]*\))?\s*$", re.I)
-RELATIVE = re.compile(r",?\s+(?:which|that|who)\s*$", re.I)
+RELATIVE = re.compile(r",?\s*\(?\s*(?:which|that|who)\s*$", re.I)
 # Nouns that say what a bare code word names: "the `show` attribute", "`longPoll` option".
 NAME_NOUN = re.compile(r"^\s*(?:option|attribute|attr|setting|configuration|config|flag|switch|"
                        r"binding|hook|callback|package|npm package|dependency|module attribute|"
@@ -146,6 +146,8 @@ SIGNATURE_HEADING = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*[?!]?)\((?P<args>.*)\
 THIS_THING = re.compile(r"^\s*(?:>\s*)?this (?:function|macro|callback|module|type)\b", re.I)
 VERSION = re.compile(r"\bv?(\d+)\.(\d+)(?:\.\d+)?(?:-[\w.]+)?\b")
 
+# At most this many words may stand between a passive verb and its subject's last code.
+MAX_TAIL_WORDS = 6
 # At most this many words may follow the term of a bare bullet under a heading.
 BARE_BULLET_WORDS = 4
 # Words a line must hold to announce anything (lower-cased): a cheap pre-filter.
@@ -518,6 +520,8 @@ def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeK
         subject = only.group(0)  # "Using `X` is no longer necessary": X itself
     elif gerund and gerund.group(1)[0].isupper():
         return  # "Fixing …", "Warning …": a sentence about something else
+    if not imperative and _far(subject):
+        return  # "…if you use `Ecto.assoc/2` to load them (which is discouraged": not it
     head, scope_text = _split_scope(subject)
     scope = _scope_terms(scope_text) + _after_scope(after)
     strong = imperative or kind in (NoticeKind.RENAMED, NoticeKind.REPLACED)
@@ -577,6 +581,14 @@ def _masked(text: str) -> str:
     """``text`` with the inside of its code spans blanked: punctuation in code is not the
     sentence's."""
     return INLINE_CODE.sub(lambda m: "`" + " " * len(m.group(1)) + "`", text)
+
+
+def _far(subject: str) -> bool:
+    """Whether the subject's last code span is too far from the verb to be what it says
+    something of: a passive verb's subject ends right before it ("`X` option", "`X` and
+    `Y` were previously deprecated and")."""
+    tail = subject.rsplit("`", 1)[-1] if "`" in subject else subject
+    return len(re.findall(r"[A-Za-z]+", tail)) > MAX_TAIL_WORDS
 
 
 def _split_scope(subject: str) -> tuple[str, str]:
