@@ -71,7 +71,7 @@ VERBS: tuple[tuple[NoticeKind, re.Pattern[str]], ...] = (
 )
 # "`X` deprecated in favor of", "`X` (deprecated)", "- `X` removed": a bare participle
 # right after the subject's code, in a bullet or a parenthesis.
-PARTICIPLE = re.compile(r"^\s*[-*]\s*(?:\[[^\]]*\]\s*)?(?:the\s+)?`[^`]+`(?:\s+[a-z]+)?[\s(,]+"
+PARTICIPLE = re.compile(r"^\s*[-*]\s*(?:\[[^\]]*\]\s*)?(?:the\s+)?`[^`]+`(?:\s+[a-z]+)?[\s(,:–—-]+"
                         r"((?:soft[- ]?)?deprecated|removed|dropped)\b|"
                         r"`[^`]+`\s*\(((?:soft[- ]?)?deprecated|removed)\)", re.I)
 # A changelog bullet opening with an imperative (an optional "[scope]" tag first).

@@ -201,8 +201,12 @@ def like(written: str, pattern: str, top: bool = True) -> bool:
     docs' `put_layout(conn, :print)` stands for any atom), one inside a tuple or list
     only itself (`{:constraint, _}`); tuples and lists element by element."""
     written, pattern = written.strip(), pattern.strip()
-    if pattern == "_" or VARIABLE.match(pattern):
+    if pattern.startswith("_"):
         return True
+    if VARIABLE.match(pattern):
+        # A named value (`{username, password}`) is a value of the caller's, not a tag:
+        # `{:basic, token}` is another shape.
+        return not ATOM.match(written)
     if LITERAL.match(pattern):
         if not top:
             return written == pattern

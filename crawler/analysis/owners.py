@@ -104,8 +104,15 @@ def line_owners(line: str, at: int, names: Namespaces,
         if config.group(1) in names.packages:
             return frozenset({config.group(1)})
         if config.group(2):
-            return names.of_module(config.group(2))
-    if (spec := _child_spec(line, at)) is not None:
+            # `config :my_app, MyApp.Mailer, adapter: …` configures that module; an
+            # application's module no docs teach by its last segment says nothing, and
+            # the rest of the line decides (`Swoosh.Adapters.Local`), else nobody's.
+            owners = names.of_module(config.group(2))
+            if owners is not None:
+                return owners
+            rest = line[config.end():]
+            return _modules_on(rest, names, subject) or frozenset()
+    if (spec := child_spec(line, at)) is not None:
         # `{Registry, keys: :unique, name: …}`: a child spec's options are its module's.
         owners = names.of_module(spec)
         if owners is not None and not (subject and _names(spec, subject)):
@@ -120,19 +127,28 @@ def line_owners(line: str, at: int, names: Namespaces,
                 return owners
         elif (owners := names.of_function(call.name)) is not None:
             return owners
+    return _modules_on(line, names, subject)
+
+
+def _modules_on(line: str, names: Namespaces, subject: str | None) -> frozenset[str] | None:
+    """The packages of the first module named on ``line`` that has one; empty when the
+    line names only other libraries' modules (`plug Plug.Logger, log: :debug`); None
+    when it names none."""
+    foreign = False
     for match in MODULE_REF.finditer(line):
         if subject is not None and _names(match.group(1), subject):
             continue
         owners = names.of_module(match.group(1))
         if owners:
             return owners
-    return None
+        foreign = foreign or owners is not None
+    return frozenset() if foreign else None
 
 
 CHILD_SPEC = re.compile(r"\{\s*([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)*)\s*,")
 
 
-def _child_spec(line: str, at: int) -> str | None:
+def child_spec(line: str, at: int) -> str | None:
     """The module of the ``{Module, …}`` tuple that holds offset ``at``, if any."""
     for match in CHILD_SPEC.finditer(line[:at]):
         depth = 0

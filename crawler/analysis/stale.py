@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from crawler.analysis.calls import Call, arg_kinds, calls_in, has_shape, like
 from crawler.analysis.findings import Evidence, Finding
-from crawler.analysis.owners import MODULE_REF, Namespaces, line_owners
+from crawler.analysis.owners import MODULE_REF, Namespaces, child_spec, line_owners
 from crawler.analysis.skill_files import SkillFile
 from crawler.hexdocs import package_of
 from crawler.notices import Shape, split_args
@@ -276,7 +276,11 @@ def _scope_on(text: str, at: int, scope: Term, opened: bool = False) -> bool:
         calls = [c for c in calls_in(text) if _same_function(c, _without_arity(probe))]
         if any(c.start <= at < c.end or (not c.parens and c.start <= at) for c in calls):
             return True
-        name = scope.text.partition("/")[0].rsplit(".", 1)[-1]
+        qualified = scope.text.partition("/")[0]
+        name = qualified.rsplit(".", 1)[-1]
+        if name == "start_link" and "." in qualified and _in_child_spec(
+                text, at, qualified.rsplit(".", 1)[0]):
+            return True  # `{Bandit, options: …}` is Bandit.start_link(options: …)
         # A function component, or the function named in prose.
         return not opened and bool(re.search(rf"<\.{re.escape(name)}\b", text[:at])
                                    or re.search(rf"(?<![\w.]){re.escape(name)}/\d", text))
@@ -307,6 +311,11 @@ def _in_module(line: _Line, at: int, scope: tuple[Term, ...], names: Namespaces,
             if any(_tied(line, at, package, names, packages) for package in owners):
                 return True
     return False
+
+
+def _in_child_spec(text: str, at: int, module: str) -> bool:
+    spec = child_spec(text, at)
+    return spec is not None and (spec == module or module.endswith(f".{spec}"))
 
 
 def _without_arity(term: Term) -> Term:
