@@ -247,12 +247,14 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
     from crawler.analysis.stale import check_skills, describe
 
     config = _load(config_path)
-    stale = check_skills(read_skill_files(config), docs_findings(docs_facts(_open(database))))
+    docs = docs_facts(_open(database))
+    stale = check_skills(read_skill_files(config), docs_findings(docs), docs)
     if as_json:
         click.echo(json.dumps({name: [{"line": s.line, "text": s.text, "term": s.term,
                                        "kind": s.kind, "replacement": s.replacement,
                                        "evidence": {"url": s.evidence.url,
-                                                    "section": s.evidence.section}}
+                                                    "section": s.evidence.section,
+                                                    "sentence": s.evidence.sentence}}
                                       for s in lines] for name, lines in stale.items()},
                               indent=2))
     else:

@@ -155,5 +155,9 @@ class DocsFacts:
     notices: tuple[PageNotice, ...] = ()
     # Attributes and mix tasks the docs stopped teaching (crawler.analysis.queries.gone_terms).
     gone: tuple[LastTaught, ...] = ()
-    # Code lines the current docs changed (crawler.analysis.drift).
+    # Code lines the current docs changed (crawler.analysis.drift), each page's changes
+    # in the order of its code, pages by URL.
     snippets: tuple[SnippetChange, ...] = ()
+    # Of the snippets' old lines, the keys (crawler.analysis.drift.code_key) that some
+    # current page still shows, in code or inline: a line that moved did not drift.
+    current_code: frozenset[str] = frozenset()

@@ -6,7 +6,9 @@ the docs retire) or ``clean``. Each case is evaluated on its own, the way a craw
 see those pages: every current page's ``vocab.notices``/``vocab.vocabulary`` (as
 ``store/recorder.py`` stores them, through the JSON round trip), the terms that vanished
 between the snapshots (what ``analysis/queries.gone_terms`` computes from the database),
-then ``findings.docs_findings`` and ``stale.check_skills`` on a skill file of its lines.
+the code lines that changed between them (``analysis/drift``, as
+``analysis/queries.snippet_facts`` finds them), then ``findings.docs_findings`` and
+``stale.check_skills`` on a skill file of its lines.
 
 Scoring, per line:
 
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from crawler.analysis.drift import snippet_changes, still_shown
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
 from crawler.analysis.findings import docs_findings
 from crawler.analysis.queries import DISAPPEARING_KINDS
@@ -220,6 +223,8 @@ def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
     them), through the JSON of a snapshot. Gone: the attributes and mix tasks an earlier
     snapshot taught that no current page's vocabulary holds and no current text
     mentions at all (``queries.gone_terms``), the last taught by the page that taught it.
+    Snippets: the code lines of each page's old text that its text changed
+    (``queries.snippet_facts``), with the code every current text shows.
     """
     by_url = sorted(pages, key=lambda p: p.url)
     page_notices = []
@@ -243,14 +248,19 @@ def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
                                             -len(pattern.findall(p.old or "")), p.url))
         old = best.old or ""
         gone.append(LastTaught(term, best.url, _first_heading(old) or best.title, old))
-    return DocsFacts(tuple(page_notices), tuple(gone))
+    snippets = tuple(change for page in by_url
+                     if page.old and not is_changelog(page.url, page.title)
+                     for change in snippet_changes(page.url, page.old, page.text))
+    current_code = frozenset(still_shown((page.text for page in by_url), snippets))
+    return DocsFacts(tuple(page_notices), tuple(gone), snippets, current_code)
 
 
 def evaluate_case(case: Case) -> list[Outcome]:
     """Each labelled line of ``case`` with what ``check_skills`` flags on it."""
     text = "\n".join(label.text for label in case.labels)
     skill = SkillFile(case.id, Path(f"{case.id}/SKILL.md"), text)
-    stale = check_skills([skill], docs_findings(docs_facts_of(case.pages)))[case.id]
+    docs = docs_facts_of(case.pages)
+    stale = check_skills([skill], docs_findings(docs), docs)[case.id]
     return [Outcome(case.id, case.klass, label,
                     tuple(s for s in stale if s.line == number))
             for number, label in enumerate(case.labels, start=1)]
