@@ -242,13 +242,15 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
     Exit status: 0 when no skill has a stale line, 1 when some do.
     """
     from crawler.analysis.findings import docs_findings
+    from crawler.analysis.owners import Namespaces
     from crawler.analysis.queries import docs_facts
     from crawler.analysis.skill_files import read_skill_files
     from crawler.analysis.stale import check_skills, describe
 
     config = _load(config_path)
-    docs = docs_facts(_open(database))
-    stale = check_skills(read_skill_files(config), docs_findings(docs), docs)
+    facts = docs_facts(_open(database))
+    stale = check_skills(read_skill_files(config), docs_findings(facts),
+                         Namespaces.of(facts.taught), facts)
     if as_json:
         click.echo(json.dumps({name: [{"line": s.line, "text": s.text, "term": s.term,
                                        "kind": s.kind, "replacement": s.replacement,

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from crawler.types import NoticeDict
+
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
 
@@ -57,7 +59,7 @@ class Extracted:
     title: str
     text: str
     terms: list[str] | None = None
-    notices: list[dict] | None = None
+    notices: list[NoticeDict] | None = None
 
     @property
     def hash(self) -> str:
@@ -278,7 +280,8 @@ def analysed(extract, source: str, changelog: bool) -> Extracted:
 
     One call, so a worker process does all the CPU work of a page at once.
     """
-    from crawler.vocab import notices, vocabulary
+    from crawler.notices import notices
+    from crawler.vocab import vocabulary
 
     page = extract(source)
     return Extracted(page.title, page.text, vocabulary(page.text),

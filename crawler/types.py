@@ -10,7 +10,7 @@ serialises as its old string (``ChangeKind.ADDED == "added"``).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class ChangeKind(StrEnum):
@@ -64,7 +64,11 @@ class TermKind(StrEnum):
     MIX_TASK = "mix_task"
     ATTRIBUTE = "attribute"  # a phx-* binding
     COMPONENT = "component"
-    OPTION = "option"
+    OPTION = "option"  # a keyword option, a config key, an atom value, a HEEx :special
+    MODULE_ATTRIBUTE = "module_attribute"  # @schema_prefix
+    FLAG = "flag"  # a command-line switch: --no-tailwind
+    COMMAND = "command"  # a shell command: npm run deploy
+    NAME = "name"  # a bare name the docs call an option, attribute or package: longPollFallback
 
 
 class BumpKind(StrEnum):
@@ -134,6 +138,11 @@ class NoticeDict(TypedDict):
     section: str
     sentence: str
     replacement: str | None
+    # [[term_kind, text], ...]: what the term belongs to ("the :x option of f/2").
+    scope: NotRequired[list[list[str]]]
+    # The retired way of calling the term (crawler.notices.Shape.as_dict).
+    shape: NotRequired[dict[str, object]]
+    version: NotRequired[str]
 
 
 RootMoveDict = TypedDict("RootMoveDict", {"from": str, "to": str})

@@ -1,11 +1,10 @@
-"""The API vocabulary a page teaches, and the deprecations it announces.
+"""The API vocabulary a page teaches: its terms, and how a skill line is matched to one.
 
 Terms are read from inline code (and bare ``phx-*`` attributes) in normalised text:
 modules (``Phoenix.LiveView.JS``), functions (``assign_async/3``,
 ``Ecto.Multi.run/3``), mix tasks (``mix phx.gen.auth``), HTML attributes
 (``phx-update``), components (``<.link>``) and options (``:trailing_slash``).
-Notices are sentences and changelog sections that deprecate, remove or replace a term,
-kept with the section they sit in so a report can cite them.
+What a page says became of a term is :mod:`crawler.notices`.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from crawler.diff import section_titles
-from crawler.types import NoticeDict, NoticeKind, TermKind
+from crawler.types import TermKind
 
 INLINE_CODE = re.compile(r"`([^`\n]{1,120})`")
 BARE_ATTRIBUTE = re.compile(r"(?<![\w-])(phx-[a-z][a-z0-9-]*[a-z0-9])(?![\w-])")
@@ -30,41 +28,6 @@ MIX_TASK = re.compile(r"^mix ([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)")
 ATTRIBUTE = re.compile(r"^(phx-[a-z][a-z0-9-]*[a-z0-9])(?:=.*)?$")
 COMPONENT = re.compile(r"^<\.([a-z_][a-z0-9_]*)")
 OPTION = re.compile(r"^:([a-z_][a-z0-9_]*[?!]?)$")
-
-DEPRECATED = re.compile(
-    r"\b(?:is|are|was|were|has been|have been|now)\s+(?:now\s+)?(?P<how>soft[- ]deprecated|"
-    r"deprecated|hard[- ]deprecated)\b", re.I)
-REMOVED = re.compile(
-    r"\b(?:is|are|was|were|has been|have been|have now been|has now been)\s+(?:now\s+)?"
-    r"removed\b|\bis no longer (?:supported|available)\b|\bare no longer (?:supported|"
-    r"available)\b", re.I)
-IN_FAVOR = re.compile(r"\bin favou?r of\b", re.I)
-NOTICE_HEADING = re.compile(
-    r"(?i)\b(deprecations?|deprecated|backwards[- ]incompatible|breaking changes?|removals?|"
-    r"removed)\b")
-MOVING_HEADING = re.compile(r"(?i)^(?:moving|migrating|switching) from (.+?) to (.+)$")
-IMPERATIVE = re.compile(
-    r"^\s*(?:[-*]\s*)?(?:\[[^\]]*\]\s*)?(remove[sd]?|drop(?:ped|s)?|deprecate[sd]?)\b", re.I)
-BARE_PARTICIPLE = re.compile(
-    r"^\s*[-*]\s*(?:\[[^\]]*\]\s*)?`[^`]+`[^.;]{0,60}?\b(?:soft[- ])?(deprecated|removed)\b",
-    re.I)
-# A subject that starts with a gerund deprecates a usage ("Passing a list to `cast/3`"),
-# not the API it names.
-GERUND_SUBJECT = re.compile(r"^(?:[-*]\s*)?(?:\[[^\]]*\]\s*)?[A-Z]?[a-z]+ing\b")
-CONTEXT_WORDS = re.compile(r"\s(?:on|in|of|for|to|from|with|by|when|inside)\s", re.I)
-SENTENCE_BREAK = re.compile(r"(?<=[.;])\s+(?=[A-Z`\[])")
-USE_INSTEAD = re.compile(r"\bUse `([^`]+)` instead of `([^`]+)`")
-CAPITALISED_WORD = re.compile(r"^[A-Z]\w+$")
-USE_WORD = re.compile(r"\b(?:use|using)\b", re.I)
-
-# A line can only announce something if it holds one of these words (lower-cased):
-# DEPRECATED, REMOVED and BARE_PARTICIPLE need "deprecated", "removed" or "no longer";
-# in a changelog IMPERATIVE also needs "remove", "drop" or "deprecate", and USE_INSTEAD
-# "instead of". None of their letters is one that re.IGNORECASE also matches outside
-# ASCII (i, k, s), so ``word in line.lower()`` never misses a line the regexes match.
-SENTENCE_WORDS = ("deprecated", "removed", "no longer")
-CHANGELOG_WORDS = ("deprecate", "remove", "no longer", "drop", "instead of")
-
 
 @dataclass(frozen=True)
 class Term:
@@ -88,30 +51,9 @@ class Term:
             return f"<.{self.text[2:-1]}"
         if self.kind == TermKind.MIX_TASK:
             return self.text[4:]
+        if self.kind == TermKind.COMMAND:
+            return self.text.split()[-1]
         return self.text
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A deprecation, removal or replacement announced by a page, citable."""
-
-    term: Term
-    kind: NoticeKind
-    section: str
-    sentence: str
-    replacement: str | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        """The notice as a snapshot stores it (JSON)."""
-        return {"term": self.term.text, "term_kind": self.term.kind, "kind": self.kind,
-                "section": self.section, "sentence": self.sentence,
-                "replacement": self.replacement}
-
-    @classmethod
-    def from_dict(cls, d: NoticeDict) -> Notice:
-        """The notice a snapshot stored with :meth:`as_dict`."""
-        return cls(Term(d["term"], TermKind(d["term_kind"])), NoticeKind(d["kind"]),
-                   d["section"], d["sentence"], d.get("replacement"))
 
 
 def classify(code: str) -> Term | None:
@@ -206,120 +148,6 @@ def is_changelog(url: str, title: str) -> bool:
     return "changelog" in url.rsplit("/", 1)[-1].lower() or title.lower().startswith("changelog")
 
 
-def notices(text: str, changelog: bool = False) -> list[Notice]:
-    """Deprecations, removals and replacements announced in ``text``.
-
-    Sentences saying a term "is deprecated", "has been removed", "is no longer
-    supported" count anywhere; in a changelog, bullets under a Deprecations or
-    Backwards-incompatible heading count too, and so do "Moving from X to Y" headings
-    and "in favor of" / "instead of" replacements.
-    """
-    words = CHANGELOG_WORDS if changelog else SENTENCE_WORDS
-    if not changelog:
-        # Outside a changelog only sentences count, so a page without any of the
-        # words announces nothing (most pages): skip the line-by-line walk.
-        lowered = text.lower()
-        if not any(word in lowered for word in words):
-            return []
-    lines = text.splitlines()
-    sections = section_titles(lines)
-    found: list[Notice] = []
-    in_code = False
-    heading_kind: NoticeKind | None = None
-    for line, section in zip(lines, sections, strict=True):
-        if line.startswith("```"):
-            in_code = not in_code
-            continue
-        if in_code or not line.strip():
-            continue
-        if line.startswith("#"):
-            heading = line.lstrip("#").strip()
-            heading_kind = _heading_kind(heading) if changelog else None
-            moving = MOVING_HEADING.match(heading.replace("`", ""))
-            if changelog and moving:
-                old, new = classify(moving.group(1)) or Term(moving.group(1), TermKind.MODULE), \
-                    moving.group(2)
-                found.append(Notice(old, NoticeKind.REPLACED, section, heading, new.strip()))
-            continue
-        lowered = line.lower()
-        if not any(word in lowered for word in words):
-            continue  # cannot announce anything (see SENTENCE_WORDS)
-        found.extend(_sentence_notices(line, section, heading_kind, changelog))
-    return _dedupe(found)
-
-
-def _heading_kind(heading: str) -> NoticeKind | None:
-    match = NOTICE_HEADING.search(heading)
-    if not match:
-        return None
-    word = match.group(1).lower()
-    return NoticeKind.DEPRECATED if word.startswith("deprecat") else NoticeKind.REMOVED
-
-
-def _sentence_notices(line: str, section: str, heading_kind: NoticeKind | None,
-                      changelog: bool) -> list[Notice]:
-    out = []
-    for sentence in SENTENCE_BREAK.split(line):
-        kind: NoticeKind | None = None
-        verb: re.Match[str] | None = None
-        if match := REMOVED.search(sentence):
-            kind, verb = NoticeKind.REMOVED, match
-        elif match := DEPRECATED.search(sentence):
-            kind, verb = NoticeKind.DEPRECATED, match
-        if kind and verb:
-            subject = sentence[: verb.start()]
-            if GERUND_SUBJECT.match(subject.strip()):
-                continue
-            subject = CONTEXT_WORDS.split(subject, maxsplit=1)[0]
-            replacement = _replacement(sentence[verb.end():])
-            for term in terms_in(subject):
-                if _is_api_term(term):
-                    out.append(Notice(term, kind, section, sentence.strip(), replacement))
-        elif heading_kind and (m := BARE_PARTICIPLE.match(sentence)):
-            # "- `Sparkle.dim/1` deprecated in favor of ..." under "Deprecations".
-            kind = NoticeKind(m.group(1).lower())  # the word is the kind
-            for term in terms_in(sentence)[:1]:
-                if _is_api_term(term):
-                    out.append(Notice(term, kind, section, sentence.strip(),
-                                      _replacement(sentence[m.end():])))
-        elif heading_kind and (m := IMPERATIVE.match(sentence)):
-            # "- Remove `phx-feedback-for`" under "Backwards incompatible changes".
-            kind = NoticeKind.DEPRECATED if m.group(1).lower().startswith("deprecat") \
-                else NoticeKind.REMOVED
-            subject = CONTEXT_WORDS.split(sentence[m.end():], maxsplit=1)[0]
-            for term in terms_in(subject):
-                if _is_api_term(term):
-                    out.append(Notice(term, kind, section, sentence.strip(),
-                                      _replacement(sentence)))
-        elif changelog and (m := USE_INSTEAD.search(sentence)):
-            old = classify(m.group(2)) or (Term(m.group(2), TermKind.MODULE)
-                                           if CAPITALISED_WORD.match(m.group(2)) else None)
-            if old and _is_api_term(old):
-                out.append(Notice(old, NoticeKind.REPLACED, section, sentence.strip(),
-                                  m.group(1)))
-    return out
-
-
-def _replacement(rest: str) -> str | None:
-    match = IN_FAVOR.search(rest) or USE_WORD.search(rest)
-    if not match:
-        return None
-    code = INLINE_CODE.search(rest, match.end())
-    return code.group(1) if code else None
-
-
-def _is_api_term(term: Term) -> bool:
-    # Plain lower-case words (`config`) are too common to judge a skill line by.
-    return term.kind != TermKind.MODULE or "." in term.text or any(c.isupper() for c in term.text)
-
-
-def _dedupe(found: list[Notice]) -> list[Notice]:
-    seen: dict[tuple[str, NoticeKind], Notice] = {}
-    for notice in found:
-        seen.setdefault((notice.term.text, notice.kind), notice)
-    return list(seen.values())
-
-
 @lru_cache(maxsize=8192)
 def _term_pattern(text: str, kind: TermKind) -> re.Pattern[str]:
     if kind == TermKind.FUNCTION:
@@ -342,5 +170,14 @@ def _term_pattern(text: str, kind: TermKind) -> re.Pattern[str]:
         return re.compile(rf"<\.{re.escape(text[2:-1])}(?![\w])")
     if kind == TermKind.MIX_TASK:
         return re.compile(rf"(?<![\w.]){re.escape(text[4:])}(?![\w.])")
+    if kind == TermKind.MODULE_ATTRIBUTE:
+        return re.compile(rf"(?<![\w@]){re.escape(text)}(?![\w?!])")
+    if kind == TermKind.FLAG:
+        return re.compile(rf"(?<![\w-]){re.escape(text)}(?![\w-])")
+    if kind == TermKind.COMMAND:
+        words = r"\s+".join(re.escape(w) for w in text.split())
+        return re.compile(rf"(?<![\w-]){words}(?![\w-])")
+    if kind == TermKind.NAME:
+        return re.compile(rf"(?<![\w.@-]){re.escape(text)}(?![\w-])")
     # module: whole dotted name, not a prefix of a longer one
     return re.compile(rf"(?<![\w.]){re.escape(text)}(?![\w])(?!\.[A-Z])")

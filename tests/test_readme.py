@@ -25,7 +25,8 @@ from crawler.cli import cli
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 # Lines that run another program, and sections about one: their flags are that program's.
-OTHER_PROGRAMS = ("bench/run.py", "serve.py", "alembic ", "systemctl ", "pip ", "urlwatch")
+OTHER_PROGRAMS = ("bench/run.py", "serve.py", "alembic ", "systemctl ", "pip ", "urlwatch",
+                  "python -m tests.eval")
 OTHER_PROGRAM_SECTIONS = ("Benchmark",)
 HELP = {"-h", "--help"}
 FLAG = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.vocab import Term, classify, notices, terms_in, vocabulary
+from crawler.notices import Shape, notices
+from crawler.vocab import Term, classify, terms_in, vocabulary
 
 # -- classify / terms_in -------------------------------------------------------------
 
@@ -89,9 +90,11 @@ def test_option_deprecated_on_a_module_flags_the_option_not_the_module():
 
 
 def test_deprecating_a_usage_is_not_deprecating_the_function():
-    # "Passing a list to cast/3" retires one way of calling it, not cast/3 itself.
+    # "Passing a list to cast/3" retires one way of calling it, not cast/3 itself: a
+    # usage the docs do not describe gives nothing, one they do gives its shape.
     assert notices("Passing a list to `cast/3` is deprecated.") == []
-    assert notices("Calling `Sparkle.glow/1` with a string is deprecated.") == []
+    [glow] = notices("Calling `Sparkle.glow/1` with a string is deprecated.")
+    assert (glow.term.text, glow.shape) == ("Sparkle.glow/1", Shape(arg="string"))
 
 
 def test_a_list_of_removed_terms_gives_one_removal_each():
@@ -173,12 +176,13 @@ def test_deprecation_words_inside_code_fences_are_ignored():
 
 
 def test_changelog_only_phrasings_do_not_count_in_a_guide():
-    # In a guide, "Use X instead of Y", imperative bullets and "Moving from" headings
-    # are advice, not announcements.
+    # In a guide, "Use X instead of Y" without a word of time, and a "Moving from" heading
+    # that names no code, are advice; under a "Backwards incompatible changes" heading an
+    # imperative bullet announces, in a guide as in a changelog.
     guide = CHANGELOG.replace("# Changelog", "# Effects")
 
     assert kinds(notices(guide, changelog=False)) == [
-        ("Sparkle.dim/1", "deprecated", "Sparkle.fade/1")]
+        ("phx-flicker", "removed", None), ("Sparkle.dim/1", "deprecated", "Sparkle.fade/1")]
 
 
 def test_a_term_announced_twice_gives_one_notice():

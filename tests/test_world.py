@@ -180,7 +180,8 @@ def test_day2_points_at_every_stale_skill_line_with_evidence(world, day2):
         assert len(found - planted) <= 1, (name, found - planted)  # at most one false alarm
         for stale in skills[name]["stale_lines"]:
             assert stale["evidence"]["url"].startswith(world.base)
-            assert stale["kind"] in ("deprecated", "removed", "replaced", "changed")
+            assert stale["kind"] in ("deprecated", "soft-deprecated", "removed", "renamed",
+                                     "replaced", "changed")
     # The client socket of channels.html now takes authToken where it took params.
     [socket] = [s for s in skills["phoenix-api-channels"]["stale_lines"] if s["line"] == 61]
     assert socket["kind"] == "changed" and "params" in socket["term"]

@@ -4,11 +4,13 @@ runs, and what the current docs hold. The analysers read these, never the databa
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from crawler.notices import Notice
 from crawler.store.models import nothing_fetched
 from crawler.types import ChangeKind, Item, ItemMeta, NoticeDict, RunStatus
-from crawler.vocab import Notice, Term
+from crawler.vocab import Term
 
 # Changed lines that make an edit a rewrite worth calling out.
 LARGE_REWRITE = 40
@@ -155,6 +157,11 @@ class DocsFacts:
     notices: tuple[PageNotice, ...] = ()
     # Attributes and mix tasks the docs stopped teaching (crawler.analysis.queries.gone_terms).
     gone: tuple[LastTaught, ...] = ()
+    # Package -> the vocabulary (``kind:text`` entries) its current pages teach, all of
+    # them and the guides alone (not changelogs): whose API a name is, and what the
+    # current guides still teach as current.
+    taught: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    guides: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Code lines the current docs changed (crawler.analysis.drift), each page's changes
     # in the order of its code, pages by URL.
     snippets: tuple[SnippetChange, ...] = ()

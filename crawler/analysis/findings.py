@@ -1,18 +1,27 @@
-"""What the docs announce: every term they deprecate, remove or replace, with evidence.
+"""What the docs announce: every term they deprecate, remove, rename or replace, with
+evidence, the package whose docs say it, and where the notice narrows it, its scope and
+shape.
 
 Evidence comes from the latest snapshots (:class:`~crawler.analysis.facts.DocsFacts`):
-deprecation notices (sentences and changelog sections, see :mod:`crawler.vocab`), and
-HTML attributes or mix tasks that the docs used to teach and no longer mention anywhere.
+notices (sentences and changelog sections, see :mod:`crawler.notices`), and terms the
+docs used to teach and no longer mention anywhere.
+
+A notice's age matters: a changelog deprecation from an older minor version than the
+changelog's newest, of a term the package's current guides still teach without a word
+of it, is judged by the guides (the API was un-deprecated, or the notice was
+superseded) and gives no finding.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crawler.analysis.facts import DocsFacts
+from crawler.analysis.facts import DocsFacts, PageNotice
 from crawler.diff import section_titles
-from crawler.types import NoticeKind, TermKind
-from crawler.vocab import Term
+from crawler.hexdocs import package_of
+from crawler.notices import Shape
+from crawler.types import NoticeKind
+from crawler.vocab import Term, is_changelog
 
 
 @dataclass(frozen=True)
@@ -32,24 +41,64 @@ class Finding:
     kind: NoticeKind
     evidence: Evidence
     replacement: str | None = None
+    package: str | None = None  # whose docs say it (None: not a hexdocs page)
+    scope: tuple[Term, ...] = ()  # the functions, components, modules it belongs to
+    shape: Shape | None = None  # the retired usage of ``term``, when not all of it is
+
+
+# Notice kinds an older changelog section gives that current guides can overrule.
+OVERRULED_KINDS = frozenset({NoticeKind.DEPRECATED, NoticeKind.SOFT_DEPRECATED})
 
 
 def docs_findings(facts: DocsFacts) -> list[Finding]:
-    """Every deprecation/removal the docs announce or imply, one per term: the first
-    notice of it, else its disappearance."""
-    findings: dict[tuple[TermKind, str], Finding] = {}
+    """Every retirement the docs announce or imply, one per term, scope and shape: the
+    first notice of it, else its disappearance."""
+    findings: dict[tuple[Term, tuple[Term, ...], Shape | None], Finding] = {}
+    newest = _newest_versions(facts.notices)
+    in_guides = {(package_of(f.url), f.notice.term) for f in facts.notices
+                 if not is_changelog(f.url, "")}
     for found in facts.notices:
         notice = found.notice
-        findings.setdefault((notice.term.kind, notice.term.text), Finding(
+        package = package_of(found.url)
+        if (package, notice.term) not in in_guides and _overruled(
+                found, newest.get(found.url), package, facts):
+            continue
+        findings.setdefault((notice.term, notice.scope, notice.shape), Finding(
             notice.term, notice.kind, Evidence(found.url, notice.section, notice.sentence),
-            notice.replacement))
+            notice.replacement, package, notice.scope, notice.shape))
     for gone in facts.gone:
-        findings.setdefault((gone.term.kind, gone.term.text), Finding(
+        findings.setdefault((gone.term, (), None), Finding(
             gone.term, NoticeKind.REMOVED, Evidence(
                 gone.url, _section_of(gone.text, gone.term),
                 f"{gone.term.text} is no longer mentioned anywhere in the docs "
-                f"(last taught by {gone.title or gone.url})")))
+                f"(last taught by {gone.title or gone.url})"), None, package_of(gone.url)))
     return list(findings.values())
+
+
+def _version_key(version: str | None) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")) if version else ()
+
+
+def _newest_versions(notices: tuple[PageNotice, ...]) -> dict[str, tuple[int, ...]]:
+    newest: dict[str, tuple[int, ...]] = {}
+    for found in notices:
+        key = _version_key(found.notice.version)
+        if key > newest.get(found.url, ()):
+            newest[found.url] = key
+    return newest
+
+
+def _overruled(found: PageNotice, newest: tuple[int, ...] | None, package: str | None,
+               facts: DocsFacts) -> bool:
+    """An old changelog deprecation of a term the package's guides teach (and say
+    nothing of: the caller checks)."""
+    notice = found.notice
+    if notice.kind not in OVERRULED_KINDS or not notice.version or package is None:
+        return False
+    if not is_changelog(found.url, "") or _version_key(notice.version) >= (newest or ()):
+        return False
+    entry = f"{notice.term.kind}:{notice.term.text}"
+    return entry in facts.guides.get(package, frozenset())
 
 
 def _section_of(text: str, term: Term) -> str:

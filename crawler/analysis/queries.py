@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from crawler.analysis.drift import Keys, changes_between, code_lines, still_shown
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice, SnippetChange
+from crawler.hexdocs import package_of
+from crawler.notices import Notice
 from crawler.store.models import Page, Snapshot
 from crawler.types import Item, PageStatus, TermKind
-from crawler.vocab import Notice, Term, is_changelog, parse_vocabulary
+from crawler.vocab import Term, is_changelog, parse_vocabulary
 
 # Kinds whose disappearance from every page is evidence of removal: the docs list
 # every binding and every task, so one that vanishes is gone from the API.
@@ -37,25 +39,36 @@ def docs_facts(engine: Engine) -> DocsFacts:
     teaching, and the code lines they changed (with the code they show now)."""
     notices: list[PageNotice] = []
     current_terms: set[str] = set()
+    taught: dict[str, set[str]] = {}
+    guides: dict[str, set[str]] = {}
     with Session(engine) as session:
         # By URL: the order pages were first stored in is the order they were fetched,
         # and the first notice of a term is the one a report cites.
         latest = session.execute(
-            select(Page.url, Snapshot.notices, Snapshot.terms)
+            select(Page.url, Snapshot.title, Snapshot.notices, Snapshot.terms)
             .join(Snapshot, Snapshot.id == Page.latest_snapshot_id)
             .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
             .order_by(Page.url)
             .execution_options(yield_per=TERMS_BATCH))
-        for url, page_notices, terms in latest:
+        for url, title, page_notices, terms in latest:
             current_terms.update(terms or [])
             notices.extend(PageNotice(url, Notice.from_dict(raw)) for raw in page_notices or [])
+            if (package := package_of(url)) is not None:
+                taught.setdefault(package, set()).update(terms or [])
+                if not is_changelog(url, title or ""):
+                    guides.setdefault(package, set()).update(terms or [])
         gone = []
         for term, snapshot_id in gone_terms(session, current_terms).items():
             last = session.get_one(Snapshot, snapshot_id)
             page = session.get_one(Page, last.page_id)
             gone.append(LastTaught(term, page.url, page.title, last.content))
         snippets, current_code = snippet_facts(session)
-    return DocsFacts(tuple(notices), tuple(gone), snippets, current_code)
+    return DocsFacts(tuple(notices), tuple(gone), _frozen(taught), _frozen(guides),
+                     snippets, current_code)
+
+
+def _frozen(by_package: dict[str, set[str]]) -> dict[str, frozenset[str]]:
+    return {package: frozenset(terms) for package, terms in by_package.items()}
 
 
 def snippet_facts(session: Session) -> tuple[tuple[SnippetChange, ...], frozenset[str]]:

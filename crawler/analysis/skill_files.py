@@ -18,6 +18,7 @@ class SkillFile:
     name: str  # the skill's
     path: Path
     text: str
+    watches: tuple[str, ...] = ()  # the skill's watch globs: the docs it is about
 
     @property
     def lines(self) -> list[tuple[int, str]]:
@@ -33,7 +34,8 @@ def read_skill_files(config: Config) -> tuple[SkillFile, ...]:
         if path is None or not path.is_file():
             continue
         try:
-            files.append(SkillFile(skill.name, path, path.read_text(encoding="utf-8")))
+            files.append(SkillFile(skill.name, path, path.read_text(encoding="utf-8"),
+                                   tuple(skill.watches)))
         except (OSError, UnicodeDecodeError) as exc:
             # Checked when the configuration was read; changed since: this skill only.
             log.warning("skill %s: %s cannot be read as UTF-8 text (%s); not checked",

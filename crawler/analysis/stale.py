@@ -1,23 +1,49 @@
-"""Which lines of which skill files teach what the docs now deprecate or removed.
+"""Which lines of which skill files teach what the docs now retire.
 
-Each stale line cites the evidence of its finding (:mod:`crawler.analysis.findings`).
+A line is stale because of a finding (:mod:`crawler.analysis.findings`) when it uses the
+finding's term the way the finding means it:
+
+- a function is used when it is called (with a fitting arity where the call shows one),
+  captured, or named; through its module, an alias of it, or imported (bare);
+- a finding with a *shape* retires one way of calling its function: only calls written
+  that way are stale (``Repo.transaction(fn -> … end)``, not ``Repo.transaction(multi)``);
+- a finding with a *scope* ("the `:returning` option of `update_all/3`") needs the term
+  inside a call of that function (or next to that component or module), here or in the
+  call opened on the lines above in the same code block;
+- a term that does not say whose it is (an option, a bare name, an unqualified function)
+  must belong to the package whose docs retire it (:mod:`crawler.analysis.owners`): the
+  call around it, else the code block, else the skill's watches decide.
+
+Each stale line cites the evidence of its finding and the package whose docs it is.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from crawler.analysis.calls import Call, calls_in, has_shape, like
 from crawler.analysis.drift import drifted, shorten
 from crawler.analysis.facts import DocsFacts
 from crawler.analysis.findings import Evidence, Finding
+from crawler.analysis.owners import MODULE_REF, Namespaces, line_owners
 from crawler.analysis.skill_files import SkillFile
-from crawler.types import NoticeKind
+from crawler.hexdocs import package_of
+from crawler.notices import split_args
+from crawler.types import NoticeKind, TermKind
+from crawler.vocab import Term
+
+# Kinds of term whose text does not say whose API it is.
+UNOWNED_KINDS = frozenset({TermKind.OPTION, TermKind.NAME, TermKind.MODULE_ATTRIBUTE,
+                           TermKind.FLAG})
+# How many lines above a line a call it continues may have opened.
+CALL_REACH = 6
 
 
 @dataclass(frozen=True)
 class StaleLine:
-    """A line of a skill file that teaches a deprecated, removed or replaced term."""
+    """A line of a skill file that teaches a retired term."""
 
     line: int  # 1-based, counted in the whole file
     text: str
@@ -25,33 +51,253 @@ class StaleLine:
     kind: NoticeKind
     evidence: Evidence
     replacement: str | None = None
+    package: str | None = None  # whose docs retire it
 
 
-def stale_lines(lines: Iterable[tuple[int, str]],
-                findings: Sequence[Finding]) -> tuple[StaleLine, ...]:
-    """Each (line, term) pair where a skill line uses a term the docs retired."""
-    patterns = [(f, f.term.pattern()) for f in findings]
+@dataclass(frozen=True)
+class _Line:
+    number: int
+    text: str
+    above: tuple[str, ...]  # the lines above it in the same code block, nearest last
+
+
+def stale_lines(lines: Iterable[tuple[int, str]], findings: Sequence[Finding],
+                names: Namespaces | None = None,
+                packages: frozenset[str] = frozenset()) -> tuple[StaleLine, ...]:
+    """Each (line, term) pair where a skill line uses a term the docs retired.
+
+    ``names`` tells whose API a module or function is; ``packages`` are the packages
+    the skill is about (its watches), which decide for a line that says nothing.
+    """
+    names = names or Namespaces()
+    patterns = [(f, f.term.pattern(), f.term.literal()) for f in findings]
     out = []
-    for number, text in lines:
-        for finding, pattern in patterns:
-            if pattern.search(text):
-                out.append(StaleLine(number, text.strip(), finding.term.text, finding.kind,
-                                     finding.evidence, finding.replacement))
+    for line in _with_blocks(lines):
+        for finding, pattern, literal in patterns:
+            name = literal.rsplit(".", 1)[-1]
+            if name not in line.text:
+                continue
+            if _uses(finding, pattern, line, names, packages):
+                out.append(StaleLine(line.number, line.text.strip(), finding.term.text,
+                                     finding.kind, finding.evidence, finding.replacement,
+                                     finding.package))
     return tuple(out)
 
 
 def check_skills(files: Iterable[SkillFile], findings: Sequence[Finding],
+                 names: Namespaces | None = None,
                  docs: DocsFacts | None = None) -> dict[str, tuple[StaleLine, ...]]:
     """The stale lines of every skill file (an empty tuple: the file is up to date):
-    those of the ``findings``, then those that copy a code line the ``docs`` changed."""
-    out = {}
-    for file in files:
-        found = stale_lines(file.lines, findings)
-        # A line a finding names already says what is wrong with it: drift adds the rest.
-        flagged = {s.line for s in found}
-        drift = tuple(s for s in drift_lines(file.lines, docs) if s.line not in flagged)
-        out[file.name] = tuple(sorted(found + drift, key=lambda s: s.line))
+    those of the ``findings``, then those copying a code line the ``docs`` changed."""
+    names = names or Namespaces()
+    return {file.name: with_drift(stale_lines(file.lines, findings, names,
+                                              skill_packages(file, names)), file.lines, docs)
+            for file in files}
+
+
+def skill_packages(file: SkillFile, names: Namespaces) -> frozenset[str]:
+    """The packages a skill is about: those its watches name, and those whose modules
+    its text names by the package's own namespace (``Phoenix.LiveView.…``)."""
+    found = {p for p in (package_of(g.replace("*", "x")) for g in file.watches) if p}
+    for module in set(MODULE_REF.findall(file.text)):
+        owners = names.of_module(module)
+        if owners and len(owners) == 1 and _spelled(module, next(iter(owners))):
+            found |= owners
+    return frozenset(found)
+
+
+def _spelled(module: str, package: str) -> bool:
+    parts = module.split(".")
+    return any("".join(parts[:k]).lower() == package.replace("_", "")
+               for k in range(1, len(parts) + 1))
+
+
+def _with_blocks(lines: Iterable[tuple[int, str]]) -> list[_Line]:
+    """The lines, each with the lines above it in its fenced code block (none outside)."""
+    out: list[_Line] = []
+    block: list[str] = []
+    in_code = False
+    for number, text in lines:
+        if text.lstrip().startswith("```"):
+            in_code, block = not in_code, []
+            continue
+        out.append(_Line(number, text, tuple(block[-CALL_REACH:]) if in_code else ()))
+        if in_code:
+            block.append(text)
     return out
+
+
+def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namespaces,
+          packages: frozenset[str]) -> bool:
+    term, text = finding.term, line.text
+    if term.kind == TermKind.FUNCTION:
+        uses = _function_uses(term, pattern, text, finding.package)
+    else:
+        # A module of another library that the package's docs retire (LiveView's move
+        # from `Floki`) is that package's business only where the line is about it.
+        owned = term.kind not in UNOWNED_KINDS and (
+            term.kind != TermKind.MODULE or _owned(term.text, finding.package))
+        uses = [(m.start(), owned) for m in pattern.finditer(text)]
+    if not uses:
+        return False
+    if finding.shape is not None and term.kind == TermKind.OPTION:
+        # `opt: {:x, _}`: the option given that value, wherever it is written.
+        shape = finding.shape
+        return any(shape.value is None or like(value, shape.value)
+                   for value in _option_values(text, shape.option or term.text[1:])) and (
+            not finding.scope or any(_in_scope(line, at, finding.scope) for at, _ in uses))
+    if finding.shape is not None:
+        return any(_same_function(call, term) and has_shape(call, finding.shape)
+                   for call in _calls_around(line))
+    if finding.scope:
+        return any(_in_scope(line, at, finding.scope)
+                   or _in_module(line, at, finding.scope, names, packages) for at, _ in uses)
+    subject = _module_of(term)
+    return any(owned or _tied(line, at, finding.package, names, packages, subject)
+               for at, owned in uses)
+
+
+def _owned(module: str, package: str | None) -> bool:
+    """Whether ``module`` is spelled as ``package``'s own (or there is no package)."""
+    return package is None or _spelled(module, package)
+
+
+def _function_uses(term: Term, pattern: re.Pattern[str], text: str,
+                   package: str | None) -> list[tuple[int, bool]]:
+    """Where ``text`` uses the function ``term``, and whether the spelling says it is
+    ``package``'s (through its module) or not (a bare call, imported)."""
+    qualified, _, arity_text = term.text.partition("/")
+    module, _, name = qualified.rpartition(".")
+    arity = int(arity_text) if arity_text else None
+    owned = bool(module) and _owned(module, package)
+    uses = []
+    for match in pattern.finditer(text):
+        call = next((c for c in calls_in(text) if c.start == match.start()), None)
+        if call is None or _arity_fits(call, arity):
+            uses.append((match.start(), owned))
+    if module:
+        for call in calls_in(text):
+            if call.module is None and call.name == name and _arity_fits(call, arity):
+                uses.append((call.start, False))
+        if arity is not None:
+            uses.extend((m.start(), False) for m in re.finditer(
+                rf"(?<![\w.]){re.escape(name)}/{arity}\b", text))
+    return uses
+
+
+def _arity_fits(call: Call, arity: int | None) -> bool:
+    """A documented arity ``n`` fits a call of ``n`` arguments, or ``n - 1`` (a
+    trailing optional argument, usually options); a definition must be exact."""
+    if arity is None:
+        return True
+    if call.definition:
+        return call.arity == arity
+    return call.arity in (arity, arity - 1)
+
+
+def _same_function(call: Call, term: Term) -> bool:
+    qualified, _, arity_text = term.text.partition("/")
+    module, _, name = qualified.rpartition(".")
+    if call.name != name:
+        return False
+    if call.module and module and call.module.rsplit(".", 1)[-1] != module.rsplit(".", 1)[-1]:
+        return False
+    return not arity_text or _arity_fits(call, int(arity_text))
+
+
+def _option_values(text: str, option: str) -> list[str]:
+    """The values ``option:`` is given on a line (each up to the end of its argument)."""
+    values = []
+    for match in re.finditer(rf"(?<![\w]){re.escape(option)}:\s+", text):
+        rest = text[match.end():]
+        values.append(split_args(rest)[0] if rest else "")
+    return values
+
+
+def _calls_around(line: _Line) -> tuple[Call, ...]:
+    return calls_in(line.text)
+
+
+def _in_scope(line: _Line, at: int, scope: tuple[Term, ...]) -> bool:
+    """Whether the use at ``at`` sits in a call of (or next to) one of ``scope``."""
+    if any(_scope_on(line.text, at, s) for s in scope):
+        return True
+    if not line.above:
+        return False
+    joined = "\n".join(line.above)
+    offset = len(joined) + 1
+    whole = f"{joined}\n{line.text}"
+    return any(_scope_on(whole, at + offset, s, opened=True) for s in scope)
+
+
+def _scope_on(text: str, at: int, scope: Term, opened: bool = False) -> bool:
+    if scope.kind == TermKind.FUNCTION:
+        probe = Term(scope.text, TermKind.FUNCTION)
+        calls = [c for c in calls_in(text) if _same_function(c, _without_arity(probe))]
+        if any(c.start <= at < c.end or (not c.parens and c.start <= at) for c in calls):
+            return True
+        name = scope.text.partition("/")[0].rsplit(".", 1)[-1]
+        # A function component, or the function named in prose.
+        return not opened and bool(re.search(rf"<\.{re.escape(name)}\b", text[:at])
+                                   or re.search(rf"(?<![\w.]){re.escape(name)}/\d", text))
+    if scope.kind == TermKind.COMPONENT:
+        return f"<.{scope.text[2:-1]}" in text[:at]
+    if scope.kind == TermKind.OPTION:
+        # A value of an option: "the `:on_conflict` value `:nothing`".
+        return re.search(rf"(?<![\w]){re.escape(scope.text[1:])}:\s+$", text[:at]) is not None
+    if scope.kind == TermKind.MODULE:
+        if scope.text.startswith("use "):
+            return scope.text in text[:at]
+        last = scope.text.rsplit(".", 1)[-1]
+        before = text[:at]
+        return re.search(rf"(?<![\w]){re.escape(last)}(?![\w])", before) is not None and (
+            not opened or _unclosed(before[before.rfind(last):]))
+    return False
+
+
+def _in_module(line: _Line, at: int, scope: tuple[Term, ...], names: Namespaces,
+               packages: frozenset[str]) -> bool:
+    """A module scope named in passing ("the `:x` option in `Phoenix.Router`") is met
+    by any use of that module's package: the router's macros are called bare."""
+    for term in scope:
+        if term.kind == TermKind.MODULE and not term.text.startswith("use "):
+            owners = names.of_module(term.text) or frozenset()
+            if any(_tied(line, at, package, names, packages) for package in owners):
+                return True
+    return False
+
+
+def _without_arity(term: Term) -> Term:
+    return Term(term.text.partition("/")[0], term.kind)
+
+
+def _unclosed(text: str) -> bool:
+    return sum(text.count(c) for c in "([{") > sum(text.count(c) for c in ")]}")
+
+
+def _module_of(term: Term) -> str | None:
+    if term.kind == TermKind.MODULE:
+        return term.text
+    if term.kind == TermKind.FUNCTION:
+        return term.text.partition("/")[0].rpartition(".")[0] or None
+    return None
+
+
+def _tied(line: _Line, at: int, package: str | None, names: Namespaces,
+          packages: frozenset[str], subject: str | None = None) -> bool:
+    """Whether the use at ``at`` is of ``package``'s API: the line's call, else the code
+    block above, else the skill's packages say so (``subject``: the module the finding
+    is about, which cannot tell)."""
+    if package is None:
+        return True  # not a package's docs: nothing to tell apart
+    owners = line_owners(line.text, at, names, subject)
+    for above in reversed(line.above):
+        if owners is not None:
+            break
+        owners = line_owners(above, len(above), names, subject)
+    if owners is None:
+        return package in packages
+    return package in owners
 
 
 # How a stale line's kind reads after the term: "Floki was replaced".
@@ -71,6 +317,15 @@ def describe(stale: StaleLine) -> str:
 # -- snippet drift (crawler.analysis.drift) ------------------------------------------------
 
 
+def with_drift(found: tuple[StaleLine, ...], lines: Iterable[tuple[int, str]],
+               docs: DocsFacts | None) -> tuple[StaleLine, ...]:
+    """``found`` and the drift lines of ``lines`` (:func:`drift_lines`) by line; a line
+    a finding names already says what is wrong with it, drift adds the others."""
+    flagged = {s.line for s in found}
+    drift = tuple(s for s in drift_lines(lines, docs) if s.line not in flagged)
+    return tuple(sorted(found + drift, key=lambda s: s.line)) if drift else found
+
+
 def drift_lines(lines: Iterable[tuple[int, str]],
                 docs: DocsFacts | None) -> tuple[StaleLine, ...]:
     """The lines that still copy a code line the docs changed: kind ``changed``, the old
@@ -80,6 +335,7 @@ def drift_lines(lines: Iterable[tuple[int, str]],
     text = dict(lines)
     return tuple(StaleLine(number, text[number].strip(), shorten(change.old),
                            NoticeKind.CHANGED,
-                           Evidence(change.url, change.section, change.hunk), change.new)
+                           Evidence(change.url, change.section, change.hunk), change.new,
+                           package_of(change.url))
                  for number, change in drifted(text.items(), docs.snippets,
                                                docs.current_code))

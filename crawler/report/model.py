@@ -32,6 +32,7 @@ from crawler.analysis.facts import FetchProblem, PageChange, RootMove, RunInfo, 
 from crawler.analysis.findings import docs_findings
 from crawler.analysis.flags import SkillFlag, add_bump_reasons, add_stale_lines, flag_skills
 from crawler.analysis.gaps import Gap, find_gaps
+from crawler.analysis.owners import Namespaces
 from crawler.analysis.queries import docs_facts
 from crawler.analysis.skill_files import read_skill_files
 from crawler.analysis.stale import check_skills
@@ -165,7 +166,8 @@ def build_report(engine: Engine, config: Config, date: dt.date,
     skill_files = read_skill_files(config)
     # What they mean: each analyser gets what it reads, in dependency order.
     bumps = version_bumps(changes, config.skills)
-    stale = check_skills(skill_files, docs_findings(docs), docs)
+    stale = check_skills(skill_files, docs_findings(docs), Namespaces.of(docs.taught),
+                         docs)
     flags = flag_skills(changes, config.skills)
     flags = add_bump_reasons(flags, config.skills, bumps)
     flags = add_stale_lines(flags, config.skills, stale)

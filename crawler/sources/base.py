@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from crawler import hexdocs
 from crawler.extract import check_css_selector
 from crawler.http import Fetcher, Validators
-from crawler.types import Item, ItemMeta
+from crawler.types import Item, ItemMeta, NoticeDict
 
 
 def check_http_url(url: str) -> str:
@@ -93,7 +93,7 @@ class Document:
     aux_validators: tuple[tuple[str, Validators], ...] = ()
     # Vocabulary and notices when the source already computed them (else the store does).
     terms: list[str] | None = None
-    notices: list[dict] | None = None
+    notices: list[NoticeDict] | None = None
 
 
 @dataclass(frozen=True)

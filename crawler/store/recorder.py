@@ -22,6 +22,7 @@ from crawler.config import AlertsConfig
 from crawler.extract import content_hash
 from crawler.hexdocs import url_key
 from crawler.http import Validators
+from crawler.notices import notices
 from crawler.sources.base import Document, Failure, Listing, Result, Unchanged
 from crawler.store.memory import SourceMemory, aux_column, aux_validators, item_meta, load_memory
 from crawler.store.models import (
@@ -35,7 +36,7 @@ from crawler.store.models import (
     utcnow,
 )
 from crawler.types import Item, ItemMeta, PageStatus, RootMoveDict, RunStatus
-from crawler.vocab import is_changelog, notices, vocabulary
+from crawler.vocab import is_changelog, vocabulary
 
 BATCH_PAGES = 25  # pages per transaction
 BATCH_SECONDS = 0.5  # ... or less, so a slow run still commits as it goes

@@ -22,10 +22,11 @@ from crawler.analysis.findings import Evidence, docs_findings
 from crawler.analysis.flags import add_bump_reasons, add_stale_lines, flag_skills
 from crawler.analysis.stale import StaleLine
 from crawler.config import SkillConfig
+from crawler.notices import Notice
 from crawler.report.model import Report
 from crawler.types import BumpKind, ChangeKind, Item, ItemMeta, NoticeKind, TermKind
 from crawler.versions import bump_kind, parse_version
-from crawler.vocab import Notice, Term
+from crawler.vocab import Term
 
 DOCS = "https://hexdocs.pm"
 SKILLS = [

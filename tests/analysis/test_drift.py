@@ -227,7 +227,7 @@ def test_check_skills_adds_drift_as_changed_lines_after_the_findings():
                   Evidence("https://docs.test/changelog.html", "v2", "…"))
     docs = DocsFacts(snippets=(CHANGE,))
 
-    [found] = check_skills([skill], [dim], docs).values()
+    [found] = check_skills([skill], [dim], docs=docs).values()
 
     assert [(s.line, s.kind, s.term) for s in found] == [
         (2, NoticeKind.CHANGED, CHANGE.old),
@@ -235,7 +235,7 @@ def test_check_skills_adds_drift_as_changed_lines_after_the_findings():
     assert found[0].replacement == CHANGE.new
     assert found[0].evidence == Evidence(URL, "Connecting", "-old\n+new")
     assert describe(found[0]) == f"{CHANGE.old} changed in the docs; use {CHANGE.new}"
-    assert check_skills([skill], [], None) == {"lantern": ()}
+    assert check_skills([skill], []) == {"lantern": ()}
 
 
 # -- end to end: a package served in three versions ---------------------------------------

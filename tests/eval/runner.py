@@ -17,7 +17,9 @@ Scoring, per line:
   terms also count as a false alarm: the user is told something untrue);
 - a clean line flagged is a false alarm.
 
-A label without a term (snippet drift: the whole line is the evidence) accepts any term.
+A label without a term (snippet drift: the whole line is the evidence) accepts any term;
+a snippet drift flag (kind changed, its term the docs line the skill line copies) names
+the labelled terms that line holds.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ import yaml
 from crawler.analysis.drift import snippet_changes, still_shown
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
 from crawler.analysis.findings import docs_findings
+from crawler.analysis.owners import Namespaces
 from crawler.analysis.queries import DISAPPEARING_KINDS
 from crawler.analysis.skill_files import SkillFile
 from crawler.analysis.stale import StaleLine, check_skills
-from crawler.vocab import Notice, is_changelog, notices, parse_vocabulary, vocabulary
+from crawler.notices import Notice, notices
+from crawler.types import NoticeKind
+from crawler.vocab import is_changelog, parse_vocabulary, vocabulary
 
 DATA = Path(__file__).parent / "data"
 # The classes of evidence, in the order the table shows them.
@@ -90,7 +95,9 @@ class Outcome:
         """The flag that names the labelled term (a stale line), else None."""
         if not self.label.stale:
             return None
-        return next((s for s in self.flagged if _term_matches(s.term, self.label.terms)), None)
+        return next((s for s in self.flagged if _term_matches(s.term, self.label.terms)
+                     or (s.kind == NoticeKind.CHANGED and _line_names(s.term, self.label.terms))),
+                    None)
 
     @property
     def true_positive(self) -> bool:
@@ -192,8 +199,14 @@ def _case(raw: dict, source: str) -> Case:
                              title, text, page.get("old")))
     if not pages:
         raise LabelError(f"{case_id}: no docs")
+    return Case(case_id, klass, tuple(pages), parse_labels(case_id, raw.get("lines") or []))
+
+
+def parse_labels(case_id: str, lines: Iterable[dict]) -> tuple[Label, ...]:
+    """The labels of a case's ``lines:`` (each ``stale:`` with ``term:`` and ``kind:``,
+    or ``clean:``)."""
     labels = []
-    for line in raw.get("lines") or []:
+    for line in lines:
         if "stale" in line:
             kind = line.get("kind")
             if kind not in KINDS:
@@ -206,7 +219,7 @@ def _case(raw: dict, source: str) -> Case:
             labels.append(Label(line["clean"], False))
         else:
             raise LabelError(f"{case_id}: a line is neither stale nor clean: {line!r}")
-    return Case(case_id, klass, tuple(pages), tuple(labels))
+    return tuple(labels)
 
 
 def _first_heading(text: str) -> str:
@@ -248,32 +261,55 @@ def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
                                             -len(pattern.findall(p.old or "")), p.url))
         old = best.old or ""
         gone.append(LastTaught(term, best.url, _first_heading(old) or best.title, old))
+    taught: dict[str, set[str]] = {}
+    guides: dict[str, set[str]] = {}
+    for page in by_url:
+        terms = vocabulary(page.text)
+        taught.setdefault(page.package, set()).update(terms)
+        if not is_changelog(page.url, page.title):
+            guides.setdefault(page.package, set()).update(terms)
     snippets = tuple(change for page in by_url
                      if page.old and not is_changelog(page.url, page.title)
                      for change in snippet_changes(page.url, page.old, page.text))
     current_code = frozenset(still_shown((page.text for page in by_url), snippets))
-    return DocsFacts(tuple(page_notices), tuple(gone), snippets, current_code)
+    return DocsFacts(tuple(page_notices), tuple(gone),
+                     {p: frozenset(t) for p, t in taught.items()},
+                     {p: frozenset(t) for p, t in guides.items()}, snippets, current_code)
+
+
+def judge(case_id: str, klass: str, labels: Sequence[Label], facts: DocsFacts,
+          packages: Iterable[str] = ()) -> list[Outcome]:
+    """Each of ``labels`` with what ``check_skills`` flags on it, the lines making one
+    skill file judged against ``facts`` (a case's pages, or a crawl of the world). The
+    skill watches the docs of ``packages``, as a skill about them would."""
+    text = "\n".join(label.text for label in labels)
+    watches = tuple(sorted(f"https://hexdocs.pm/{p}/*" for p in set(packages)))
+    skill = SkillFile(case_id, Path(f"{case_id}/SKILL.md"), text, watches)
+    stale = check_skills([skill], docs_findings(facts), Namespaces.of(facts.taught),
+                         facts)[case_id]
+    return [Outcome(case_id, klass, label, tuple(s for s in stale if s.line == number))
+            for number, label in enumerate(labels, start=1)]
 
 
 def evaluate_case(case: Case) -> list[Outcome]:
     """Each labelled line of ``case`` with what ``check_skills`` flags on it."""
-    text = "\n".join(label.text for label in case.labels)
-    skill = SkillFile(case.id, Path(f"{case.id}/SKILL.md"), text)
-    docs = docs_facts_of(case.pages)
-    stale = check_skills([skill], docs_findings(docs), docs)[case.id]
-    return [Outcome(case.id, case.klass, label,
-                    tuple(s for s in stale if s.line == number))
-            for number, label in enumerate(case.labels, start=1)]
+    return judge(case.id, case.klass, case.labels, docs_facts_of(case.pages),
+                 {p.package for p in case.pages})
 
 
-def evaluate(cases: Iterable[Case]) -> Evaluation:
-    """Every case's outcomes, scored per class and overall."""
-    outcomes = tuple(o for case in cases for o in evaluate_case(case))
+def scored(outcomes: Iterable[Outcome]) -> Evaluation:
+    """The ``outcomes``, scored per class and overall."""
+    outcomes = tuple(outcomes)
     scores = {klass: Score() for klass in (*CLASSES, OVERALL)}
     for outcome in outcomes:
         scores[outcome.klass].add(outcome)
         scores[OVERALL].add(outcome)
     return Evaluation(outcomes, scores)
+
+
+def evaluate(cases: Iterable[Case]) -> Evaluation:
+    """Every case's outcomes, scored per class and overall."""
+    return scored(o for case in cases for o in evaluate_case(case))
 
 
 def _normal(term: str) -> str:
@@ -298,6 +334,12 @@ def _term_matches(found: str, expected: tuple[str, ...]) -> bool:
                 and got.rsplit(".", 1)[-1] == want.rsplit(".", 1)[-1]:
             return True
     return False
+
+
+def _line_names(line: str, expected: tuple[str, ...]) -> bool:
+    """A snippet drift flag, whose term is the whole docs line the skill line copies,
+    names a labelled term that line holds (``<.form …>`` holds ``<.form>``)."""
+    return any(want and want in line for want in map(_normal, expected))
 
 
 # -- output ------------------------------------------------------------------------------
@@ -353,6 +395,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="YAML files of cases (default: tests/eval/data/*.yaml)")
     parser.add_argument("--table-only", action="store_true",
                         help="print the table without the list of mistakes")
+    parser.add_argument("--world", nargs="?", const="", metavar="PATH",
+                        help="also judge tests/eval/world/*.yaml against a crawl of the "
+                             "offline world at PATH (default: $DOCWATCH_WORLD, else "
+                             "../shared/world next to the repository)")
     args = parser.parse_args(argv)
     cases = load_cases(args.files or None)
     result = evaluate(cases)
@@ -360,4 +406,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(result.scores))
     if not args.table_only:
         print(mistakes(result.outcomes))
+    if args.world is not None:
+        from .world import main_world  # it imports this module
+
+        return main_world(Path(args.world) if args.world else None, result,
+                          table_only=args.table_only)
     return 0

@@ -1,0 +1,116 @@
+"""Whose API a skill line uses: the package a notice must belong to for it to judge
+the line (a notice speaks for its own package only).
+
+A module belongs to the package its name spells (``Phoenix.LiveView.JS`` to
+``phoenix_live_view``, ``Phoenix.HTML.Form`` to ``phoenix_html``, ``Ecto.Repo`` to
+``ecto``), else to the packages whose docs teach it, or, for a name written through an
+alias (``Repo``, ``JS``, ``MyAppWeb.Endpoint``), whose docs teach a module of that last
+segment. A bare function belongs to the packages whose docs teach a function of that
+name. A line's owner is that of the call around the term it uses; when the line says
+nothing, the lines above it in the same code block, then the skill's watches decide.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from crawler.analysis.calls import calls_in
+from crawler.types import TermKind
+from crawler.vocab import parse_vocabulary
+
+MODULE_REF = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)*)(?![\w])")
+CONFIG_LINE = re.compile(r"^\s*config\s+:([a-z_][a-z0-9_]*)\s*,\s*(?:([A-Z][\w.]*)\s*,)?")
+# By convention the application's own modules: MyApp, MyAppWeb, HelloWeb.
+OWN_MODULE = re.compile(r"^(?:My[A-Z]\w*|\w+Web)(?:\.|$)")
+
+
+@dataclass(frozen=True)
+class Namespaces:
+    """Which package owns which modules and function names, from what the docs teach."""
+
+    packages: frozenset[str] = frozenset()
+    modules: Mapping[str, frozenset[str]] = field(default_factory=dict)  # full name
+    segments: Mapping[str, frozenset[str]] = field(default_factory=dict)  # last segment
+    functions: Mapping[str, frozenset[str]] = field(default_factory=dict)  # bare name
+
+    @classmethod
+    def of(cls, taught: Mapping[str, Iterable[str]]) -> Namespaces:
+        """From each package's vocabulary (stored ``kind:text`` entries)."""
+        modules: dict[str, set[str]] = {}
+        functions: dict[str, set[str]] = {}
+        for package, entries in taught.items():
+            for term in parse_vocabulary(entries):
+                if term.kind == TermKind.MODULE:
+                    modules.setdefault(term.text, set()).add(package)
+                elif term.kind == TermKind.FUNCTION:
+                    qualified, _, _ = term.text.partition("/")
+                    mod, _, name = qualified.rpartition(".")
+                    functions.setdefault(name, set()).add(package)
+                    if mod:
+                        modules.setdefault(mod, set()).add(package)
+        segments: dict[str, set[str]] = {}
+        for module, packages in modules.items():
+            segments.setdefault(module.rsplit(".", 1)[-1], set()).update(packages)
+        return cls(frozenset(taught), _frozen(modules), _frozen(segments), _frozen(functions))
+
+    def of_module(self, module: str) -> frozenset[str] | None:
+        """The packages ``module`` belongs to; empty: another library's; None: the
+        application's own module, which says nothing."""
+        parts = module.split(".")
+        for k in range(len(parts), 0, -1):
+            spelled = "".join(parts[:k]).lower()
+            owners = frozenset(p for p in self.packages if p.replace("_", "") == spelled)
+            if owners:
+                return owners
+        if module in self.modules:
+            return self.modules[module]
+        if parts[-1] in self.segments:
+            return self.segments[parts[-1]]
+        if OWN_MODULE.match(module):
+            return None
+        return frozenset()
+
+    def of_function(self, name: str) -> frozenset[str] | None:
+        """The packages teaching a function called ``name`` (None: none does)."""
+        return self.functions.get(name)
+
+
+def _frozen(d: dict[str, set[str]]) -> dict[str, frozenset[str]]:
+    return {k: frozenset(v) for k, v in d.items()}
+
+
+def line_owners(line: str, at: int, names: Namespaces,
+                subject: str | None = None) -> frozenset[str] | None:
+    """The packages whose API the code at offset ``at`` of ``line`` uses (None: the
+    line does not say). ``subject`` is a module the question is about, which cannot
+    answer it (`Floki` in a line judged by LiveView's notice about Floki)."""
+    if config := CONFIG_LINE.match(line):
+        if config.group(1) in names.packages:
+            return frozenset({config.group(1)})
+        if config.group(2):
+            return names.of_module(config.group(2))
+    around = [c for c in calls_in(line) if c.start <= at < max(c.end, c.start + 1)]
+    for call in reversed(around):  # the innermost call first
+        if subject is not None and call.module is not None and _names(call.module, subject):
+            continue
+        if call.module is not None:
+            owners = names.of_module(call.module)
+            if owners is not None:
+                return owners
+        elif (owners := names.of_function(call.name)) is not None:
+            return owners
+    for match in MODULE_REF.finditer(line):
+        if subject is not None and _names(match.group(1), subject):
+            continue
+        owners = names.of_module(match.group(1))
+        if owners:
+            return owners
+    return None
+
+
+def _names(written: str, module: str) -> bool:
+    """Whether ``written`` is ``module`` or its last segments (an alias)."""
+    return module == written or module.endswith(f".{written}") or written.startswith(
+        f"{module}.")
