@@ -246,14 +246,18 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
     from crawler.analysis.queries import docs_facts
     from crawler.analysis.skill_files import read_skill_files
     from crawler.analysis.stale import check_skills, describe
+    from crawler.store.refresh import refresh_notices
 
     config = _load(config_path)
-    facts = docs_facts(_open(database))
+    engine = _open(database)
+    refresh_notices(engine)  # notices read by an older docwatch, read again
+    facts = docs_facts(engine)
     stale = check_skills(read_skill_files(config), docs_findings(facts),
                          Namespaces.of(facts.taught), facts)
     if as_json:
         click.echo(json.dumps({name: [{"line": s.line, "text": s.text, "term": s.term,
                                        "kind": s.kind, "replacement": s.replacement,
+                                       "package": s.package,
                                        "evidence": {"url": s.evidence.url,
                                                     "section": s.evidence.section,
                                                     "sentence": s.evidence.sentence}}
@@ -272,7 +276,8 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
             for line in lines:
                 click.echo(f"  {path}:{line.line}: {describe(line)}: {line.text}")
                 click.echo(f"    evidence: {line.evidence.url}"
-                           + (f" ({line.evidence.section})" if line.evidence.section else ""))
+                           + (f" ({line.evidence.section})" if line.evidence.section else "")
+                           + (f", {line.package} docs" if line.package else ""))
     sys.exit(1 if any(stale.values()) else 0)
 
 
@@ -381,6 +386,7 @@ def report_command(config_path: Path, report_date: dt.date | None, since: dt.dat
     """Write the report of a date (--date), or of everything since a date (--since)."""
     from crawler import history
     from crawler.report import build_report, publish
+    from crawler.store.refresh import refresh_notices
 
     if (report_date is None) == (since is None):
         raise click.UsageError("give either --date or --since")
@@ -388,6 +394,7 @@ def report_command(config_path: Path, report_date: dt.date | None, since: dt.dat
         raise click.UsageError("--until goes with --since")
     config = _load(config_path)
     engine = _open(database)
+    refresh_notices(engine)  # notices read by an older docwatch, read again
     if report_date is not None:
         if not history.runs_on(engine, report_date):
             _fail(f"no run recorded on {report_date.isoformat()}; `docwatch runs` lists them")

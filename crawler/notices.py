@@ -30,13 +30,18 @@ from crawler.diff import section_titles
 from crawler.types import NoticeDict, NoticeKind, TermKind
 from crawler.vocab import INLINE_CODE, Term, classify
 
+# The version of this grammar. Raise it when a change reads notices differently: the
+# stored notices of current pages are then read again (crawler.store.refresh).
+GRAMMAR = 2
+
 # -- what a sentence announces -----------------------------------------------------------
 
 _BE = r"(?:is|are|was|were|has been|have been|had been|has now been|have now been|got|" \
       r"will be|is being|are being|being|been|now|to be)"
 # (kind, pattern) in the order they are tried: the first that matches a sentence wins.
 VERBS: tuple[tuple[NoticeKind, re.Pattern[str]], ...] = (
-    (NoticeKind.SOFT_DEPRECATED, re.compile(rf"(?:\b{_BE}\s+(?:now\s+)?)?\bsoft[- ]?deprecated\b",
+    (NoticeKind.SOFT_DEPRECATED, re.compile(rf"(?:\b{_BE}\s+(?:now\s+)?)?\bsoft[- ]?deprecated\b|"
+                                            rf"\b{_BE}\s+(?:now\s+)?(?:strongly\s+)?discouraged\b",
                                             re.I)),
     (NoticeKind.RENAMED, re.compile(rf"(?:\b{_BE}\s+(?:now\s+)?)?\brenamed\b(?=\s+(?:to|as)\b)",
                                     re.I)),
@@ -55,9 +60,11 @@ VERBS: tuple[tuple[NoticeKind, re.Pattern[str]], ...] = (
                                        re.I)),
     (NoticeKind.REMOVED, re.compile(
         r"\b(?:is|are|was|were|has been|have been|had been|has now been|have now been|got|"
-        r"now)\s+(?:now\s+)?(?:removed|dropped)\b|\bno longer (?:supported|available|"
-        r"exists?|works?|allowed|accepted|set|included|generated|injected|exported|"
-        r"emitted|used|part of)\b|\b(?:will not|won't|does not|doesn't) work any ?more\b",
+        r"now)\s+(?:now\s+)?(?:removed|dropped)\b|"
+        r"\b(?:can|may) no longer be (?:passed|given|used|set|called)\b|"
+        r"\bno longer (?:supported|available|exists?|works?|allowed|accepted|set|included|"
+        r"generated|injected|exported|emitted|used|part of)\b|"
+        r"\b(?:will not|won't|does not|doesn't) work any ?more\b",
         re.I)),
     (NoticeKind.DEPRECATED, re.compile(rf"\b{_BE}\s+(?:now\s+)?(?:hard[- ])?deprecated\b",
                                        re.I)),
@@ -69,12 +76,17 @@ PARTICIPLE = re.compile(r"^\s*[-*]\s*(?:\[[^\]]*\]\s*)?(?:the\s+)?`[^`]+`(?:\s+[
                         r"`[^`]+`\s*\(((?:soft[- ]?)?deprecated|removed)\)", re.I)
 # A changelog bullet opening with an imperative (an optional "[scope]" tag first).
 IMPERATIVE = re.compile(
-    r"^\s*(?:[-*]\s*)?(?:\[[^\]]*\]\s*)?(?P<verb>soft[- ]?deprecate[sd]?|deprecate[sd]?|"
+    r"^\s*(?:[-*]\s*)?(?P<tag>\[[^\]]*\]\s*)?(?:(?:fully|formally|officially|hard)\s+)?"
+    r"(?P<verb>soft[- ]?deprecate[sd]?|deprecate[sd]?|"
     r"remove[sd]?|drop(?:ped|s)?|rename[sd]?|replace[sd]?)\b", re.I)
 IMPERATIVE_KIND = {"soft": NoticeKind.SOFT_DEPRECATED, "deprec": NoticeKind.DEPRECATED,
                    "remov": NoticeKind.REMOVED, "drop": NoticeKind.REMOVED,
                    "renam": NoticeKind.RENAMED, "replac": NoticeKind.REPLACED}
 IMPERATIVE_STOP = re.compile(r"(?i)\s(?:to|with|by|in favou?r of|as)\s+`|[;]|,\s|\.\s|\(")
+# "`use Phoenix.Controller` must now specify the `:formats` option".
+MUST_NOW = re.compile(r"^\W*(?:the\s+)?`([^`]+)`\s+(?:must|should) now (?:specify|set|pass|"
+                      r"include|declare|give|be given)\s+(?:the\s+|an?\s+)?`:?([a-z_][a-z0-9_]*)`",
+                      re.I)
 USE_INSTEAD = re.compile(r"\b(?:use|prefer|call|write|pass|set|configure)\s+`([^`]+)`[^`.;]{0,40}?"
                          r"\binstead of\s+(?:the\s+)?`([^`]+)`", re.I)
 Y_REPLACES_X = re.compile(r"`([^`]+)`\s+(?:now\s+)?(?:replaces|supersedes)\s+(?:the\s+)?`([^`]+)`",
@@ -93,6 +105,7 @@ NOTICE_HEADING = (
     (NoticeKind.REMOVED, re.compile(r"(?i)\bremov(?:als?|ed)\b")),
     (NoticeKind.CHANGED, re.compile(r"(?i)\b(?:backwards?[- ]incompatible|breaking)\b")),
 )
+API_WORDS = re.compile(r"(?i)\bAPIs?\b|\bmodule\b|\bfunctions\b")
 BUG_FIXES = re.compile(r"(?i)\bbug ?fix|\bfixe[sd]\b|\binternal")
 MOVING_HEADING = re.compile(r"(?i)^(?:moving|migrating|switching|upgrading) from (.+?) to (.+)$")
 # A subject that starts with a gerund retires a usage ("Passing a list to `cast/3`").
@@ -106,6 +119,7 @@ SCOPE_WORD = re.compile(r"\s(?:of|for|to|in|on|inside|from|when (?:passed|given)
 SENTENCE_BREAK = re.compile(r"(?<=[.;!?])\s+(?=[A-Z`\[>])")
 # The last run of code spans of a clause: "selectors (`fl-contains`, `fl-icontains`)".
 TRAILING_SPANS = re.compile(r"(`[^`]+`(?:\s*(?:,|and|or)\s*`[^`]+`)*)[^`]*$")
+COPULA = re.compile(r"\s+(?:is|are|was|were|has been|have been|will|will be)\s*$", re.I)
 SUBORDINATE = re.compile(r"(?i)^\W*(?:if|when|once|unless|while|after|before)\b[^,]*,\s+")
 # A gerund's object that is one code span and nothing else (a parenthesis aside).
 ONLY_SPAN = re.compile(r"^\s*(?:the\s+)?`[^`]+`(?:\s+(?:package|dependency|module|library))?"
@@ -150,10 +164,12 @@ class ArgKind:
     MAP = "map"
     ATOM = "atom"
     TUPLE = "tuple"
+    MFA = "mfa"  # {Module, :function, args}
 
 
 # The words of a usage sentence and the argument kind they name, tried in order.
 ARG_WORDS = (
+    (re.compile(r"(?i)\bMFAs?\b|\bmodule[- ]function[- ]arg"), ArgKind.MFA),
     (re.compile(r"(?i)\blists? of (?:strings|binaries)\b|\bstring lists?\b"),
      ArgKind.LIST_OF_STRINGS),
     (re.compile(r"(?i)\bkeyword(?:s| lists?)?\b"), ArgKind.KEYWORD_LIST),
@@ -182,17 +198,19 @@ class Shape:
     option: str | None = None
     example: tuple[str, ...] | None = None
     value: str | None = None  # the option's value as the docs write it: `opt: {:x, _}`
+    absent: bool = False  # retired: calling without ``option`` ("must now specify :formats")
 
     def as_dict(self) -> dict[str, object]:
         return {"arg": self.arg, "option": self.option,
                 "example": list(self.example) if self.example is not None else None,
-                "value": self.value}
+                "value": self.value, "absent": self.absent}
 
     @classmethod
     def from_dict(cls, d: dict) -> Shape:
         example = d.get("example")
         return cls(d.get("arg"), d.get("option"),
-                   tuple(example) if example is not None else None, d.get("value"))
+                   tuple(example) if example is not None else None, d.get("value"),
+                   bool(d.get("absent")))
 
 
 @dataclass(frozen=True)
@@ -286,8 +304,9 @@ def _scope_terms(text: str) -> tuple[Term, ...]:
     for match, term in _spans(text):
         if term and term.kind == TermKind.MODULE and match.group(1).startswith("use "):
             out.append(Term(f"use {term.text}", TermKind.MODULE))  # that call, strictly
-        elif term and term.kind in (TermKind.FUNCTION, TermKind.COMPONENT, TermKind.MODULE):
-            out.append(term)
+        elif term and term.kind in (TermKind.FUNCTION, TermKind.COMPONENT, TermKind.MODULE,
+                                    TermKind.OPTION):
+            out.append(term)  # an option: the term is one of its values
         elif term is None and (call := re.match(r"([a-z_][a-z0-9_]*[?!]?)(?:\(|$)",
                                                 match.group(1))):
             # "for `update_all` and `delete_all`": a bare name in a scope is a function.
@@ -394,6 +413,15 @@ def _sentence(sentence: str, section: str, context: _Context) -> None:
             _add(context, Notice(context.heading_term, kind, section, sentence.strip(),
                                  _replacement(sentence), version=context.version))
         return
+    if must := MUST_NOW.match(sentence):
+        term = subject_term(must.group(1))
+        if term is not None and term.kind in (TermKind.MODULE, TermKind.FUNCTION):
+            _add(context, Notice(term, context.heading_kind if context.heading_kind in
+                                 (NoticeKind.DEPRECATED, NoticeKind.SOFT_DEPRECATED)
+                                 else NoticeKind.DEPRECATED, section, sentence.strip(),
+                                 shape=Shape(option=must.group(2), absent=True),
+                                 version=context.version))
+        return
     if (match := USE_INSTEAD.search(sentence)) and not context.bug_fixes and (
             context.changelog or context.heading_kind or TIME_MARK.search(sentence)):
         # In a guide "use X instead of Y" is often plain advice (`insert!/2` instead of
@@ -415,7 +443,8 @@ def _sentence(sentence: str, section: str, context: _Context) -> None:
         kind = next(k for stem, k in IMPERATIVE_KIND.items() if verb.startswith(stem))
         if kind == NoticeKind.REPLACED and not re.search(r"(?i)\b(?:with|by)\s+`", sentence):
             return  # "Replace internal queue" is no notice; "Replace `X` with `Y`" is
-        _passive_or_object(sentence, m.end(), None, kind, section, context, imperative=True)
+        _passive_or_object(sentence, m.end(), None, kind, section, context, imperative=True,
+                           tag=(m["tag"] or "").strip(" []"))
         return
     if verb := _first_verb(sentence):
         kind, match = verb
@@ -462,7 +491,8 @@ def _verb_kind(sentence: str) -> NoticeKind | None:
 
 
 def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeKind,
-                       section: str, context: _Context, imperative: bool = False) -> None:
+                       section: str, context: _Context, imperative: bool = False,
+                       tag: str = "") -> None:
     """The notices of a sentence whose verb spans ``start``-``end`` (``end`` None: an
     imperative, whose object follows the verb)."""
     if imperative:
@@ -471,6 +501,7 @@ def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeK
         subject, after = (rest[:stop.start()], rest[stop.start():]) if stop else (rest, "")
     else:
         subject, after = sentence[:start], sentence[end:]
+        subject = COPULA.sub("", subject)  # "`X` is | no longer needed"
         if rel := RELATIVE.search(subject):
             # "Unlike `X`, which was removed, ...": the subject is what "which" stands for,
             # the clause before it.
@@ -504,6 +535,14 @@ def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeK
         # "`f/2` with a CSS selector as `:target` is deprecated": a usage of f.
         _usage(subject, after, kind, sentence, section, context)
         return
+    if not terms:
+        _shape_of_option(head, scope_text, after, kind, sentence, section, context)
+        if imperative and API_WORDS.search(head) and (module := subject_term(tag)) and \
+                module.kind == TermKind.MODULE:
+            # "- [Ecto.LogEntry] Fully deprecate previously soft deprecated API".
+            _add(context, Notice(module, kind, section, sentence.strip(),
+                                 version=context.version))
+        return
     for match, term in spans:
         if term is None:
             continue
@@ -516,6 +555,22 @@ def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeK
             continue  # "the `config` key": a plain word needs a scope to judge a line by
         _add(context, Notice(term, kind, section, sentence.strip(), replacement, own_scope,
                              shape, version=context.version))
+
+
+def _shape_of_option(head: str, scope_text: str, after: str, kind: NoticeKind,
+                     sentence: str, section: str, context: _Context) -> None:
+    """A kind of value retired for an option: "Deprecate MFAs on `:with`", "a tuple can
+    no longer be passed to `:where`"."""
+    arg = next((k for pattern, k in ARG_WORDS if pattern.search(head)), None)
+    lead = re.compile(r"(?i)^\s*(?:on|for|to|in|as|with)\s+(?:the\s+)?`([^`]+)`")
+    target = lead.match(scope_text) or lead.match(after)
+    if arg is None or target is None:
+        return
+    option = subject_term(target.group(1))
+    if option is not None and option.kind == TermKind.OPTION:
+        _add(context, Notice(option, kind, section, sentence.strip(),
+                             shape=Shape(arg=arg, option=option.text[1:]),
+                             version=context.version))
 
 
 def _masked(text: str) -> str:

@@ -42,6 +42,7 @@ from crawler.store.recorder import (
     finish_run,
     start_run,
 )
+from crawler.store.refresh import refresh_notices
 from crawler.types import RunStatus
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,7 @@ def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date:
         from crawler.store.prune import prune
 
         prune(engine, config, today=run_date)
+    refresh_notices(engine)  # pages unchanged since an older docwatch read them
     report = build_report(engine, config, run_date)
     paths = publish(report, config)
     problems = deliver(report, paths, config)

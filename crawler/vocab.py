@@ -179,5 +179,10 @@ def _term_pattern(text: str, kind: TermKind) -> re.Pattern[str]:
         return re.compile(rf"(?<![\w-]){words}(?![\w-])")
     if kind == TermKind.NAME:
         return re.compile(rf"(?<![\w.@-]){re.escape(text)}(?![\w-])")
-    # module: whole dotted name, not a prefix of a longer one
-    return re.compile(rf"(?<![\w.]){re.escape(text)}(?![\w])(?!\.[A-Z])")
+    # module: whole dotted name, not a prefix of a longer one; a library's one-word
+    # module also by its hex package in a dependency (`{:floki, ...}`)
+    module = rf"(?<![\w.]){re.escape(text)}(?![\w])(?!\.[A-Z])"
+    if "." not in text:
+        snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", text).lower()
+        module += rf"|\{{\s*:{re.escape(snake)}\s*,"
+    return re.compile(module)

@@ -166,8 +166,10 @@ PLANTED = {  # skill -> {(line, term)} the world's sample skills teach that day 
     "ecto-patterns": {(38, "literal/1"), (56, "Ecto.Repo.transaction/2"),
                       (68, "Ecto.Repo.transaction/2")},
 }
-# skill -> lines that copy a docs code line day 2 changed (snippet drift, kind changed)
-PLANTED_DRIFT = {"phoenix-api-channels": {61}}
+# skill -> lines that copy a docs code line day 2 changed (snippet drift, kind changed):
+# the form example gained an id, the API plug assigns a scope, the client socket takes
+# authToken.
+PLANTED_DRIFT = {"phoenix-liveview": {43}, "phoenix-api-channels": {49, 61}}
 
 
 def test_day2_points_at_every_stale_skill_line_with_evidence(world, day2):
@@ -182,6 +184,9 @@ def test_day2_points_at_every_stale_skill_line_with_evidence(world, day2):
             assert stale["evidence"]["url"].startswith(world.base)
             assert stale["kind"] in ("deprecated", "soft-deprecated", "removed", "renamed",
                                      "replaced", "changed")
+    for name, lines in PLANTED_DRIFT.items():
+        drift = {s["line"] for s in skills[name]["stale_lines"] if s["kind"] == "changed"}
+        assert drift == lines, name
     # The client socket of channels.html now takes authToken where it took params.
     [socket] = [s for s in skills["phoenix-api-channels"]["stale_lines"] if s["line"] == 61]
     assert socket["kind"] == "changed" and "params" in socket["term"]

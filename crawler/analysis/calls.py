@@ -26,7 +26,7 @@ KEYWORD_ARG = re.compile(r"^([a-z_][a-z0-9_]*[?!]?):\s")
 NOT_CALLS = frozenset({"do", "end", "fn", "when", "and", "or", "not", "in", "if", "else",
                        "case", "cond", "with", "for", "def", "defp", "defmodule", "defmacro",
                        "import", "alias", "require", "use", "the", "a", "an", "to", "is",
-                       "of", "then", "let", "const", "var", "return", "new", "from",
+                       "of", "then", "let", "const", "var", "return", "new",
                        "receive", "after", "try", "rescue", "catch", "quote", "unquote"})
 
 
@@ -97,8 +97,11 @@ def calls_in(line: str) -> tuple[Call, ...]:
         out.append(Call(_module(match["mod"]), name, args, start, match.end() + len(rest),
                         piped=line[:start].rstrip().endswith("|>"), parens=False))
     for match in PLUG_ATOM.finditer(line):
-        out.append(Call(None, match["name"], ("conn", "opts"), match.start("name"),
-                        match.end()))
+        # `plug :put_layout, html: :admin` calls put_layout(conn, html: :admin).
+        rest = line[match.end():].lstrip()
+        opts = tuple(a for a in split_args(rest[1:]) if a) if rest.startswith(",") else ()
+        out.append(Call(None, match["name"], ("conn", *opts) if opts else ("conn", "opts"),
+                        match.start("name"), len(line)))
     return tuple(sorted(out, key=lambda c: c.start))
 
 
@@ -129,7 +132,11 @@ def _closing(line: str, start: int) -> int:
 # -- argument kinds ----------------------------------------------------------------------
 
 STRING = re.compile(r'^(?:"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|~[sS]\W)')
-STRING_LIST = re.compile(r'^~w[\(\[\{<|/"]|^\[\s*(?:"[^"]*"\s*,\s*)*"[^"]*"\s*\]$')
+# ~w(a b) is a list of strings; ~w(a b)a a list of atoms.
+STRING_LIST = re.compile(r'^~w(?:\([^)]*\)|\[[^\]]*\]|\{[^}]*\}|<[^>]*>|\|[^|]*\||/[^/]*/|'
+                         r'"[^"]*")[sc]?$|'
+                         r'^\[\s*(?:"[^"]*"\s*,\s*)*"[^"]*"\s*\]$')
+MFA = re.compile(r"^\{\s*[A-Z][\w.]*\s*,\s*:[\w?!]+\s*,\s*\[")
 KEYWORD_LIST = re.compile(r"^\[\s*[a-z_][a-z0-9_]*[?!]?:\s")
 ATOM = re.compile(r"^:[a-z_][\w?!]*$")
 
@@ -153,6 +160,8 @@ def arg_kinds(arg: str) -> frozenset[str]:
         kinds.add(ArgKind.TUPLE)
     if ATOM.match(arg):
         kinds.add(ArgKind.ATOM)
+    if MFA.match(arg):
+        kinds.add(ArgKind.MFA)
     return frozenset(kinds)
 
 
@@ -166,6 +175,8 @@ def has_shape(call: Call, shape: Shape) -> bool:
         return _like_example(call, shape.example)
     if shape.option is not None:
         value = call.option(shape.option)
+        if shape.absent:
+            return value is None
         if value is None:
             return False
         if shape.value is not None:

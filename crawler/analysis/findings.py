@@ -95,6 +95,8 @@ def _overruled(found: PageNotice, newest: tuple[int, ...] | None, package: str |
     notice = found.notice
     if notice.kind not in OVERRULED_KINDS or not notice.version or package is None:
         return False
+    if notice.shape is not None or notice.scope:
+        return False  # a usage or a narrowed term: the guides teach the rest of it
     if not is_changelog(found.url, "") or _version_key(notice.version) >= (newest or ()):
         return False
     entry = f"{notice.term.kind}:{notice.term.text}"

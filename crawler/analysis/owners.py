@@ -20,7 +20,10 @@ from crawler.analysis.calls import calls_in
 from crawler.types import TermKind
 from crawler.vocab import parse_vocabulary
 
-MODULE_REF = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)*)(?![\w])")
+# A module named on a line: dotted, or CamelCase with two capitals at least (a single
+# capitalised word is as often an English one: "Plug the logger in").
+MODULE_REF = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+|"
+                        r"[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)(?![\w])")
 CONFIG_LINE = re.compile(r"^\s*config\s+:([a-z_][a-z0-9_]*)\s*,\s*(?:([A-Z][\w.]*)\s*,)?")
 # By convention the application's own modules: MyApp, MyAppWeb, HelloWeb.
 OWN_MODULE = re.compile(r"^(?:My[A-Z]\w*|\w+Web)(?:\.|$)")
@@ -57,20 +60,31 @@ class Namespaces:
 
     def of_module(self, module: str) -> frozenset[str] | None:
         """The packages ``module`` belongs to; empty: another library's; None: the
-        application's own module, which says nothing."""
+        application's own module, which says nothing.
+
+        A name spelling a package in two segments or more (``Phoenix.LiveView.JS``)
+        decides; then the packages whose docs teach it (``Phoenix.LiveViewTest``); then
+        one spelled by its first segment (``Phoenix.Router``); then an alias's last
+        segment (``Repo``)."""
         parts = module.split(".")
-        for k in range(len(parts), 0, -1):
-            spelled = "".join(parts[:k]).lower()
-            owners = frozenset(p for p in self.packages if p.replace("_", "") == spelled)
-            if owners:
+        if OWN_MODULE.match(module):
+            # The application's module: its last segment may still say what it is
+            # (`MyApp.Repo` is an Ecto repo, `MyAppWeb.Endpoint` a Phoenix endpoint).
+            return self.segments.get(parts[-1]) if len(parts) > 1 else None
+        for k in range(len(parts), 1, -1):
+            if owners := self._spelled(parts[:k]):
                 return owners
         if module in self.modules:
             return self.modules[module]
+        if owners := self._spelled(parts[:1]):
+            return owners
         if parts[-1] in self.segments:
             return self.segments[parts[-1]]
-        if OWN_MODULE.match(module):
-            return None
         return frozenset()
+
+    def _spelled(self, parts: list[str]) -> frozenset[str]:
+        spelled = "".join(parts).lower()
+        return frozenset(p for p in self.packages if p.replace("_", "") == spelled)
 
     def of_function(self, name: str) -> frozenset[str] | None:
         """The packages teaching a function called ``name`` (None: none does)."""
@@ -91,6 +105,11 @@ def line_owners(line: str, at: int, names: Namespaces,
             return frozenset({config.group(1)})
         if config.group(2):
             return names.of_module(config.group(2))
+    if (spec := _child_spec(line, at)) is not None:
+        # `{Registry, keys: :unique, name: …}`: a child spec's options are its module's.
+        owners = names.of_module(spec)
+        if owners is not None and not (subject and _names(spec, subject)):
+            return owners
     around = [c for c in calls_in(line) if c.start <= at < max(c.end, c.start + 1)]
     for call in reversed(around):  # the innermost call first
         if subject is not None and call.module is not None and _names(call.module, subject):
@@ -107,6 +126,22 @@ def line_owners(line: str, at: int, names: Namespaces,
         owners = names.of_module(match.group(1))
         if owners:
             return owners
+    return None
+
+
+CHILD_SPEC = re.compile(r"\{\s*([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)*)\s*,")
+
+
+def _child_spec(line: str, at: int) -> str | None:
+    """The module of the ``{Module, …}`` tuple that holds offset ``at``, if any."""
+    for match in CHILD_SPEC.finditer(line[:at]):
+        depth = 0
+        for ch in line[match.end():at]:
+            depth += (ch in "([{") - (ch in ")]}")
+            if depth < 0:
+                break
+        else:
+            return match.group(1)  # still open at ``at``
     return None
 
 

@@ -23,14 +23,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from crawler.analysis.calls import Call, calls_in, has_shape, like
+from crawler.analysis.calls import Call, arg_kinds, calls_in, has_shape, like
 from crawler.analysis.drift import drifted, shorten
 from crawler.analysis.facts import DocsFacts
 from crawler.analysis.findings import Evidence, Finding
 from crawler.analysis.owners import MODULE_REF, Namespaces, line_owners
 from crawler.analysis.skill_files import SkillFile
 from crawler.hexdocs import package_of
-from crawler.notices import split_args
+from crawler.notices import Shape, split_args
 from crawler.types import NoticeKind, TermKind
 from crawler.vocab import Term
 
@@ -59,6 +59,7 @@ class _Line:
     number: int
     text: str
     above: tuple[str, ...]  # the lines above it in the same code block, nearest last
+    lowered: str  # the text in lower case, for the cheap pre-filter
 
 
 def stale_lines(lines: Iterable[tuple[int, str]], findings: Sequence[Finding],
@@ -74,9 +75,8 @@ def stale_lines(lines: Iterable[tuple[int, str]], findings: Sequence[Finding],
     out = []
     for line in _with_blocks(lines):
         for finding, pattern, literal in patterns:
-            name = literal.rsplit(".", 1)[-1]
-            if name not in line.text:
-                continue
+            if literal.rsplit(".", 1)[-1].lower() not in line.lowered:
+                continue  # cannot match (case folded: `Floki` is `{:floki, …}` in deps)
             if _uses(finding, pattern, line, names, packages):
                 out.append(StaleLine(line.number, line.text.strip(), finding.term.text,
                                      finding.kind, finding.evidence, finding.replacement,
@@ -121,7 +121,8 @@ def _with_blocks(lines: Iterable[tuple[int, str]]) -> list[_Line]:
         if text.lstrip().startswith("```"):
             in_code, block = not in_code, []
             continue
-        out.append(_Line(number, text, tuple(block[-CALL_REACH:]) if in_code else ()))
+        out.append(_Line(number, text, tuple(block[-CALL_REACH:]) if in_code else (),
+                         text.lower()))
         if in_code:
             block.append(text)
     return out
@@ -137,15 +138,23 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
         # from `Floki`) is that package's business only where the line is about it.
         owned = term.kind not in UNOWNED_KINDS and (
             term.kind != TermKind.MODULE or _owned(term.text, finding.package))
-        uses = [(m.start(), owned) for m in pattern.finditer(text)]
+        uses = [(m.start(), owned) for m in pattern.finditer(text)
+                if term.kind != TermKind.OPTION or _as_option(text, m, finding)]
     if not uses:
         return False
     if finding.shape is not None and term.kind == TermKind.OPTION:
         # `opt: {:x, _}`: the option given that value, wherever it is written.
         shape = finding.shape
-        return any(shape.value is None or like(value, shape.value)
+        return any(_value_fits(value, shape)
                    for value in _option_values(text, shape.option or term.text[1:])) and (
             not finding.scope or any(_in_scope(line, at, finding.scope) for at, _ in uses))
+    if finding.shape is not None and term.kind == TermKind.MODULE:
+        # `use M` without an option it must now be given (on this line, not continued).
+        shape = finding.shape
+        use = re.search(rf"\buse\s+{re.escape(term.text)}\b(?P<rest>.*)$", text)
+        return bool(use and shape.absent and shape.option and not re.search(
+            rf"\b{re.escape(shape.option)}:", use["rest"]) and not use["rest"].rstrip(
+            ).endswith(","))
     if finding.shape is not None:
         return any(_same_function(call, term) and has_shape(call, finding.shape)
                    for call in _calls_around(line))
@@ -155,6 +164,23 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
     subject = _module_of(term)
     return any(owned or _tied(line, at, finding.package, names, packages, subject)
                for at, owned in uses)
+
+
+CONFIG_KEY = re.compile(r"^\s*config\s+:[a-z_]\w*\s*,\s*$")
+KEYWORD_BEFORE = re.compile(r"(?<![\w:])[a-z_]\w*[?!]?:\s+$")  # a value: `on_conflict: :x`
+
+
+def _as_option(text: str, match: re.Match[str], finding: Finding) -> bool:
+    """Whether an option's match is used as that option: ``name:`` in a call, a config
+    key, a HEEx special attribute (``:let={f}``), the atom named alone in prose; an atom
+    elsewhere in code is a value (``field :name, :string``), unless the finding is a
+    value of an option (``on_conflict: :nothing``)."""
+    if match.group().endswith(":"):
+        return True
+    before, after = text[:match.start()], text[match.end():]
+    return (after.startswith("=") or (before.endswith("`") and after.startswith("`"))
+            or CONFIG_KEY.match(before) is not None or KEYWORD_BEFORE.search(before) is not None
+            or any(s.kind == TermKind.OPTION for s in finding.scope))
 
 
 def _owned(module: str, package: str | None) -> bool:
@@ -175,13 +201,13 @@ def _function_uses(term: Term, pattern: re.Pattern[str], text: str,
         call = next((c for c in calls_in(text) if c.start == match.start()), None)
         if call is None or _arity_fits(call, arity):
             uses.append((match.start(), owned))
-    if module:
-        for call in calls_in(text):
-            if call.module is None and call.name == name and _arity_fits(call, arity):
-                uses.append((call.start, False))
-        if arity is not None:
-            uses.extend((m.start(), False) for m in re.finditer(
-                rf"(?<![\w.]){re.escape(name)}/{arity}\b", text))
+    for call in calls_in(text):
+        # Called bare (imported), or as a function plug (`plug :put_layout, …`).
+        if call.module is None and call.name == name and _arity_fits(call, arity):
+            uses.append((call.start, False))
+    if module and arity is not None:  # named bare in prose: `input_kind/2`
+        uses.extend((m.start(), False) for m in re.finditer(
+            rf"(?<![\w.]){re.escape(name)}/{arity}\b", text))
     return uses
 
 
@@ -205,13 +231,32 @@ def _same_function(call: Call, term: Term) -> bool:
     return not arity_text or _arity_fits(call, int(arity_text))
 
 
+def _value_fits(value: str, shape: Shape) -> bool:
+    if shape.value is not None:
+        return like(value, shape.value)
+    return shape.arg is None or shape.arg in arg_kinds(value)
+
+
 def _option_values(text: str, option: str) -> list[str]:
     """The values ``option:`` is given on a line (each up to the end of its argument)."""
     values = []
     for match in re.finditer(rf"(?<![\w]){re.escape(option)}:\s+", text):
         rest = text[match.end():]
-        values.append(split_args(rest)[0] if rest else "")
+        values.append(split_args(rest[:_closing(rest)])[0] if rest else "")
     return values
+
+
+def _closing(text: str) -> int:
+    """Where the expression at the start of ``text`` ends: at a bracket it did not open."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return i
+    return len(text)
 
 
 def _calls_around(line: _Line) -> tuple[Call, ...]:
@@ -259,9 +304,11 @@ def _in_module(line: _Line, at: int, scope: tuple[Term, ...], names: Namespaces,
                packages: frozenset[str]) -> bool:
     """A module scope named in passing ("the `:x` option in `Phoenix.Router`") is met
     by any use of that module's package: the router's macros are called bare."""
+    prose = line.text[:at].count("`") % 2 == 1  # named in a sentence, not written in code
     for term in scope:
-        if term.kind == TermKind.MODULE and not term.text.startswith("use "):
-            owners = names.of_module(term.text) or frozenset()
+        if term.kind == TermKind.MODULE and (prose or not term.text.startswith("use ")):
+            # In code, `use M`'s option must be on `use M`; a sentence names it alone.
+            owners = names.of_module(term.text.removeprefix("use ")) or frozenset()
             if any(_tied(line, at, package, names, packages) for package in owners):
                 return True
     return False

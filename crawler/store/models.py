@@ -17,6 +17,7 @@ from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, Uniqu
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from crawler.notices import GRAMMAR
 from crawler.types import (
     ChangeDetails,
     ChangeKind,
@@ -201,6 +202,9 @@ class Snapshot(Base):
     # deprecations it announces, computed once when the snapshot is written.
     terms: Mapped[list[str]] = mapped_column(JSON, default=list)
     notices: Mapped[list[NoticeDict]] = mapped_column(JSON, default=list)
+    # The notice grammar (crawler.notices.GRAMMAR) the notices were read with: older ones
+    # are read again (crawler.store.refresh), a page need not change to be re-judged.
+    grammar: Mapped[int] = mapped_column(default=GRAMMAR, server_default="0")
 
     page: Mapped[Page] = relationship(foreign_keys=[page_id])
 

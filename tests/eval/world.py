@@ -52,6 +52,7 @@ from crawler.types import Item, PageStatus
 
 from .runner import (
     CLASSES,
+    EXTRA_CLASSES,
     OVERALL,
     Evaluation,
     Label,
@@ -115,8 +116,9 @@ def load_world_cases(paths: Iterable[Path] | None = None) -> list[WorldCase]:
 def _world_case(raw: dict, source: str) -> WorldCase:
     case_id = raw.get("id") or f"<no id in {source}>"
     klass = raw.get("class")
-    if klass not in CLASSES:
-        raise LabelError(f"{case_id}: class {klass!r} is not one of {', '.join(CLASSES)}")
+    if klass not in (*CLASSES, *EXTRA_CLASSES):
+        raise LabelError(f"{case_id}: class {klass!r} is not one of "
+                         f"{', '.join((*CLASSES, *EXTRA_CLASSES))}")
     day = raw.get("day")
     if day not in JUDGED_DAYS:
         raise LabelError(f"{case_id}: day {day!r} is not one of {JUDGED_DAYS}")
