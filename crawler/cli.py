@@ -253,13 +253,14 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
     refresh_notices(engine)  # notices read by an older docwatch, read again
     facts = docs_facts(engine, [s.name for s in config.typed_sources])
     stale = check_skills(read_skill_files(config), docs_findings(facts),
-                         Namespaces.of(facts.taught))
+                         Namespaces.of(facts.taught), facts)
     if as_json:
         click.echo(json.dumps({name: [{"line": s.line, "text": s.text, "term": s.term,
                                        "kind": s.kind, "replacement": s.replacement,
                                        "package": s.package,
                                        "evidence": {"url": s.evidence.url,
-                                                    "section": s.evidence.section}}
+                                                    "section": s.evidence.section,
+                                                    "sentence": s.evidence.sentence}}
                                       for s in lines] for name, lines in stale.items()},
                               indent=2))
     else:

@@ -162,5 +162,9 @@ class DocsFacts:
     # current guides still teach as current.
     taught: Mapping[str, frozenset[str]] = field(default_factory=dict)
     guides: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    # Code lines the current docs changed (crawler.analysis.drift).
+    # Code lines the current docs changed (crawler.analysis.drift), each page's changes
+    # in the order of its code, pages by URL.
     snippets: tuple[SnippetChange, ...] = ()
+    # Of the snippets' old lines, the keys (crawler.analysis.drift.code_key) that some
+    # current page still shows, in code or inline: a line that moved did not drift.
+    current_code: frozenset[str] = frozenset()

@@ -6,14 +6,16 @@ worked out (by :mod:`crawler.analysis.findings`) from what :func:`docs_facts` re
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
 from crawler.analysis import gone
-from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
+from crawler.analysis.drift import Keys, changes_between, code_lines, still_shown
+from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice, SnippetChange
 from crawler.hexdocs import package_of
 from crawler.notices import Notice
 from crawler.store.models import Page, Snapshot, SourceState
@@ -25,13 +27,19 @@ TERMS_BATCH = 1000
 TEXTS_BATCH = 50
 # Snapshot ids per query when reading the texts of some snapshots.
 IDS_BATCH = 500
+# The earlier contents of a page compared with its latest for snippet drift, newest
+# first: a line changed by one edit stays changed through the next few edits of the page.
+MAX_EARLIER = 8
+
+T = TypeVar("T")
 
 
 def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFacts:
-    """The notices of every current page (pages by URL), and the terms the docs stopped
-    teaching (:mod:`crawler.analysis.gone`). ``watched``: the sources of the config (a
-    package of any other source is not crawled any more: it retires nothing); None for
-    every source the database knows."""
+    """The notices of every current page (pages by URL), the terms the docs stopped
+    teaching (:mod:`crawler.analysis.gone`), and the code lines they changed (with the
+    code they show now). ``watched``: the sources of the config (a package of any other
+    source is not crawled any more: it retires nothing); None for every source the
+    database knows."""
     notices: list[PageNotice] = []
     current = _Current(watched)
     with Session(engine) as session:
@@ -49,12 +57,101 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
             last_taught = session.get_one(Snapshot, snapshot_id)
             page = session.get_one(Page, last_taught.page_id)
             found.append(LastTaught(term, page.url, page.title, last_taught.content))
+        snippets, current_code = snippet_facts(session)
     return DocsFacts(tuple(notices), tuple(found), _frozen(current.taught),
-                     _frozen(current.guides))
+                     _frozen(current.guides), snippets, current_code)
 
 
 def _frozen(by_package: dict[str, set[str]]) -> dict[str, frozenset[str]]:
     return {package: frozenset(terms) for package, terms in by_package.items()}
+
+
+def snippet_facts(session: Session) -> tuple[tuple[SnippetChange, ...], frozenset[str]]:
+    """The code lines that the current pages' earlier snapshots show and their latest
+    no longer does (pages by URL; each page compared with its ``MAX_EARLIER`` newest
+    earlier contents, the newest first), and the keys of those lines that some current
+    page still shows (:func:`crawler.analysis.drift.still_shown`).
+
+    Changelogs are not compared: their old code leaves with the old releases they
+    drop, it does not change. Texts are read a batch of pages at a time; only the
+    pages with earlier contents are compared, then every current page is read once
+    for the lines still shown.
+    """
+    changes: list[SnippetChange] = []
+    for batch in _batches(_histories(session), TEXTS_BATCH):
+        ids = [i for history in batch for i in (history.latest, *history.earlier)]
+        texts = {snapshot_id: text for snapshot_id, text in session.execute(
+            select(Snapshot.id, Snapshot.content).where(Snapshot.id.in_(ids)))}
+        for history in batch:
+            keys = Keys()  # the page's snapshots share most of their lines
+            latest = code_lines(texts.pop(history.latest))
+            seen: set[str] = set()
+            for snapshot_id in history.earlier:
+                for change in changes_between(history.url,
+                                              code_lines(texts.pop(snapshot_id)),
+                                              latest, keys):
+                    if change.old not in seen:  # changed again since: cited once
+                        seen.add(change.old)
+                        changes.append(change)
+    if not changes:
+        return (), frozenset()
+    current = session.scalars(
+        select(Snapshot.content).join(Page, Page.latest_snapshot_id == Snapshot.id)
+        .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
+        .execution_options(yield_per=TEXTS_BATCH))
+    return tuple(changes), frozenset(still_shown(current, changes))
+
+
+@dataclass(frozen=True)
+class _History:
+    """A current page with earlier contents: its latest snapshot and earlier ones."""
+
+    url: str
+    latest: int
+    earlier: tuple[int, ...]
+
+
+def _histories(session: Session) -> list[_History]:
+    """Every current page but a changelog that has earlier contents, by URL, with the
+    ids of up to ``MAX_EARLIER`` earlier snapshots of distinct contents (none the
+    latest's), the newest first."""
+    pages: dict[int, tuple[str, int, list[int], set[str]]] = {}
+    rows = session.execute(
+        select(Snapshot.page_id, Snapshot.id, Snapshot.content_hash,
+               Page.latest_snapshot_id, Page.url, Page.title)
+        .join(Page, Page.id == Snapshot.page_id)
+        .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
+        .order_by(Snapshot.page_id, Snapshot.id.desc())
+        .execution_options(yield_per=TERMS_BATCH))
+    latest_hash: dict[int, str] = {}
+    for page_id, snapshot_id, content_hash, latest_id, url, title in rows:
+        # Newest first: a page's latest comes before its earlier snapshots.
+        if latest_id is None:
+            continue
+        if snapshot_id == latest_id:
+            latest_hash[page_id] = content_hash
+            continue
+        if snapshot_id > latest_id or content_hash == latest_hash.get(page_id) \
+                or is_changelog(url, title):
+            continue
+        _, _, earlier, hashes = pages.setdefault(page_id, (url, latest_id, [], set()))
+        if content_hash not in hashes and len(earlier) < MAX_EARLIER:
+            hashes.add(content_hash)
+            earlier.append(snapshot_id)
+    return sorted((_History(url, latest, tuple(earlier))
+                   for url, latest, earlier, _ in pages.values()), key=lambda h: h.url)
+
+
+def _batches(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``rows`` in lists of ``size`` (the last may be shorter)."""
+    batch: list[T] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def gone_terms(session: Session, current: gone.CurrentDocs | None = None,

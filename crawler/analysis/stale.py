@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from crawler.analysis.calls import Call, arg_kinds, calls_in, has_shape, like
+from crawler.analysis.drift import drifted, shorten
+from crawler.analysis.facts import DocsFacts
 from crawler.analysis.findings import Evidence, Finding
 from crawler.analysis.owners import MODULE_REF, Namespaces, child_spec, line_owners
 from crawler.analysis.skill_files import SkillFile
@@ -83,10 +85,13 @@ def stale_lines(lines: Iterable[tuple[int, str]], findings: Sequence[Finding],
 
 
 def check_skills(files: Iterable[SkillFile], findings: Sequence[Finding],
-                 names: Namespaces | None = None) -> dict[str, tuple[StaleLine, ...]]:
-    """The stale lines of every skill file (an empty tuple: the file is up to date)."""
+                 names: Namespaces | None = None,
+                 docs: DocsFacts | None = None) -> dict[str, tuple[StaleLine, ...]]:
+    """The stale lines of every skill file (an empty tuple: the file is up to date):
+    those of the ``findings``, then those copying a code line the ``docs`` changed."""
     names = names or Namespaces()
-    return {file.name: stale_lines(file.lines, findings, names, skill_packages(file, names))
+    return {file.name: with_drift(stale_lines(file.lines, findings, names,
+                                              skill_packages(file, names)), file.lines, docs)
             for file in files}
 
 
@@ -363,3 +368,30 @@ def describe(stale: StaleLine) -> str:
     verb = VERBS[stale.kind]
     advice = f"; use {stale.replacement}" if stale.replacement else ""
     return f"{stale.term} {verb}{advice}"
+
+
+# -- snippet drift (crawler.analysis.drift) ------------------------------------------------
+
+
+def with_drift(found: tuple[StaleLine, ...], lines: Iterable[tuple[int, str]],
+               docs: DocsFacts | None) -> tuple[StaleLine, ...]:
+    """``found`` and the drift lines of ``lines`` (:func:`drift_lines`) by line; a line
+    a finding names already says what is wrong with it, drift adds the others."""
+    flagged = {s.line for s in found}
+    drift = tuple(s for s in drift_lines(lines, docs) if s.line not in flagged)
+    return tuple(sorted(found + drift, key=lambda s: s.line)) if drift else found
+
+
+def drift_lines(lines: Iterable[tuple[int, str]],
+                docs: DocsFacts | None) -> tuple[StaleLine, ...]:
+    """The lines that still copy a code line the docs changed: kind ``changed``, the old
+    line (shortened) as the term, the hunk as evidence, the new line as replacement."""
+    if docs is None or not docs.snippets:
+        return ()
+    text = dict(lines)
+    return tuple(StaleLine(number, text[number].strip(), shorten(change.old),
+                           NoticeKind.CHANGED,
+                           Evidence(change.url, change.section, change.hunk), change.new,
+                           package_of(change.url))
+                 for number, change in drifted(text.items(), docs.snippets,
+                                               docs.current_code))

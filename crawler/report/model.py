@@ -166,7 +166,8 @@ def build_report(engine: Engine, config: Config, date: dt.date,
     skill_files = read_skill_files(config)
     # What they mean: each analyser gets what it reads, in dependency order.
     bumps = version_bumps(changes, config.skills)
-    stale = check_skills(skill_files, docs_findings(docs), Namespaces.of(docs.taught))
+    stale = check_skills(skill_files, docs_findings(docs), Namespaces.of(docs.taught),
+                         docs)
     flags = flag_skills(changes, config.skills)
     flags = add_bump_reasons(flags, config.skills, bumps)
     flags = add_stale_lines(flags, config.skills, stale)

@@ -6,8 +6,9 @@ the docs retire) or ``clean``. Each case is evaluated on its own, the way a craw
 see those pages: every current page's ``vocab.notices``/``vocab.vocabulary`` (as
 ``store/recorder.py`` stores them, through the JSON round trip), the terms that vanished
 between the snapshots (the rule of ``analysis/gone.py``, fed as ``analysis/queries.py``
-feeds it from the database), then ``findings.docs_findings`` and ``stale.check_skills``
-on a skill file of its lines.
+feeds it from the database), the code lines that changed between them
+(``analysis/drift``, as ``analysis/queries.snippet_facts`` finds them), then
+``findings.docs_findings`` and ``stale.check_skills`` on a skill file of its lines.
 
 A page may say ``listed: false`` (it left the index: ``old`` is the last text it held,
 it has no current text) or ``fetched: false`` (this crawl could not fetch it: ``text``
@@ -21,7 +22,9 @@ Scoring, per line:
   terms also count as a false alarm: the user is told something untrue);
 - a clean line flagged is a false alarm.
 
-A label without a term (snippet drift: the whole line is the evidence) accepts any term.
+A label without a term (snippet drift: the whole line is the evidence) accepts any term;
+a snippet drift flag (kind changed, its term the docs line the skill line copies) names
+the labelled terms that line holds.
 """
 
 from __future__ import annotations
@@ -35,12 +38,14 @@ from pathlib import Path
 import yaml
 
 from crawler.analysis import gone
+from crawler.analysis.drift import snippet_changes, still_shown
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
 from crawler.analysis.findings import docs_findings
 from crawler.analysis.owners import Namespaces
 from crawler.analysis.skill_files import SkillFile
 from crawler.analysis.stale import StaleLine, check_skills
 from crawler.notices import Notice, notices
+from crawler.types import NoticeKind
 from crawler.vocab import is_changelog, vocabulary
 
 DATA = Path(__file__).parent / "data"
@@ -105,7 +110,9 @@ class Outcome:
         """The flag that names the labelled term (a stale line), else None."""
         if not self.label.stale:
             return None
-        return next((s for s in self.flagged if _term_matches(s.term, self.label.terms)), None)
+        return next((s for s in self.flagged if _term_matches(s.term, self.label.terms)
+                     or (s.kind == NoticeKind.CHANGED and _line_names(s.term, self.label.terms))),
+                    None)
 
     @property
     def true_positive(self) -> bool:
@@ -253,6 +260,8 @@ def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
     ``queries.gone_terms`` reads from a database where each ``old`` text is a snapshot
     of an earlier run and each current text the page's latest; a page's source is its
     ``package``.
+    Snippets: the code lines of each page's old text that its text changed
+    (``queries.snippet_facts``), with the code every current text shows.
     """
     by_url = sorted(pages, key=lambda p: p.url)
     current = [p for p in by_url if p.listed]
@@ -295,10 +304,15 @@ def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
         taught_by.setdefault(page.package, set()).update(terms)
         if not is_changelog(page.url, page.title):
             guides.setdefault(page.package, set()).update(terms)
+    snippets = tuple(change for page in by_url
+                     if page.old and page.listed and not is_changelog(page.url, page.title)
+                     for change in snippet_changes(page.url, page.old, page.text))
+    current_code = frozenset(still_shown((page.text for page in by_url if page.listed),
+                                         snippets))
     return DocsFacts(tuple(page_notices), tuple(
         LastTaught(term, t.url, t.title, olds[t.snapshot]) for term, t in found.items()),
         {p: frozenset(t) for p, t in taught_by.items()},
-        {p: frozenset(t) for p, t in guides.items()})
+        {p: frozenset(t) for p, t in guides.items()}, snippets, current_code)
 
 
 def judge(case_id: str, klass: str, labels: Sequence[Label], facts: DocsFacts,
@@ -309,7 +323,8 @@ def judge(case_id: str, klass: str, labels: Sequence[Label], facts: DocsFacts,
     text = "\n".join(label.text for label in labels)
     watches = tuple(sorted(f"https://hexdocs.pm/{p}/*" for p in set(packages)))
     skill = SkillFile(case_id, Path(f"{case_id}/SKILL.md"), text, watches)
-    stale = check_skills([skill], docs_findings(facts), Namespaces.of(facts.taught))[case_id]
+    stale = check_skills([skill], docs_findings(facts), Namespaces.of(facts.taught),
+                         facts)[case_id]
     return [Outcome(case_id, klass, label, tuple(s for s in stale if s.line == number))
             for number, label in enumerate(labels, start=1)]
 
@@ -369,6 +384,12 @@ def _term_matches(found: str, expected: tuple[str, ...]) -> bool:
                 and got.rsplit(".", 1)[-1] == want.rsplit(".", 1)[-1]:
             return True
     return False
+
+
+def _line_names(line: str, expected: tuple[str, ...]) -> bool:
+    """A snippet drift flag, whose term is the whole docs line the skill line copies,
+    names a labelled term that line holds (``<.form …>`` holds ``<.form>``)."""
+    return any(want and want in line for want in map(_normal, expected))
 
 
 # -- output ------------------------------------------------------------------------------

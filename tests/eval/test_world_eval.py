@@ -29,7 +29,7 @@ needs_world = pytest.mark.skipif(not world_present(WORLD),
 # not fall below them. Raise a floor when the engine gets better; lower one only when
 # new cases make the set harder (a new file of cases: measure again, say so in the
 # commit). A class without lines scores 1.0.
-RECALL_FLOOR = {"named": 0.86, "term-kinds": 0.60, "usage": 0.07, "drift": 0.0,
+RECALL_FLOOR = {"named": 0.86, "term-kinds": 0.60, "usage": 0.07, "drift": 0.5,
                 "disappeared": 0.0, "current": 1.0, "cross-package": 1.0, OVERALL: 0.38}
 PRECISION_FLOOR = {"named": 1.0, "term-kinds": 0.92, "usage": 0.75, "drift": 1.0,
                    "disappeared": 1.0, "current": 0.50, "cross-package": 1.0, OVERALL: 0.88}
