@@ -1,4 +1,5 @@
-"""The API vocabulary a page teaches and the deprecations it announces (crawler.vocab).
+"""The API vocabulary a page teaches (crawler.vocab); what it announces of those terms
+is tests/test_notices.py.
 
 These are what a skill's stale lines and the report's "new terms" rest on: a term
 read wrongly from the docs is a false alarm (or a missed one) in the report.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.notices import Shape, notices
 from crawler.vocab import Term, classify, terms_in, vocabulary
 
 # -- classify / terms_in -------------------------------------------------------------
@@ -67,137 +67,6 @@ def test_vocabulary_ignores_terms_inside_code_fences():
 
     assert vocabulary(text) == ["attribute:phx-update", "function:stream/3",
                                 "module:Sparkle.Stream"]
-
-
-# -- notices -----------------------------------------------------------------------
-
-
-def kinds(found):
-    return [(n.term.text, n.kind, n.replacement) for n in found]
-
-
-def test_deprecated_in_favor_of_names_the_replacement():
-    found = notices("# Views\n\n`Sparkle.View` is deprecated in favor of `Sparkle.Template`.")
-
-    assert kinds(found) == [("Sparkle.View", "deprecated", "Sparkle.Template")]
-    assert found[0].sentence == "`Sparkle.View` is deprecated in favor of `Sparkle.Template`."
-
-
-def test_option_deprecated_on_a_module_flags_the_option_not_the_module():
-    found = notices("The `:shine` option on `use Sparkle.Router` is deprecated.")
-
-    assert kinds(found) == [(":shine", "deprecated", None)]
-
-
-def test_deprecating_a_usage_is_not_deprecating_the_function():
-    # "Passing a list to cast/3" retires one way of calling it, not cast/3 itself: a
-    # usage the docs do not describe gives nothing, one they do gives its shape.
-    assert notices("Passing a list to `cast/3` is deprecated.") == []
-    [glow] = notices("Calling `Sparkle.glow/1` with a string is deprecated.")
-    assert (glow.term.text, glow.shape) == ("Sparkle.glow/1", Shape(arg="string"))
-
-
-def test_a_list_of_removed_terms_gives_one_removal_each():
-    found = notices("`Sparkle.dim/1`, `blink/2` and `phx-flicker` have now been removed.")
-
-    assert kinds(found) == [("Sparkle.dim/1", "removed", None), ("blink/2", "removed", None),
-                            ("phx-flicker", "removed", None)]
-
-
-def test_no_longer_supported_is_a_removal():
-    assert kinds(notices("`sparkle_redirect/2` is no longer supported.")) == [
-        ("sparkle_redirect/2", "removed", None)]
-
-
-def test_deprecation_of_a_non_term_is_ignored():
-    assert notices("The `config` key is deprecated. `true` is no longer supported.") == []
-
-
-CHANGELOG = """\
-# Changelog
-
-## v2.0.0
-
-### Backwards incompatible changes
-
-- Remove `phx-flicker`, use CSS transitions
-- Elixir 1.17 is now the minimum version
-
-### Deprecations
-
-- `Sparkle.dim/1` is deprecated in favor of `Sparkle.fade/1`
-
-### Enhancements
-
-- Use `Sparkle.Palette` instead of `Sparkle.Colors`
-
-```elixir
-# `Sparkle.glow/1` is deprecated here only as an example
-Sparkle.glow(:red)
-```
-
-## Moving from Glitter to Sparkle
-
-Glitter was the old name.
-"""
-
-
-def test_changelog_notices_carry_their_section_path():
-    found = {n.term.text: n for n in notices(CHANGELOG, changelog=True)}
-
-    assert sorted(found) == ["Glitter", "Sparkle.Colors", "Sparkle.dim/1", "phx-flicker"]
-    assert (found["phx-flicker"].kind, found["phx-flicker"].section) == (
-        "removed", "v2.0.0 › Backwards incompatible changes")
-    assert (found["Sparkle.dim/1"].kind, found["Sparkle.dim/1"].replacement,
-            found["Sparkle.dim/1"].section) == ("deprecated", "Sparkle.fade/1",
-                                                 "v2.0.0 › Deprecations")
-    assert (found["Sparkle.Colors"].kind, found["Sparkle.Colors"].replacement,
-            found["Sparkle.Colors"].section) == ("replaced", "Sparkle.Palette",
-                                                  "v2.0.0 › Enhancements")
-    assert (found["Glitter"].kind, found["Glitter"].replacement) == ("replaced", "Sparkle")
-
-
-@pytest.mark.parametrize(("heading", "bullet", "expected"), [
-    ("Deprecations", "- `Sparkle.dim/1` deprecated in favor of `Sparkle.fade/1`",
-     [("Sparkle.dim/1", "deprecated", "Sparkle.fade/1")]),
-    ("Backwards incompatible changes", "- `phx-flicker` removed",
-     [("phx-flicker", "removed", None)]),
-])
-def test_changelog_bullets_with_a_bare_participle_count(heading, bullet, expected):
-    text = f"# Changelog\n\n## v2.0.0\n\n### {heading}\n\n{bullet}\n"
-
-    assert kinds(notices(text, changelog=True)) == expected
-
-
-def test_deprecation_words_inside_code_fences_are_ignored():
-    found = notices(CHANGELOG, changelog=True)
-
-    assert "Sparkle.glow/1" not in {n.term.text for n in found}
-
-
-def test_changelog_only_phrasings_do_not_count_in_a_guide():
-    # In a guide, "Use X instead of Y" without a word of time, and a "Moving from" heading
-    # that names no code, are advice; under a "Backwards incompatible changes" heading an
-    # imperative bullet announces, in a guide as in a changelog.
-    guide = CHANGELOG.replace("# Changelog", "# Effects")
-
-    assert kinds(notices(guide, changelog=False)) == [
-        ("phx-flicker", "removed", None), ("Sparkle.dim/1", "deprecated", "Sparkle.fade/1")]
-
-
-def test_a_term_announced_twice_gives_one_notice():
-    text = ("## v2\n\n`phx-flicker` is deprecated.\n\n## v1\n\n`phx-flicker` is deprecated "
-            "since long.")
-
-    found = notices(text, changelog=True)
-
-    assert [(n.term.text, n.section) for n in found] == [("phx-flicker", "v2")]
-
-
-def test_notice_survives_a_round_trip_through_storage():
-    notice = notices(CHANGELOG, changelog=True)[0]
-
-    assert type(notice).from_dict(notice.as_dict()) == notice
 
 
 # -- Term.pattern --------------------------------------------------------------------
@@ -278,28 +147,6 @@ def test_component_and_mix_task_patterns():
 
 
 # -- fast paths keep the same answers --------------------------------------------------
-
-
-def test_lines_without_a_notice_word_still_move_the_section():
-    text = ("# Changelog\n\n## v3.0.0\n\n### Deprecations\n\n- Faster `Sparkle.glow/1`\n\n"
-            "### Enhancements\n\n- Adds `Sparkle.fade/2`\n\n## v2.0.0\n\n"
-            "### Removals\n\n- `phx-flicker` removed\n")
-
-    assert [(n.term.text, n.kind, n.section) for n in notices(text, changelog=True)] == [
-        ("phx-flicker", "removed", "v2.0.0 › Removals")]
-
-
-@pytest.mark.parametrize("line", [
-    "`Sparkle.View` IS DEPRECATED.",
-    "`Sparkle.View` has been Removed.",
-    "`Sparkle.View` is No Longer Supported.",
-])
-def test_notice_words_are_found_in_any_case(line):
-    assert [n.term.text for n in notices(f"# Guide\n\n{line}\n")] == ["Sparkle.View"]
-
-
-def test_a_guide_without_notice_words_announces_nothing():
-    assert notices("# Guide\n\n## Removing items\n\nCall `Sparkle.dim/1` to drop it.\n") == []
 
 
 def test_vocabulary_skips_every_fenced_block_and_an_unclosed_one():

@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 
 from crawler.analysis.findings import Evidence, Finding, docs_findings
+from crawler.analysis.owners import Namespaces
 from crawler.analysis.queries import docs_facts
-from crawler.analysis.skill_files import read_skill_files, skill_lines
+from crawler.analysis.skill_files import SkillFile, read_skill_files, skill_lines
 from crawler.analysis.stale import check_skills, describe, stale_lines
 from crawler.config import load_config
 from crawler.demo.server import DocServer
+from crawler.notices import ArgKind, Shape
 from crawler.pipeline import crawl
 from crawler.store.db import open_database
 from crawler.types import NoticeKind, TermKind
@@ -323,3 +325,355 @@ def test_a_vanished_term_cites_a_guide_before_a_changelog(tmp_path):
 
     assert (finding.evidence.url, finding.evidence.section) == (
         f"{base}/glimmer/effects.html", "Glowing")
+
+
+# -- stale_lines: arity, scope, shapes and whose package it is ---------------------------
+
+# What each package's docs teach (vocabulary entries): whose API a line uses.
+TAUGHT = {
+    "phoenix": ["module:Phoenix.Router", "module:Phoenix.Controller",
+                "function:Phoenix.Controller.render/3", "function:Phoenix.Router.live/4",
+                "function:Phoenix.Controller.put_layout/2"],
+    "phoenix_live_view": ["module:Phoenix.LiveView", "module:Phoenix.LiveViewTest",
+                          "function:Phoenix.LiveViewTest.rendered_to_string/1"],
+    "phoenix_html": ["module:Phoenix.HTML", "module:Phoenix.HTML.Form",
+                     "function:Phoenix.HTML.Form.input_value/2", "function:text_input/3"],
+    "ecto": ["module:Ecto.Repo", "module:Ecto.Changeset", "function:Ecto.Repo.insert/2",
+             "function:Ecto.Repo.update_all/3", "function:Ecto.Changeset.cast/4"],
+    "oban": ["module:Oban", "module:Oban.Worker", "function:Oban.insert/2",
+             "function:Oban.Worker.new/2"],
+}
+NAMES = Namespaces.of(TAUGHT)
+
+
+def retired(text: str, kind: str, package: str | None, how: str = "deprecated",
+            scope: tuple[Term, ...] = (), shape: Shape | None = None) -> Finding:
+    """A finding of ``package``'s docs (None: not a hexdocs page)."""
+    url = f"https://hexdocs.pm/{package}/changelog.html" if package else "http://docs.test/"
+    return Finding(Term(text, TermKind(kind)), NoticeKind(how),
+                   Evidence(url, "v2.0.0 › Deprecations", f"`{text}` is {how}."), None,
+                   package, scope, shape)
+
+
+def flagged(lines: list[str], findings: list[Finding],
+            watches: frozenset[str] = frozenset()) -> list[tuple[int, str, str | None]]:
+    """(line number, term, package) of each stale line; ``watches``: the skill's packages."""
+    stale = stale_lines(list(enumerate(lines, 1)), findings, NAMES, watches)
+    return [(s.line, s.term, s.package) for s in stale]
+
+
+def numbers(lines: list[str], findings: list[Finding],
+            watches: frozenset[str] = frozenset()) -> list[int]:
+    return [n for n, _, _ in flagged(lines, findings, watches)]
+
+
+PHOENIX = frozenset({"phoenix"})
+
+
+def test_a_documented_arity_fits_calls_of_n_and_n_minus_1_arguments():
+    render = retired("Phoenix.Controller.render/3", "function", "phoenix")
+    lines = ["render(conn, :index, title: \"Home\")",  # 3
+             "render(conn, :index)",  # 2: the options left out
+             "render(conn)",  # 1: another function
+             "conn |> render(:index, title: \"Home\")",  # 3 with the pipe's subject
+             "Phoenix.Controller.render(conn)",
+             "render(conn, :index, assigns, :extra)"]
+
+    assert numbers(lines, [render], PHOENIX) == [1, 2, 4]
+
+
+def test_a_definition_must_have_the_exact_arity():
+    render = retired("Phoenix.Controller.render/3", "function", "phoenix")
+    lines = ["def render(assigns) do",  # a function component, not render/3
+             "def render(conn, template) do",
+             "def render(conn, template, assigns) do"]
+
+    assert numbers(lines, [render], PHOENIX) == [3]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a call cut at the line's end (continued below) counts only the arguments it shows: "
+    "Repo.update_all(query, is arity 1 and never fits update_all/3"))
+def test_a_call_continued_on_the_next_line_does_not_show_its_arity():
+    update_all = retired("Ecto.Repo.update_all/3", "function", "ecto")
+    lines = ["```elixir", "Repo.update_all(query,", "  set: [seen: true])", "```"]
+
+    assert numbers(lines, [update_all]) == [2]
+
+
+RETURNING = retired(":returning", "option", "ecto",
+                    scope=(Term("update_all", TermKind.FUNCTION),
+                           Term("delete_all", TermKind.FUNCTION)))
+
+
+def test_a_scoped_option_is_stale_only_inside_a_call_of_its_scope():
+    lines = ["Repo.update_all(query, [set: [seen: true]], returning: true)",
+             "Repo.insert_all(Post, rows, returning: true)",
+             "Pass `returning: true` to get the rows back.",
+             "Pass `returning: true` to `update_all/3` to get the rows back."]
+
+    # The function named in prose is in scope too.
+    assert numbers(lines, [RETURNING], frozenset({"ecto"})) == [1, 4]
+
+
+def test_a_scoped_option_is_stale_in_a_call_opened_on_the_lines_above():
+    lines = ["```elixir",
+             "Repo.update_all(query,",
+             "  [set: [seen: true]],",
+             "  returning: true)",
+             "Repo.insert_all(Post, rows,",
+             "  returning: true)",
+             "```",
+             "returning: true"]  # outside the block: nothing above it counts
+
+    assert numbers(lines, [RETURNING]) == [4]
+
+
+def test_a_call_closed_on_the_line_above_is_no_scope():
+    lines = ["```elixir", "Repo.update_all(query, set: [seen: true])",
+             "opts = [returning: true]", "```"]
+
+    assert numbers(lines, [RETURNING]) == []
+
+
+def test_a_module_scope_is_met_by_that_modules_package_or_named_in_prose():
+    # "The `:shine` option in `Phoenix.Router`": the router's macros are called bare.
+    shine = retired(":shine", "option", "phoenix", scope=(Term("Phoenix.Router",
+                                                               TermKind.MODULE),))
+    lines = ["use Phoenix.Router, shine: true",
+             'live "/", HomeLive, shine: true',  # Phoenix.Router.live, imported
+             "Set `shine: true` in `Phoenix.Router`.",
+             "Repo.insert(changeset, shine: true)"]  # Ecto's call: another package
+
+    assert numbers(lines, [shine]) == [1, 2, 3]
+
+
+def test_a_use_m_scope_is_strict_in_code_and_loose_in_prose():
+    # "The `:shine` option of `use Phoenix.Router`": in code, only on `use Phoenix.Router`.
+    shine = retired(":shine", "option", "phoenix", scope=(Term("use Phoenix.Router",
+                                                               TermKind.MODULE),))
+    lines = ["use Phoenix.Router, shine: true",
+             'live "/", HomeLive, shine: true',
+             "use Phoenix.Controller, shine: true",
+             "Set `shine: true` when you use the router."]  # a sentence names it alone
+
+    assert numbers(lines, [shine], PHOENIX) == [1, 4]
+    assert numbers(lines, [shine]) == [1]  # the sentence: only a phoenix skill's
+
+
+def test_a_bare_option_is_stale_only_in_a_call_of_its_package():
+    timeout = retired(":timeout", "option", "ecto", "removed")
+    lines = ["Repo.insert(changeset, timeout: 5_000)",
+             "Oban.insert(job, timeout: 5_000)",  # Oban's call: clean
+             "Req.get!(url, timeout: 5_000)"]  # another library's: clean
+
+    assert numbers(lines, [timeout]) == [1]
+    assert numbers(lines, [timeout], frozenset({"ecto", "oban"})) == [1]  # watches: no say
+
+
+def test_a_line_that_says_nothing_is_judged_by_the_skills_watches():
+    timeout = retired(":timeout", "option", "ecto", "removed")
+    lines = ["Raise `timeout: 15_000` for slow queries."]
+
+    assert numbers(lines, [timeout], frozenset({"ecto"})) == [1]
+    assert numbers(lines, [timeout], frozenset({"oban"})) == []
+    assert numbers(lines, [timeout]) == []  # no tie and no watches: no flag
+
+
+def test_a_line_that_says_nothing_is_judged_by_the_code_block_above():
+    timeout = retired(":timeout", "option", "ecto", "removed")
+    lines = ["```elixir", "Oban.Worker.new(args,", "  timeout: 5_000)", "```",
+             "```elixir", "Repo.insert(changeset,", "  timeout: 5_000)", "```"]
+
+    assert numbers(lines, [timeout], frozenset({"ecto", "oban"})) == [7]
+
+
+def test_a_finding_of_no_package_needs_no_tie():
+    timeout = retired(":timeout", "option", None, "removed")
+
+    assert numbers(["Req.get!(url, timeout: 5_000)"], [timeout]) == [1]
+
+
+FLOKI = retired("Floki", "module", "phoenix_live_view", "replaced")
+
+
+def test_another_librarys_module_is_judged_by_the_lines_other_calls():
+    # LiveView's docs moved from `Floki`: a line is LiveView's business where its other
+    # calls are LiveView's, not where Floki is used for something else.
+    lines = ['LiveViewTest.rendered_to_string(Floki.find(doc, "a"))',
+             'Enum.map(Floki.find(doc, "a"), &Floki.text/1)',
+             'html |> Floki.find("a")']
+
+    assert numbers(lines, [FLOKI]) == [1]
+    assert numbers(lines, [FLOKI], frozenset({"ecto"})) == [1]
+    # In a LiveView skill a line that says nothing else is LiveView's.
+    assert numbers(lines, [FLOKI], frozenset({"phoenix_live_view"})) == [1, 3]
+
+
+def test_a_packages_own_module_needs_no_tie():
+    live = retired("Phoenix.LiveView.Helpers", "module", "phoenix_live_view", "removed")
+
+    assert numbers(["import Phoenix.LiveView.Helpers, warn: false"], [live]) == [1]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Term.literal() of a one-word module is its name, but its pattern also matches the "
+    "dependency `{:floki, …}`: stale_lines' literal pre-filter drops the line"))
+def test_another_librarys_dependency_line_is_stale_in_a_skill_of_the_package():
+    lines = ['{:floki, ">= 0.30.0", only: :test}']
+
+    assert numbers(lines, [FLOKI], frozenset({"phoenix_live_view"})) == [1]
+
+
+# -- usage shapes and option values on real-looking lines --------------------------------
+
+
+def test_a_usage_shape_flags_only_calls_written_that_way():
+    transaction = retired("Ecto.Repo.transaction/2", "function", "ecto",
+                          shape=Shape(arg=ArgKind.FUNCTION))
+    lines = ["Repo.transaction(fn -> Repo.insert!(changeset) end)",
+             "Repo.transaction(multi)",
+             "MyApp.Repo.transaction(&run/1, timeout: 5_000)",
+             "Wrap it in `Repo.transaction/2`."]  # named, not called: no shape to judge
+
+    assert numbers(lines, [transaction]) == [1, 3]
+
+
+def test_a_list_of_strings_shape():
+    cast = retired("Ecto.Changeset.cast/4", "function", "ecto",
+                   shape=Shape(arg=ArgKind.LIST_OF_STRINGS))
+    lines = ["cast(user, attrs, ~w(name email))",
+             "|> cast(attrs, ~w(name email))",
+             "cast(user, attrs, ~w(name email)a)",
+             "cast(user, attrs, [:name, :email])"]
+
+    assert numbers(lines, [cast]) == [1, 2]
+
+
+def test_the_docs_example_call_as_a_shape():
+    put_layout = retired("put_layout/2", "function", "phoenix",
+                         shape=Shape(example=("conn", ":print")))
+    lines = ["put_layout(conn, :print)",
+             "put_layout(conn, {MyAppWeb.Layouts, :app})",
+             "plug :put_layout, :admin",
+             "plug :put_layout, html: {MyAppWeb.Layouts, :app}",
+             "conn |> put_layout(:print)"]
+
+    assert numbers(lines, [put_layout]) == [1, 3, 5]
+
+
+def test_an_option_given_a_retired_value():
+    on_conflict = retired(":on_conflict", "option", "ecto",
+                          shape=Shape(option="on_conflict", value="{:constraint, _}"))
+    lines = ["Repo.insert(cs, on_conflict: {:constraint, :users_pkey})",
+             "Repo.insert(cs, on_conflict: :nothing)",
+             "Repo.insert(cs, on_conflict: {:replace, [:name]})",
+             "Repo.insert(cs, on_conflict: {:constraint, :pk}, returning: true)"]
+
+    assert numbers(lines, [on_conflict]) == [1, 4]
+
+
+def test_an_option_value_retired_for_one_function_is_stale_only_in_its_calls():
+    on_conflict = retired(":on_conflict", "option", "ecto",
+                          scope=(Term("insert_all", TermKind.FUNCTION),),
+                          shape=Shape(option="on_conflict", value="{:constraint, _}"))
+    lines = ["Repo.insert_all(Post, rows, on_conflict: {:constraint, :posts_pkey})",
+             "Repo.insert(changeset, on_conflict: {:constraint, :posts_pkey})",
+             "Repo.insert_all(Post, rows, on_conflict: :nothing)"]
+
+    assert numbers(lines, [on_conflict]) == [1]
+
+
+def test_a_retired_value_of_an_option_is_stale_only_as_that_options_value():
+    value = retired(":replace_all_except_pk", "option", "ecto",
+                    scope=(Term(":on_conflict", TermKind.OPTION),))
+    lines = ["Repo.insert(cs, on_conflict: :replace_all_except_pk)",
+             "Repo.insert(cs, mode: :replace_all_except_pk)",
+             "mode = :replace_all_except_pk"]
+
+    assert numbers(lines, [value], frozenset({"ecto"})) == [1]
+
+
+def test_a_kind_of_value_retired_for_an_option():
+    tuples = retired(":filter", "option", "ecto", "removed",
+                     shape=Shape(arg=ArgKind.TUPLE, option="filter"))
+    lines = ["Repo.all(Post, filter: {:published, true})",
+             "Repo.all(Post, filter: [published: true])"]
+
+    assert numbers(lines, [tuples]) == [1]
+
+
+def test_use_m_without_an_option_it_must_now_be_given():
+    formats = retired("Phoenix.Controller", "module", "phoenix",
+                      shape=Shape(option="formats", absent=True))
+    lines = ["use Phoenix.Controller",
+             "use Phoenix.Controller, formats: [:json]",
+             "use Phoenix.Controller,",  # continued: the option may follow
+             "  use Phoenix.Controller, layouts: [html: MyAppWeb.Layouts]",
+             "use Phoenix.Controller.Pipeline",
+             "alias Phoenix.Controller"]
+
+    assert numbers(lines, [formats]) == [1, 4]
+
+
+# -- issue 18: three packages whose notices share option names ---------------------------
+
+SHARED = [retired(":name", "option", "phoenix_html"),
+          retired(":prefix", "option", "phoenix_html", "removed"),
+          retired(":timeout", "option", "ecto", "removed"),
+          retired(":prefix", "option", "ecto"),
+          retired(":name", "option", "oban", "renamed"),
+          retired(":timeout", "option", "oban")]
+THREE = frozenset({"phoenix_html", "ecto", "oban"})
+
+
+@pytest.mark.parametrize("watches", [THREE, frozenset()])
+def test_each_line_is_flagged_only_by_its_own_packages_notice(watches):
+    lines = ['Repo.insert(changeset, timeout: 5_000, prefix: "tenant")',
+             '<%= text_input f, :email, name: "user[email]", prefix: "u" %>',
+             'Oban.insert(job, name: "nightly", timeout: 1_000)',
+             'config :my_app, MyApp.Repo, prefix: "tenant", timeout: 15_000',
+             'config :my_app, Oban, name: MyApp.Oban, prefix: "jobs"',
+             "```elixir",
+             "Oban.Worker.new(args,",
+             "  timeout: 5_000,",
+             '  name: "cleanup")',
+             "```",
+             'Req.get!(url, name: "x", timeout: 5, prefix: "/")']
+
+    assert flagged(lines, SHARED, watches) == [
+        (1, ":timeout", "ecto"), (1, ":prefix", "ecto"),
+        (2, ":name", "phoenix_html"), (2, ":prefix", "phoenix_html"),
+        (3, ":name", "oban"), (3, ":timeout", "oban"),
+        (4, ":timeout", "ecto"), (4, ":prefix", "ecto"),
+        (5, ":name", "oban"),  # Oban retires no :prefix
+        (8, ":timeout", "oban"), (9, ":name", "oban")]
+
+
+def test_a_shared_option_in_a_line_that_says_nothing_is_each_watched_packages():
+    lines = ["Raise `timeout: 15_000` when it is slow."]
+
+    assert flagged(lines, SHARED, THREE) == [(1, ":timeout", "ecto"), (1, ":timeout", "oban")]
+    assert flagged(lines, SHARED, frozenset({"oban"})) == [(1, ":timeout", "oban")]
+
+
+def test_a_stale_line_cites_its_own_packages_evidence():
+    [stale] = stale_lines([(3, "  Repo.insert(changeset, timeout: 5_000)")], SHARED, NAMES,
+                          THREE)
+
+    assert (stale.line, stale.text, stale.term, stale.kind, stale.package) == (
+        3, "Repo.insert(changeset, timeout: 5_000)", ":timeout", "removed", "ecto")
+    assert stale.evidence.url == "https://hexdocs.pm/ecto/changelog.html"
+
+
+def test_check_skills_takes_a_skills_packages_from_its_watches(tmp_path):
+    text = "# Jobs\n\nRaise `timeout: 15_000` when it is slow.\n"
+    files = [SkillFile("jobs", tmp_path / "jobs.md", text, ("https://hexdocs.pm/oban/*",)),
+             SkillFile("queries", tmp_path / "queries.md", text,
+                       ("https://hexdocs.pm/ecto/Ecto.Repo.html",)),
+             SkillFile("other", tmp_path / "other.md", text)]
+
+    stale = check_skills(files, SHARED, NAMES)
+
+    assert {name: [(s.line, s.package) for s in lines] for name, lines in stale.items()} == {
+        "jobs": [(3, "oban")], "queries": [(3, "ecto")], "other": []}
