@@ -97,8 +97,10 @@ TIME_MARK = re.compile(r"(?i)\b(?:from (?:this|now|that) (?:version|release|poin
 WITHDRAWN = re.compile(r"\b(?:no longer|not)\s+(?:soft[- ]?)?deprecated\b|\bun-?deprecat", re.I)
 IN_FAVOR = re.compile(r"\bin favou?r of\b", re.I)
 REPLACEMENT_LEAD = re.compile(r"\bin favou?r of\b|\b(?:renamed|replaced by|replaced with|"
-                              r"superseded by)\b|\b(?:use|using|prefer|call|instead)\b|\bto\b",
-                              re.I)
+                              r"superseded by)\b|\b(?:use|using|prefer|call|instead)\b|\bto\b|"
+                              r"^\s*(?:by|with)\b", re.I)
+# Where a clause about another term starts: its replacement is not this one's.
+OTHER_CLAUSE = re.compile(r";|,\s+(?:while|whereas|but|and)\s", re.I)
 NOTICE_HEADING = (
     (NoticeKind.SOFT_DEPRECATED, re.compile(r"(?i)\bsoft[- ]?deprecat")),
     (NoticeKind.DEPRECATED, re.compile(r"(?i)\bdeprecat")),
@@ -153,7 +155,7 @@ BARE_BULLET_WORDS = 4
 # Words a line must hold to announce anything (lower-cased): a cheap pre-filter.
 NOTICE_WORDS = ("deprecat", "remov", "no longer", "renam", "replac", "instead of",
                 "supersede", "drop", "work any", "workany", "moving from", "migrating from",
-                "switching from", "upgrading from")
+                "switching from", "upgrading from", "discourag", "must now", "should now")
 
 
 class ArgKind:
@@ -471,6 +473,8 @@ def _sentence(sentence: str, section: str, context: _Context) -> None:
             # Only a bullet that is the term ("- `X` binding", "- `X` (use `Y`)"): a
             # longer one says something else of it ("`use X` must now set :formats").
             term = spans[0][1]
+            if term.kind == TermKind.NAME and PLAIN_WORD.match(term.text):
+                return  # "- `glow` option for …": a plain word needs a scope
             _add(context, Notice(term, heading, section, sentence.strip(),
                                  _replacement(body[spans[0][0].end():]),
                                  version=context.version))
@@ -646,11 +650,13 @@ def _usage(subject: str, after: str, kind: NoticeKind, sentence: str, section: s
         if call and (term is None or (term.kind == TermKind.FUNCTION and "/" not in term.text)):
             example = tuple(a.strip() for a in split_args(call.group(2)))
     option = options[0].text[1:] if options else None
+    value = next((pair.group(2).strip() for m, t in spans if t in options[:1]
+                  and (pair := KEYWORD_PAIR.match(m.group(1)))), None)
     if arg is None and option is None and example is None:
         arity = function.text.partition("/")[2]
         if not arity or not re.match(r"(?i)^(?:[-*]\s*)?defining\b", subject.strip()):
             return  # no shape to tell the retired usage from the supported one
-    shape = Shape(arg, option, example)
+    shape = Shape(arg, option, example, value)
     _add(context, Notice(function, kind, section, sentence.strip(), _replacement(after),
                          shape=shape, version=context.version))
 
@@ -659,7 +665,9 @@ def split_args(args: str) -> list[str]:
     """Top-level comma-separated arguments of a call's argument text (an unclosed
     bracket takes the rest)."""
     out, depth, start, quote = [], 0, 0, ""
+    fn_ends = _fn_bounds(args)
     for i, ch in enumerate(args):
+        depth += fn_ends.get(i, 0)
         if quote:
             if ch == quote and args[i - 1] != "\\":
                 quote = ""
@@ -679,7 +687,18 @@ def split_args(args: str) -> list[str]:
     return out
 
 
+def _fn_bounds(args: str) -> dict[int, int]:
+    """Offsets where an anonymous function opens (+1) and ends (-1): its parameters'
+    commas are not the call's (`fn repo, _ -> … end`)."""
+    if "fn" not in args:
+        return {}
+    return {m.start(): 1 if m.group() == "fn" else -1
+            for m in re.finditer(r"(?<![\w.:])(?:fn|end)(?![\w?!:])", args)}
+
+
 def _replacement(rest: str) -> str | None:
+    if other := OTHER_CLAUSE.search(_masked(rest)):
+        rest = rest[:other.start()]
     match = REPLACEMENT_LEAD.search(rest)
     if not match:
         return None

@@ -217,13 +217,8 @@ def summary(found: list[Notice]) -> list[tuple[str, str, str | None]]:
     ("`:glow` can no longer be passed to `Sparkle.shine/2`.", NoticeKind.REMOVED),
     ("`Sparkle.glow/1` will not work any more.", NoticeKind.REMOVED),
     ("`Sparkle.glow/1` does not work anymore.", NoticeKind.REMOVED),
-    pytest.param("`Sparkle.glow/1` is discouraged.", NoticeKind.SOFT_DEPRECATED,
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "VERBS reads 'is discouraged' as soft-deprecated, but the NOTICE_WORDS "
-                     "pre-filter has no 'discourag': the sentence is never read"))),
-    pytest.param("`Sparkle.glow/1` is strongly discouraged.", NoticeKind.SOFT_DEPRECATED,
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "NOTICE_WORDS pre-filter lacks 'discourag'"))),
+    ("`Sparkle.glow/1` is discouraged.", NoticeKind.SOFT_DEPRECATED),
+    ("`Sparkle.glow/1` is strongly discouraged.", NoticeKind.SOFT_DEPRECATED),
 ])
 def test_each_verb_phrasing_gives_its_kind(sentence, kind):
     [found] = guide(sentence)
@@ -246,9 +241,6 @@ def test_run_time_phrasings_are_no_notice(sentence):
     "`Sparkle.glow/1` is now replaced by `Sparkle.shine/1`.",
     "`Sparkle.glow/1` has been superseded by `Sparkle.shine/1`.",
 ])
-@pytest.mark.xfail(strict=True, reason=(
-    "the verb's match stops before 'by', and REPLACEMENT_LEAD does not know a bare 'by': "
-    "a replacement the docs name is dropped"))
 def test_replaced_by_names_the_replacement(sentence):
     assert summary(guide(sentence)) == [("Sparkle.glow/1", "replaced", "Sparkle.shine/1")]
 
@@ -273,9 +265,6 @@ def test_the_first_verb_of_a_sentence_decides_its_kind():
     assert [(n.term.text, n.kind) for n in found] == [("Sparkle.Colors", "deprecated")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_replacement searches the whole rest of the sentence: another clause's 'replaced by "
-    "`Sparkle.Paint`' becomes the advice for the deprecated module"))
 def test_a_replacement_in_another_clause_is_not_the_subjects():
     found = guide("The `Sparkle.Colors` module is deprecated, while `Sparkle.Palette` has "
                   "been replaced by `Sparkle.Paint`.")
@@ -296,7 +285,8 @@ def test_a_replacement_in_another_clause_is_not_the_subjects():
     ("- Drop `Sparkle.glow/1`", ("Sparkle.glow/1", "removed", None)),
     ("- Rename `Sparkle.glow/1` to `Sparkle.shine/1`",
      ("Sparkle.glow/1", "renamed", "Sparkle.shine/1")),
-    ("- Replace `Sparkle.glow/1` with `Sparkle.shine/1`", ("Sparkle.glow/1", "replaced", None)),
+    ("- Replace `Sparkle.glow/1` with `Sparkle.shine/1`", ("Sparkle.glow/1", "replaced",
+                                                        "Sparkle.shine/1")),
     # A [scope] tag and an adverb before the verb.
     ("- [Sparkle.Effects] Fully deprecate `glow/1`", ("glow/1", "deprecated", None)),
     ("- [Sparkle] Formally deprecate `Sparkle.glow/1`", ("Sparkle.glow/1", "deprecated", None)),
@@ -305,9 +295,6 @@ def test_a_changelog_bullet_opening_with_an_imperative_announces(bullet, expecte
     assert summary(changelog("Enhancements", bullet)) == [expected]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "IMPERATIVE_STOP cuts the object at 'with', and REPLACEMENT_LEAD has no 'with': "
-    "the replacement of 'Replace `X` with `Y`' is lost"))
 def test_replace_with_names_the_replacement():
     assert summary(changelog("Enhancements", "- Replace `Sparkle.glow/1` with `Sparkle.shine/1`")
                    ) == [("Sparkle.glow/1", "replaced", "Sparkle.shine/1")]
@@ -432,9 +419,6 @@ def test_bare_bullets_count_under_a_guides_notice_heading():
         ("Sparkle.glow/1", "deprecated", None)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the bare-bullet path skips the rule that a plain word needs a scope: `glow` is kept "
-    "unscoped and would flag every line saying 'glow'"))
 def test_a_plain_word_in_a_bare_bullet_needs_a_scope():
     found = changelog("Deprecations", "- `glow` option for `Sparkle.glow/2`")
 
@@ -572,9 +556,6 @@ def test_an_example_call_is_the_shape_of_the_function_it_calls():
                                               Shape(example=("conn", ":print")))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the verb match starts at 'no longer', so the subject keeps 'is' and ONLY_SPAN fails: "
-    "the code's own example 'Using `X` is no longer necessary' (X itself) gives nothing"))
 def test_using_x_is_no_longer_necessary_retires_x_itself():
     assert summary(guide("Using `Sparkle.glow/1` is no longer necessary.")) == [
         ("Sparkle.glow/1", "deprecated", None)]
@@ -600,9 +581,6 @@ def test_an_option_value_retired_for_one_function_is_scoped_to_it():
         Shape(option="on_conflict", value="{:constraint, _}"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a gerund subject naming a function takes the option of `opt: value` but drops its "
-    "value: every insert_all/3 call giving :on_conflict at all would be stale"))
 def test_passing_an_option_value_to_a_function_retires_that_value_only():
     [found] = guide("Passing `on_conflict: {:constraint, _}` to `Repo.insert_all/3` is "
                     "deprecated.")
@@ -650,9 +628,6 @@ def test_use_m_must_now_specify_an_option(heading, kind):
     "- `use Sparkle.Controller` should now include the `:formats` it serves\n",
     "# Upgrading\n\n`use Sparkle.Controller` should now include the `:formats` it serves.\n",
 ])
-@pytest.mark.xfail(strict=True, reason=(
-    "MUST_NOW is read only where the NOTICE_WORDS pre-filter lets the line through (under a "
-    "Deprecations/Removals heading): 'must now' is not a notice word"))
 def test_must_now_specify_announces_outside_a_deprecations_heading(text):
     [found] = notices(text, changelog=text.startswith("# Changelog"))
 

@@ -42,6 +42,7 @@ class Call:
     piped: bool = False  # `x |> f(...)`: the subject is an argument not written
     definition: bool = False  # `def f(...)`: the function defined, not called
     parens: bool = True
+    closed: bool = True  # False: the call goes on below (its arity is not known)
 
     @property
     def arity(self) -> int:
@@ -86,7 +87,7 @@ def calls_in(line: str) -> tuple[Call, ...]:
         before = line[:match.start()]
         out.append(Call(_module(match["mod"]), name, args, match.start(),
                         min(close + 1, len(line)), piped=before.rstrip().endswith("|>"),
-                        definition=bool(DEFINITION.search(before))))
+                        definition=bool(DEFINITION.search(before)), closed=close < len(line)))
     for match in BARE_CALL.finditer(line):
         name = match["name"]
         if name in NOT_CALLS or any(c.start <= match.start("name") < c.end for c in out):

@@ -214,8 +214,8 @@ def _function_uses(term: Term, pattern: re.Pattern[str], text: str,
 def _arity_fits(call: Call, arity: int | None) -> bool:
     """A documented arity ``n`` fits a call of ``n`` arguments, or ``n - 1`` (a
     trailing optional argument, usually options); a definition must be exact."""
-    if arity is None:
-        return True
+    if arity is None or not call.closed:
+        return True  # a call continued on the next line shows only some arguments
     if call.definition:
         return call.arity == arity
     return call.arity in (arity, arity - 1)

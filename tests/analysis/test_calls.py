@@ -39,10 +39,6 @@ def test_commas_inside_strings_and_brackets_do_not_split_arguments():
         "list", "{0, []}", "fn x -> [x] end")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "split_args splits at the comma between an anonymous function's parameters (fn is no "
-    "bracket): Ecto.Multi.run(multi, :user, fn repo, _ -> … end) reads as arity 4, so "
-    "Multi.run/3 is never matched"))
 def test_an_anonymous_function_of_two_parameters_is_one_argument():
     run = call("Ecto.Multi.run(multi, :user, fn repo, _changes -> repo.insert(cs) end)")
 

@@ -117,7 +117,8 @@ def at(line: str, needle: str) -> int:
     ('config :my_app, MyApp.Repo, prefix: "tenant"', "prefix", owners("ecto")),
     ("config :my_app, MyAppWeb.Endpoint, url: [host: \"x\"]", "url", owners("phoenix")),
     ("config :my_app, Oban, queues: [default: 10]", "queues", owners("oban")),
-    ("config :my_app, MyApp.Mailer, adapter: Swoosh", "adapter", None),
+    # an application module no docs teach, and nothing else on the line: nobody's
+    ("config :my_app, MyApp.Mailer, adapter: Swoosh", "adapter", frozenset()),
     ("config :my_app, Jason.Codec, pretty: true", "pretty", frozenset()),
     ("config :my_app, timeout: 5_000", "timeout", None),
 ])

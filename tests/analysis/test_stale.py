@@ -391,9 +391,6 @@ def test_a_definition_must_have_the_exact_arity():
     assert numbers(lines, [render], PHOENIX) == [3]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a call cut at the line's end (continued below) counts only the arguments it shows: "
-    "Repo.update_all(query, is arity 1 and never fits update_all/3"))
 def test_a_call_continued_on_the_next_line_does_not_show_its_arity():
     update_all = retired("Ecto.Repo.update_all/3", "function", "ecto")
     lines = ["```elixir", "Repo.update_all(query,", "  set: [seen: true])", "```"]
@@ -516,9 +513,6 @@ def test_a_packages_own_module_needs_no_tie():
     assert numbers(["import Phoenix.LiveView.Helpers, warn: false"], [live]) == [1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Term.literal() of a one-word module is its name, but its pattern also matches the "
-    "dependency `{:floki, …}`: stale_lines' literal pre-filter drops the line"))
 def test_another_librarys_dependency_line_is_stale_in_a_skill_of_the_package():
     lines = ['{:floki, ">= 0.30.0", only: :test}']
 
