@@ -179,7 +179,9 @@ def test_day2_points_at_every_stale_skill_line_with_evidence(world, day2):
         found = {(s["line"], s["term"]) for s in skills[name]["stale_lines"]
                  if s["line"] not in PLANTED_DRIFT.get(name, ())}
         assert planted <= found, name
-        assert len(found - planted) <= 1, (name, found - planted)  # at most one false alarm
+        # No false alarm: no other line. A planted line may have two findings (line 34's
+        # `use Phoenix.Controller` also lacks the :formats it must now give).
+        assert {line for line, _ in found} == {line for line, _ in planted}, name
         for stale in skills[name]["stale_lines"]:
             assert stale["evidence"]["url"].startswith(world.base)
             assert stale["kind"] in ("deprecated", "soft-deprecated", "removed", "renamed",

@@ -106,6 +106,10 @@ class Keys:
         return known
 
 
+# A shell command line of a block: `$ mix phx.gen.socket User`, `npm install x`.
+COMMAND_LINE = re.compile(r"^\s*(?:\$\s+)?(?:mix|npm|npx|yarn|pnpm|iex|elixir|git|curl|cd)\s")
+
+
 def code_key(code: str) -> str:
     """The normal form two copies of the same code line share: tokens joined without
     the whitespace between them (a single space between two words), single quotes as
@@ -214,6 +218,7 @@ def changes_between(url: str, old: Sequence[CodeLine], new: Sequence[CodeLine],
             removed.add(i)
     if not removed:
         return []
+    shown_in = {line.section for line in new if not line.inline}  # sections with code
     # The new lines that replace something, by section (and inline or not).
     by_section: dict[tuple[str, bool], list[CodeLine]] = {}
     for line, is_added in zip(new, added, strict=True):
@@ -239,6 +244,12 @@ def changes_between(url: str, old: Sequence[CodeLine], new: Sequence[CodeLine],
             else:
                 partner = _most_alike(key, in_edit, PAIR_IN_EDIT, keys) \
                     or _most_alike(key, in_section, PAIR_IN_SECTION, keys)
+                if partner is None and (line.section not in shown_in
+                                        or COMMAND_LINE.match(line.text)):
+                    # The section shows no code any more, or a command left with nothing
+                    # like it: an example the page no longer renders (an empty block) or
+                    # dropped, not one it rewrote.
+                    continue
             # The line before, when it is of the same block and still there.
             before = old[i - 1] if i else None
             context = before.text if before is not None and not line.inline \

@@ -404,3 +404,12 @@ def test_skills_check_lists_the_changed_lines(crawled):
                                     "--db", crawled["database"]])
     assert "SKILL.md:8: mix lantern.gen.wire Hall changed in the docs; use " \
            "mix lantern.gen.wire Hall --live" in text.output
+
+
+def test_a_section_that_shows_no_code_any_more_changed_nothing():
+    # A block the page no longer renders (empty) or an example dropped with its section's
+    # code: no line took the old one's place, so a skill copying it is not told "changed".
+    old = page("## Rooms", fenced("$ mix lantern.gen.room Hall"), "Then start the server.")
+    new = page("## Rooms", "Then start the server.")
+
+    assert snippet_changes(URL, old, new) == []
