@@ -138,11 +138,14 @@ IDENT = re.compile(r"^[a-z_][a-z0-9_]*[?!]?$")
 NPM_PACKAGE = re.compile(r"^(?:@[a-z0-9-]+/)?[a-z][a-z0-9._-]*[a-z0-9]$")
 COMMAND = re.compile(r"^(?:npm|npx|yarn|pnpm|bun|node|elixir|iex)\s+\S")
 FLAG = re.compile(r"^(--?[a-z][a-z0-9-]*)(?:[ =].*)?$")
+TAGGED_TUPLE = re.compile(r"^\{\s*:([a-z_][a-z0-9_]*[?!]?)\s*,.*\}$")
 MODULE_ATTRIBUTE = re.compile(r"^@([a-z_][a-z0-9_]*)$")
 CONFIG_KEY = re.compile(r"^config\s+:([a-z_][a-z0-9_]*)\s*,\s*(?:[A-Z][\w.]*\s*,\s*)?"
                         r":?([a-z_][a-z0-9_]*)\b")
 KEYWORD_PAIR = re.compile(r"^([a-z_][a-z0-9_]*[?!]?):\s+(.+)$")
 USE_MODULE = re.compile(r"^use\s+([A-Z][\w.]*)")
+KEYWORD_IN_USE = re.compile(r"^(?:use|plug)\s+[A-Z][\w.]*\s*,\s*([a-z_][a-z0-9_]*[?!]?):")
+WITHOUT_OPTION = re.compile(r"(?i)\bwithout\s+(?:the\s+|an?\s+|any\s+)?`:?([a-z_][a-z0-9_]*)`")
 EXAMPLE_CALL = re.compile(r"^(?:[A-Z][\w.]*\.)?([a-z_][a-z0-9_]*[?!]?)\((.*)\)$")
 SIGNATURE_HEADING = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*[?!]?)\((?P<args>.*)\)\s*$")
 THIS_THING = re.compile(r"^\s*(?:>\s*)?this (?:function|macro|callback|module|type)\b", re.I)
@@ -280,6 +283,8 @@ def subject_term(code: str, after: str = "", strong: bool = False) -> Term | Non
         return Term(" ".join(code.split()), TermKind.COMMAND)
     if match := KEYWORD_PAIR.match(code):
         return Term(f":{match.group(1)}", TermKind.OPTION)
+    if match := TAGGED_TUPLE.match(code):
+        return Term(f"{{:{match.group(1)}, …}}", TermKind.TUPLE)  # `{:one_of, choices}`
     if match := USE_MODULE.match(code):
         return Term(match.group(1), TermKind.MODULE)
     if CAMEL.match(code) or HYPHENATED.match(code) or ("/" in code and NPM_PACKAGE.match(code)):
@@ -591,7 +596,9 @@ def _far(subject: str) -> bool:
     """Whether the subject's last code span is too far from the verb to be what it says
     something of: a passive verb's subject ends right before it ("`X` option", "`X` and
     `Y` were previously deprecated and")."""
-    tail = subject.rsplit("`", 1)[-1] if "`" in subject else subject
+    if "`" not in subject:
+        return False  # no code: nothing it could wrongly name (a kind of value may follow)
+    tail = subject.rsplit("`", 1)[-1]
     return len(re.findall(r"[A-Za-z]+", tail)) > MAX_TAIL_WORDS
 
 
@@ -635,9 +642,26 @@ def _usage(subject: str, after: str, kind: NoticeKind, sentence: str, section: s
             # each example is a shape of the function it calls.
             for call in examples:
                 args = tuple(a for a in split_args(call.group(2)) if a)
-                _add(context, Notice(Term(f"{call.group(1)}/{len(args)}", TermKind.FUNCTION),
+                # Trailing keywords are one argument: `from(email, name: …)` is from/2.
+                positional = [a for a in args if not KEYWORD_PAIR.match(a)]
+                arity = len(positional) + (len(positional) < len(args))
+                _add(context, Notice(Term(f"{call.group(1)}/{arity}", TermKind.FUNCTION),
                                      kind, section, sentence.strip(), _replacement(after),
                                      shape=Shape(example=args), version=context.version))
+            return
+        modules = [(m, t) for m, t in spans if t is not None and t.kind == TermKind.MODULE]
+        if not functions and modules:
+            # "Defining a backend with `use Gettext, otp_app: …`", "Using `Plug.Parsers`
+            # without the `:parsers` option": a usage of the module (its use or plug).
+            match, module = modules[0]
+            written = KEYWORD_IN_USE.search(match.group(1))
+            absent = WITHOUT_OPTION.search(subject)
+            option = absent.group(1) if absent else written.group(1) if written else None
+            if option is not None:
+                _add(context, Notice(module, kind, section, sentence.strip(),
+                                     _replacement(after),
+                                     shape=Shape(option=option, absent=absent is not None),
+                                     version=context.version))
             return
         if not functions:
             return

@@ -69,6 +69,7 @@ class TermKind(StrEnum):
     FLAG = "flag"  # a command-line switch: --no-tailwind
     COMMAND = "command"  # a shell command: npm run deploy
     NAME = "name"  # a bare name the docs call an option, attribute or package: longPollFallback
+    TUPLE = "tuple"  # a tagged tuple shape: {:one_of, …}
 
 
 class BumpKind(StrEnum):

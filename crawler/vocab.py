@@ -19,8 +19,9 @@ from crawler.types import TermKind
 INLINE_CODE = re.compile(r"`([^`\n]{1,120})`")
 BARE_ATTRIBUTE = re.compile(r"(?<![\w-])(phx-[a-z][a-z0-9-]*[a-z0-9])(?![\w-])")
 MODULE = re.compile(r"^[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+$|^[A-Z][a-z]+[A-Z][A-Za-z0-9]*$")
+# An Elixir module (`Ecto.Repo`) or an Erlang one (`:telemetry`).
 FUNCTION = re.compile(
-    r"^(?:(?P<mod>[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)*)\.)?"
+    r"^(?:(?P<mod>[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)*|:[a-z_][a-z0-9_]*)\.)?"
     r"(?P<name>[a-z_][a-z0-9_]*[?!]?)/(?P<arity>\d)$")
 CALL = re.compile(
     r"^(?:(?P<mod>[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)*)\.)(?P<name>[a-z_][a-z0-9_]*[?!]?)\(")
@@ -53,6 +54,8 @@ class Term:
             return self.text[4:]
         if self.kind == TermKind.COMMAND:
             return self.text.split()[-1]
+        if self.kind == TermKind.TUPLE:
+            return self.text[2:].partition(",")[0]  # the tag
         return self.text
 
 
@@ -177,6 +180,9 @@ def _term_pattern(text: str, kind: TermKind) -> re.Pattern[str]:
     if kind == TermKind.COMMAND:
         words = r"\s+".join(re.escape(w) for w in text.split())
         return re.compile(rf"(?<![\w-]){words}(?![\w-])")
+    if kind == TermKind.TUPLE:
+        tag = re.escape(text[2:].partition(",")[0])
+        return re.compile(rf"\{{\s*:{tag}\s*,")
     if kind == TermKind.NAME:
         return re.compile(rf"(?<![\w.@-]){re.escape(text)}(?![\w-])")
     # module: whole dotted name, not a prefix of a longer one; a library's one-word

@@ -756,3 +756,52 @@ def test_a_notice_stored_before_scope_shape_and_version_still_reads():
     assert notice == Notice(Term("phx-glow", TermKind.ATTRIBUTE), NoticeKind.REMOVED,
                             "v1.0.0 › Removals", "- `phx-glow` removed")
     assert notice.as_dict() == old  # and is stored again as it was
+
+
+# -- usages of a module, tagged tuples, Erlang functions ---------------------------------
+
+
+def test_a_use_of_a_module_with_an_option_is_a_usage_of_the_module():
+    [found] = changelog("Deprecations",
+                        "- Defining a client with `use Sparkle, otp_app: :demo` is deprecated")
+
+    assert (found.term, found.shape) == (Term("Sparkle", TermKind.MODULE),
+                                         Shape(option="otp_app"))
+
+
+def test_a_module_used_without_an_option_it_needs_is_a_usage_of_the_module():
+    [found] = guide("Using `Sparkle.Parser` without the `:formats` option no longer works.")
+
+    assert (found.term.text, found.kind, found.shape) == (
+        "Sparkle.Parser", NoticeKind.REMOVED, Shape(option="formats", absent=True))
+
+
+def test_a_tagged_tuple_is_a_term_of_its_own():
+    [found] = changelog("Deprecations", "- Deprecate `{:one_of, choices}` in favor of "
+                                        "`{:in, choices}`")
+
+    assert (found.term, found.replacement) == (Term("{:one_of, …}", TermKind.TUPLE),
+                                               "{:in, choices}")
+
+
+def test_an_example_call_counts_its_trailing_keywords_as_one_argument():
+    [found] = guide("Passing a keyword list (`tint(color, hue: ..., light: ...)`) is "
+                    "deprecated.")
+
+    assert found.term.text == "tint/2"
+    assert found.shape == Shape(example=("color", "hue: ...", "light: ..."))
+
+
+def test_an_erlang_function_is_named_with_its_module():
+    [found] = guide("`:sparkle.glow/2` is deprecated.")
+
+    assert found.term == Term(":sparkle.glow/2", TermKind.FUNCTION)
+
+
+def test_a_kind_of_value_with_no_code_before_the_verb_is_still_read():
+    # "a tuple of three elements" is no code: the subject is a kind of value, not a term.
+    [found] = guide("This means a tuple of three elements can no longer be passed to "
+                    "`:where`, give a keyword list.")
+
+    assert (found.term.text, found.shape) == (":where", Shape(arg=ArgKind.TUPLE,
+                                                              option="where"))

@@ -14,8 +14,8 @@ from functools import lru_cache
 
 from crawler.notices import ArgKind, Shape, split_args
 
-CALL = re.compile(r"(?<![\w.:@])(?P<mod>(?:[A-Z][A-Za-z0-9]*\.)*[A-Z][A-Za-z0-9]*\.)?"
-                  r"(?P<name>[a-z_][a-z0-9_]*[?!]?)(?P<open>\()")
+CALL = re.compile(r"(?<![\w.:@])(?P<mod>(?:[A-Z][A-Za-z0-9]*\.)*[A-Z][A-Za-z0-9]*\.|"
+                  r":[a-z_][a-z0-9_]*\.)?(?P<name>[a-z_][a-z0-9_]*[?!]?)(?P<open>\()")
 # A call without parentheses at the start of a statement: `live "/", HomeLive, :index`.
 BARE_CALL = re.compile(r"(?:^|<%=?|\{|\bdo:|->|\|>|=)\s*(?P<mod>(?:[A-Z][A-Za-z0-9]*\.)+)?"
                        r"(?P<name>[a-z_][a-z0-9_]*[?!]?)\s+(?=[\"':@%\[{~&A-Za-z0-9_-])")
@@ -202,7 +202,7 @@ def like(written: str, pattern: str, top: bool = True) -> bool:
     docs' `put_layout(conn, :print)` stands for any atom), one inside a tuple or list
     only itself (`{:constraint, _}`); tuples and lists element by element."""
     written, pattern = written.strip(), pattern.strip()
-    if pattern.startswith("_"):
+    if pattern.startswith("_") or pattern in ("...", "…"):
         return True
     if VARIABLE.match(pattern):
         # A named value (`{username, password}`) is a value of the caller's, not a tag:
@@ -237,7 +237,20 @@ def _literal_kind(literal: str) -> str:
 
 
 def _like_example(call: Call, example: tuple[str, ...]) -> bool:
-    args = call.args if not call.piped else ("_", *call.args)
-    if len(args) != len(example):
+    args, written_options = _grouped(call.args if not call.piped else ("_", *call.args))
+    wanted, wanted_options = _grouped(example)
+    if len(args) != len(wanted) or bool(written_options) != bool(wanted_options):
         return False
-    return all(like(written, wanted) for written, wanted in zip(args, example, strict=True))
+    if not all(like(w, p) for w, p in zip(args, wanted, strict=True)):
+        return False
+    # Trailing keywords are one keyword list: the keys both give must agree; the docs'
+    # keys are an example of a list (`filter(query, status: :open)`), not all of them.
+    given = {KEYWORD_ARG.match(a).group(1): a for a in written_options}  # type: ignore[union-attr]
+    return all(like(given[key], pair) for pair in wanted_options
+               if (key := KEYWORD_ARG.match(pair).group(1)) in given)  # type: ignore[union-attr]
+
+
+def _grouped(args: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The positional arguments, and the trailing keyword pairs."""
+    positional = [a for a in args if not KEYWORD_ARG.match(a)]
+    return positional, [a for a in args if KEYWORD_ARG.match(a)]

@@ -36,7 +36,7 @@ from crawler.vocab import Term
 
 # Kinds of term whose text does not say whose API it is.
 UNOWNED_KINDS = frozenset({TermKind.OPTION, TermKind.NAME, TermKind.MODULE_ATTRIBUTE,
-                           TermKind.FLAG})
+                           TermKind.FLAG, TermKind.TUPLE})
 # How many lines above a line a call it continues may have opened.
 CALL_REACH = 6
 
@@ -151,10 +151,13 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
     if finding.shape is not None and term.kind == TermKind.MODULE:
         # `use M` without an option it must now be given (on this line, not continued).
         shape = finding.shape
-        use = re.search(rf"\buse\s+{re.escape(term.text)}\b(?P<rest>.*)$", text)
-        return bool(use and shape.absent and shape.option and not re.search(
-            rf"\b{re.escape(shape.option)}:", use["rest"]) and not use["rest"].rstrip(
-            ).endswith(","))
+        use = re.search(rf"\b(?:use|plug)\s+{re.escape(term.text)}(?![\w.])(?P<rest>.*)$", text)
+        if not use or not shape.option:
+            return False
+        given = re.search(rf"\b{re.escape(shape.option)}:", use["rest"]) is not None
+        if shape.absent:  # and not continued on the next line, where it may be given
+            return not given and not use["rest"].rstrip().endswith(",")
+        return given
     if finding.shape is not None:
         return any(_same_function(call, term) and has_shape(call, finding.shape)
                    for call in _calls_around(line))
@@ -241,7 +244,7 @@ def _option_values(text: str, option: str) -> list[str]:
     """The values ``option:`` is given on a line (each up to the end of its argument)."""
     values = []
     for match in re.finditer(rf"(?<![\w]){re.escape(option)}:\s+", text):
-        rest = text[match.end():]
+        rest = text[match.end():].split("`", 1)[0]  # in prose, the value ends with its span
         values.append(split_args(rest[:_closing(rest)])[0] if rest else "")
     return values
 

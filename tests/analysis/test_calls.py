@@ -106,8 +106,12 @@ def test_an_unclosed_call_takes_the_rest_of_the_line():
     assert glow.args == ("el", 'color: "red"')
 
 
-def test_atoms_and_captures_are_not_calls():
-    assert read(":erlang.term_to_binary(x)") == []
+def test_an_erlang_module_call_is_a_call_of_that_module():
+    assert read(":telemetry.attach(id, event, &handle/4, nil)") == [
+        (":telemetry", "attach", ("id", "event", "&handle/4", "nil"))]
+
+
+def test_an_anonymous_function_call_is_not_a_named_call():
     assert read('f.("x")') == []
 
 

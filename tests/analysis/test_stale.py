@@ -671,3 +671,47 @@ def test_check_skills_takes_a_skills_packages_from_its_watches(tmp_path):
 
     assert {name: [(s.line, s.package) for s in lines] for name, lines in stale.items()} == {
         "jobs": [(3, "oban")], "queries": [(3, "ecto")], "other": []}
+
+
+# -- usages of a module, tagged tuples, Erlang calls, examples ---------------------------
+
+
+def test_a_use_with_the_retired_option_is_stale_and_one_without_is_not():
+    use = retired("Sparkle", "module", "sparkle", shape=Shape(option="otp_app"))
+
+    assert numbers(["use Sparkle, otp_app: :demo", "use Sparkle, backend: Demo.Sparkle",
+                    "use Sparkle"], [use]) == [1]
+
+
+def test_a_plug_without_the_option_it_must_be_given_is_stale():
+    parser = retired("Sparkle.Parser", "module", "sparkle", "removed",
+                     shape=Shape(option="formats", absent=True))
+
+    assert numbers(["plug Sparkle.Parser, pass: [\"*/*\"]",
+                    "plug Sparkle.Parser, formats: [:json], pass: [\"*/*\"]",
+                    "plug Sparkle.Parser,"],  # continued below: its options may follow
+                   [parser]) == [1]
+
+
+def test_a_tagged_tuple_is_found_by_its_tag():
+    one_of = retired("{:one_of, …}", "tuple", "sparkle")
+
+    assert numbers(["level: [type: {:one_of, [:debug, :info]}, default: :info]",
+                    "level: [type: {:in, [:debug, :info]}]"], [one_of],
+                   frozenset({"sparkle"})) == [1]
+
+
+def test_an_erlang_call_with_a_retired_argument_kind_is_stale():
+    attach = retired(":sparkle.attach/4", "function", "sparkle",
+                     shape=Shape(arg=ArgKind.FUNCTION))
+
+    assert numbers([':sparkle.attach("id", [:a], &handle/4, nil)',
+                    ':sparkle.attach("id", [:a], {Handler, :handle}, nil)'], [attach]) == [1]
+
+
+def test_an_example_with_keywords_matches_any_keyword_list_of_that_call():
+    tint = retired("tint/2", "function", "sparkle",
+                   shape=Shape(example=("color", "hue: ...")))
+
+    assert numbers(["|> tint(hue: 10, light: 0.5)", "tint(color, %{hue: 10})",
+                    "tint(color, hue: 10)"], [tint], frozenset({"sparkle"})) == [1, 3]

@@ -357,6 +357,8 @@ FUNCTION_NAME = re.compile(r"^(?:[A-Z]\w*\.)*[a-z_]\w*[?!]?$")
 
 def _normal(term: str) -> str:
     term = term.strip().strip("`")
+    if term.startswith("{:"):  # a tagged tuple shape, named by its tag
+        term = term[1:].partition(",")[0]
     if term.startswith("mix "):
         term = term[4:]
     if term.startswith("<.") and term.endswith(">"):
