@@ -677,8 +677,8 @@ def _usage(subject: str, after: str, kind: NoticeKind, sentence: str, section: s
     value = next((pair.group(2).strip() for m, t in spans if t in options[:1]
                   and (pair := KEYWORD_PAIR.match(m.group(1)))), None)
     if arg is None and option is None and example is None:
-        arity = function.text.partition("/")[2]
-        if not arity or not re.match(r"(?i)^(?:[-*]\s*)?defining\b", subject.strip()):
+        documented = function.text.partition("/")[2]
+        if not documented or not re.match(r"(?i)^(?:[-*]\s*)?defining\b", subject.strip()):
             return  # no shape to tell the retired usage from the supported one
     shape = Shape(arg, option, example, value)
     _add(context, Notice(function, kind, section, sentence.strip(), _replacement(after),
