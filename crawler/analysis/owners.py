@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from crawler.analysis.calls import calls_in
+from crawler.analysis.calls import Call, calls_in
 from crawler.types import TermKind
 from crawler.vocab import parse_vocabulary
 
@@ -25,6 +25,7 @@ from crawler.vocab import parse_vocabulary
 MODULE_REF = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+|"
                         r"[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)(?![\w])")
 CONFIG_LINE = re.compile(r"^\s*config\s+:([a-z_][a-z0-9_]*)\s*,\s*(?:([A-Z][\w.]*)\s*,)?")
+MODULE_PAGE = re.compile(r"^[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+$")
 # By convention the application's own modules: MyApp, MyAppWeb, HelloWeb.
 OWN_MODULE = re.compile(r"^(?:My[A-Z]\w*|\w+Web)(?:\.|$)")
 
@@ -57,6 +58,23 @@ class Namespaces:
         for module, packages in modules.items():
             segments.setdefault(module.rsplit(".", 1)[-1], set()).update(packages)
         return cls(frozenset(taught), _frozen(modules), _frozen(segments), _frozen(functions))
+
+    def with_pages(self, pages: Iterable[tuple[str, str]]) -> Namespaces:
+        """These namespaces, knowing also the module of each (url, package) module page
+        (ExDoc names a module's page after it: ``…/Phoenix.Endpoint.html``)."""
+        modules = {k: set(v) for k, v in self.modules.items()}
+        added = False
+        for url, package in pages:
+            name = url.rsplit("/", 1)[-1].removesuffix(".html")
+            if MODULE_PAGE.match(name) and package not in modules.get(name, ()):
+                modules.setdefault(name, set()).add(package)
+                added = True
+        if not added:
+            return self
+        segments = {k: set(v) for k, v in self.segments.items()}
+        for module, packages in modules.items():
+            segments.setdefault(module.rsplit(".", 1)[-1], set()).update(packages)
+        return Namespaces(self.packages, _frozen(modules), _frozen(segments), self.functions)
 
     def of_module(self, module: str) -> frozenset[str] | None:
         """The packages ``module`` belongs to; empty: another library's; None: the
@@ -121,13 +139,24 @@ def line_owners(line: str, at: int, names: Namespaces,
     for call in reversed(around):  # the innermost call first
         if subject is not None and call.module is not None and _names(call.module, subject):
             continue
-        if call.module is not None:
-            owners = names.of_module(call.module)
-            if owners is not None:
-                return owners
-        elif (owners := names.of_function(call.name)) is not None:
+        if (owners := _of_call(call, names)) is not None:
             return owners
+    if subject is not None:
+        # The line's other calls say what the subject works on (`Floki.parse_document(
+        # render(view))` parses a LiveView's output; `Req.get!(url)`'s is a web page's).
+        for call in calls_in(line):
+            if call.module is not None and _names(call.module, subject):
+                continue
+            if (owners := _of_call(call, names)) is not None:
+                return owners
     return _modules_on(line, names, subject)
+
+
+def _of_call(call: Call, names: Namespaces) -> frozenset[str] | None:
+    """The packages of a call: its module's, or those teaching a function of its name."""
+    if call.module is not None:
+        return names.of_module(call.module)
+    return names.of_function(call.name)
 
 
 def _modules_on(line: str, names: Namespaces, subject: str | None) -> frozenset[str] | None:

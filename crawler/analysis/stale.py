@@ -89,7 +89,8 @@ def check_skills(files: Iterable[SkillFile], findings: Sequence[Finding],
                  docs: DocsFacts | None = None) -> dict[str, tuple[StaleLine, ...]]:
     """The stale lines of every skill file (an empty tuple: the file is up to date):
     those of the ``findings``, then those copying a code line the ``docs`` changed."""
-    names = names or Namespaces()
+    names = (names or Namespaces()).with_pages(
+        (f.evidence.url, f.package) for f in findings if f.package)
     return {file.name: with_drift(stale_lines(file.lines, findings, names,
                                               skill_packages(file, names)), file.lines, docs)
             for file in files}
@@ -132,12 +133,13 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
           packages: frozenset[str]) -> bool:
     term, text = finding.term, line.text
     if term.kind == TermKind.FUNCTION:
-        uses = _function_uses(term, pattern, text, finding.package)
+        uses = _function_uses(term, pattern, text, finding.package, names)
     else:
         # A module of another library that the package's docs retire (LiveView's move
         # from `Floki`) is that package's business only where the line is about it.
-        owned = term.kind not in UNOWNED_KINDS and (
-            term.kind != TermKind.MODULE or _owned(term.text, finding.package))
+        owned = (term.kind not in UNOWNED_KINDS and (
+            term.kind != TermKind.MODULE or _owned(term.text, finding.package, names))) or (
+            term.kind == TermKind.NAME and _names_package(term.text, finding.package))
         uses = [(m.start(), owned) for m in pattern.finditer(text)
                 if term.kind != TermKind.OPTION or _as_option(text, m, finding)]
     if not uses:
@@ -164,7 +166,9 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
     if finding.scope:
         return any(_in_scope(line, at, finding.scope)
                    or _in_module(line, at, finding.scope, names, packages) for at, _ in uses)
-    subject = _module_of(term)
+    module = _module_of(term)
+    # Another library's module cannot say it is this package's business (`Floki`).
+    subject = module if module and not _owned(module, finding.package, names) else None
     return any(owned or _tied(line, at, finding.package, names, packages, subject)
                for at, owned in uses)
 
@@ -186,19 +190,26 @@ def _as_option(text: str, match: re.Match[str], finding: Finding) -> bool:
             or any(s.kind == TermKind.OPTION for s in finding.scope))
 
 
-def _owned(module: str, package: str | None) -> bool:
-    """Whether ``module`` is spelled as ``package``'s own (or there is no package)."""
-    return package is None or _spelled(module, package)
+def _names_package(name: str, package: str | None) -> bool:
+    """A name that spells its package (the npm `phoenix_live_view_compat`)."""
+    return package is not None and (package in name or package.replace("_", "-") in name)
 
 
-def _function_uses(term: Term, pattern: re.Pattern[str], text: str,
-                   package: str | None) -> list[tuple[int, bool]]:
+def _owned(module: str, package: str | None, names: Namespaces) -> bool:
+    """Whether ``module`` is ``package``'s own: spelled as its namespace, or taught by its
+    docs (``Ecto.Adapters.SQL`` by ecto_sql's); or there is no package."""
+    return package is None or _spelled(module, package) or package in names.modules.get(
+        module, ())
+
+
+def _function_uses(term: Term, pattern: re.Pattern[str], text: str, package: str | None,
+                   names: Namespaces) -> list[tuple[int, bool]]:
     """Where ``text`` uses the function ``term``, and whether the spelling says it is
     ``package``'s (through its module) or not (a bare call, imported)."""
     qualified, _, arity_text = term.text.partition("/")
     module, _, name = qualified.rpartition(".")
     arity = int(arity_text) if arity_text else None
-    owned = bool(module) and _owned(module, package)
+    owned = bool(module) and _owned(module, package, names)
     uses = []
     for match in pattern.finditer(text):
         call = next((c for c in calls_in(text) if c.start == match.start()), None)
@@ -334,6 +345,15 @@ def _unclosed(text: str) -> bool:
     return sum(text.count(c) for c in "([{") > sum(text.count(c) for c in ")]}")
 
 
+CODE_MARKS = re.compile(r"[(={}]|\|>|\w:\s")
+
+
+def _in_prose(text: str, at: int) -> bool:
+    """Whether offset ``at`` of a line is in a sentence: inside a code span of prose, or
+    in a line with no mark of code at all."""
+    return text[:at].count("`") % 2 == 1 or CODE_MARKS.search(text) is None
+
+
 def _module_of(term: Term) -> str | None:
     if term.kind == TermKind.MODULE:
         return term.text
@@ -355,7 +375,9 @@ def _tied(line: _Line, at: int, package: str | None, names: Namespaces,
             break
         owners = line_owners(above, len(above), names, subject)
     if owners is None:
-        return package in packages
+        # The skill's watches decide, but not for another library's module written in
+        # code: `doc |> Floki.find("a")` is Floki's business unless the code says more.
+        return package in packages and (subject is None or _in_prose(line.text, at))
     return package in owners
 
 

@@ -503,8 +503,11 @@ def test_another_librarys_module_is_judged_by_the_lines_other_calls():
 
     assert numbers(lines, [FLOKI]) == [1]
     assert numbers(lines, [FLOKI], frozenset({"ecto"})) == [1]
-    # In a LiveView skill a line that says nothing else is LiveView's.
-    assert numbers(lines, [FLOKI], frozenset({"phoenix_live_view"})) == [1, 3]
+    # In a LiveView skill, code that only calls Floki is still Floki's business; a
+    # sentence that names it is the skill's (LiveView's).
+    assert numbers(lines, [FLOKI], frozenset({"phoenix_live_view"})) == [1]
+    assert numbers([*lines, "Parse the rendered HTML with `Floki`."], [FLOKI],
+                   frozenset({"phoenix_live_view"})) == [1, 4]
 
 
 def test_a_packages_own_module_needs_no_tie():
@@ -513,8 +516,11 @@ def test_a_packages_own_module_needs_no_tie():
     assert numbers(["import Phoenix.LiveView.Helpers, warn: false"], [live]) == [1]
 
 
-def test_another_librarys_dependency_line_is_stale_in_a_skill_of_the_package():
-    lines = ['{:floki, ">= 0.30.0", only: :test}']
+def test_another_librarys_dependency_is_stale_where_the_line_ties_it_to_the_package():
+    # The dependency of a library the package's docs moved away from: stale where the
+    # line says it is for that package, not as a bare dependency of the application.
+    lines = ['{:floki, ">= 0.30.0", only: :test},  # for Phoenix.LiveViewTest',
+             '{:floki, ">= 0.30.0", only: :test}']
 
     assert numbers(lines, [FLOKI], frozenset({"phoenix_live_view"})) == [1]
 

@@ -403,6 +403,8 @@ def table(scores: dict[str, Score]) -> str:
             "| kind right |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for klass, s in scores.items():
+        if klass in EXTRA_CLASSES and not s.stale + s.clean:
+            continue  # measured apart, and nothing to measure here
         name = f"**{klass}**" if klass == OVERALL else klass
         # Nothing flagged: precision is 1 by convention (no untrue claim), shown as "-".
         precision = f"{s.precision:.2f}" if s.true_positives + s.false_alarms else "-"

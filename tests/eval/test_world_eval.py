@@ -29,10 +29,10 @@ needs_world = pytest.mark.skipif(not world_present(WORLD),
 # not fall below them. Raise a floor when the engine gets better; lower one only when
 # new cases make the set harder (a new file of cases: measure again, say so in the
 # commit). A class without lines scores 1.0.
-RECALL_FLOOR = {"named": 0.94, "term-kinds": 0.77, "usage": 0.44, "drift": 0.5,
-                "disappeared": 0.63, "current": 0.66, "cross-package": 0.33, OVERALL: 0.64}
+RECALL_FLOOR = {"named": 0.94, "term-kinds": 0.80, "usage": 0.50, "drift": 0.5,
+                "disappeared": 0.63, "current": 0.62, "cross-package": 0.33, OVERALL: 0.66}
 PRECISION_FLOOR = {"named": 1.0, "term-kinds": 1.0, "usage": 1.0, "drift": 1.0,
-                   "disappeared": 1.0, "current": 1.0, "cross-package": 0.33, OVERALL: 0.97}
+                   "disappeared": 1.0, "current": 1.0, "cross-package": 1.0, OVERALL: 1.0}
 
 
 @pytest.fixture(scope="module")
