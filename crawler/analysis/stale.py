@@ -92,7 +92,8 @@ def check_skills(files: Iterable[SkillFile], findings: Sequence[Finding],
     names = (names or Namespaces()).with_pages(
         (f.evidence.url, f.package) for f in findings if f.package)
     return {file.name: with_drift(stale_lines(file.lines, findings, names,
-                                              skill_packages(file, names)), file.lines, docs)
+                                              skill_packages(file, names)), file.lines, docs,
+                                  names)
             for file in files}
 
 
@@ -399,12 +400,21 @@ def describe(stale: StaleLine) -> str:
 
 
 def with_drift(found: tuple[StaleLine, ...], lines: Iterable[tuple[int, str]],
-               docs: DocsFacts | None) -> tuple[StaleLine, ...]:
+               docs: DocsFacts | None,
+               names: Namespaces | None = None) -> tuple[StaleLine, ...]:
     """``found`` and the drift lines of ``lines`` (:func:`drift_lines`) by line; a line
-    a finding names already says what is wrong with it, drift adds the others."""
+    a finding names already says what is wrong with it, drift adds the others. A line
+    whose code says it is another package's is not drift of this one's docs."""
     flagged = {s.line for s in found}
-    drift = tuple(s for s in drift_lines(lines, docs) if s.line not in flagged)
+    names = names or Namespaces()
+    drift = tuple(s for s in drift_lines(lines, docs) if s.line not in flagged
+                  and _not_another_packages(s, names))
     return tuple(sorted(found + drift, key=lambda s: s.line)) if drift else found
+
+
+def _not_another_packages(stale: StaleLine, names: Namespaces) -> bool:
+    owners = line_owners(stale.text, 0, names)
+    return stale.package is None or not owners or stale.package in owners
 
 
 def drift_lines(lines: Iterable[tuple[int, str]],

@@ -25,6 +25,7 @@ from crawler.analysis.drift import (
 )
 from crawler.analysis.facts import DocsFacts, SnippetChange
 from crawler.analysis.findings import Evidence, Finding
+from crawler.analysis.owners import Namespaces
 from crawler.analysis.skill_files import SkillFile
 from crawler.analysis.stale import check_skills, describe
 from crawler.cli import cli
@@ -413,3 +414,20 @@ def test_a_section_that_shows_no_code_any_more_changed_nothing():
     new = page("## Rooms", "Then start the server.")
 
     assert snippet_changes(URL, old, new) == []
+
+
+def test_a_line_whose_code_is_another_packages_is_not_drift_of_these_docs():
+    # Package sparkle's docs changed `Glow.start(pid, :warm)`; a skill line that is the
+    # same text but calls the module another watched package owns is that package's.
+    change = SnippetChange("https://hexdocs.pm/sparkle/guide.html", "Start",
+                           "Shine.Lamp.start(pid, :warm)", "Shine.Lamp.start(pid)",
+                           "-Shine.Lamp.start(pid, :warm)\n+Shine.Lamp.start(pid)")
+    skill = SkillFile("s", Path("SKILL.md"), "Shine.Lamp.start(pid, :warm)")
+    docs = DocsFacts(snippets=(change,))
+
+    # Shine.Lamp spells package shine's namespace: not sparkle's docs' business.
+    names = Namespaces.of({"shine": ["module:Shine.Lamp"], "sparkle": ["module:Sparkle"]})
+    assert check_skills([skill], [], names, docs) == {"s": ()}
+    # With nothing saying whose it is, the copied line is drift of the docs it copies.
+    [stale] = check_skills([skill], [], Namespaces.of({"sparkle": []}), docs)["s"]
+    assert (stale.kind, stale.package) == (NoticeKind.CHANGED, "sparkle")
