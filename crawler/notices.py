@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from crawler.code import split_args
 from crawler.diff import section_titles
 from crawler.types import NoticeDict, NoticeKind, TermKind
 from crawler.vocab import INLINE_CODE, Term, classify
@@ -691,41 +692,6 @@ def _usage(subject: str, after: str, kind: NoticeKind, sentence: str, section: s
     shape = Shape(arg, option, example, value)
     _add(context, Notice(function, kind, section, sentence.strip(), _replacement(after),
                          shape=shape, version=context.version))
-
-
-def split_args(args: str) -> list[str]:
-    """Top-level comma-separated arguments of a call's argument text (an unclosed
-    bracket takes the rest)."""
-    out, depth, start, quote = [], 0, 0, ""
-    fn_ends = _fn_bounds(args)
-    for i, ch in enumerate(args):
-        depth += fn_ends.get(i, 0)
-        if quote:
-            if ch == quote and args[i - 1] != "\\":
-                quote = ""
-            continue
-        if ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(args[start:i].strip())
-            start = i + 1
-    tail = args[start:].strip()
-    if tail or out:
-        out.append(tail)
-    return out
-
-
-def _fn_bounds(args: str) -> dict[int, int]:
-    """Offsets where an anonymous function opens (+1) and ends (-1): its parameters'
-    commas are not the call's (`fn repo, _ -> … end`)."""
-    if "fn" not in args:
-        return {}
-    return {m.start(): 1 if m.group() == "fn" else -1
-            for m in re.finditer(r"(?<![\w.:])(?:fn|end)(?![\w?!:])", args)}
 
 
 def _replacement(rest: str) -> str | None:

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from crawler.notices import ArgKind, Shape, split_args
+from crawler.code import closing, split_args
+from crawler.notices import ArgKind, Shape
 
 CALL = re.compile(r"(?<![\w.:@])(?P<mod>(?:[A-Z][A-Za-z0-9]*\.)*[A-Z][A-Za-z0-9]*\.|"
                   r":[a-z_][a-z0-9_]*\.)?(?P<name>[a-z_][a-z0-9_]*[?!]?)(?P<open>\()")
@@ -82,7 +83,7 @@ def calls_in(line: str) -> tuple[Call, ...]:
         name = match["name"]
         if name in NOT_CALLS and not match["mod"]:
             continue
-        close = _closing(line, match.end())
+        close = closing(line, match.end())
         args = tuple(a for a in split_args(line[match.end():close]) if a)
         before = line[:match.start()]
         out.append(Call(_module(match["mod"]), name, args, match.start(),
@@ -108,26 +109,6 @@ def calls_in(line: str) -> tuple[Call, ...]:
 
 def _module(written: str | None) -> str | None:
     return written[:-1] if written else None
-
-
-def _closing(line: str, start: int) -> int:
-    """The index of the parenthesis closing the one before ``start`` (the line's end
-    when the call continues on the next line)."""
-    depth, quote = 1, ""
-    for i in range(start, len(line)):
-        ch = line[i]
-        if quote:
-            if ch == quote and line[i - 1] != "\\":
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return len(line)
 
 
 # -- argument kinds ----------------------------------------------------------------------
@@ -217,12 +198,12 @@ def like(written: str, pattern: str, top: bool = True) -> bool:
         other = KEYWORD_ARG.match(written)
         return other is not None and other.group(1) == keyword.group(1) and like(
             written[other.end():], pattern[keyword.end():], top)
-    for opening, closing in (("%{", "}"), ("{", "}"), ("[", "]")):
-        if pattern.startswith(opening) and pattern.endswith(closing):
-            if not (written.startswith(opening) and written.endswith(closing)):
+    for opening, close in (("%{", "}"), ("{", "}"), ("[", "]")):
+        if pattern.startswith(opening) and pattern.endswith(close):
+            if not (written.startswith(opening) and written.endswith(close)):
                 return False
-            wanted = split_args(pattern[len(opening):-len(closing)])
-            got = split_args(written[len(opening):-len(closing)])
+            wanted = split_args(pattern[len(opening):-len(close)])
+            got = split_args(written[len(opening):-len(close)])
             return len(wanted) == len(got) and all(
                 like(g, w, top=False) for g, w in zip(got, wanted, strict=True))
     return " ".join(written.split()) == " ".join(pattern.split())

@@ -29,8 +29,9 @@ from crawler.analysis.facts import DocsFacts
 from crawler.analysis.findings import Evidence, Finding
 from crawler.analysis.owners import MODULE_REF, Namespaces, child_spec, line_owners
 from crawler.analysis.skill_files import SkillFile
+from crawler.code import closing, split_args
 from crawler.hexdocs import package_of
-from crawler.notices import Shape, split_args
+from crawler.notices import Shape
 from crawler.types import NoticeKind, TermKind
 from crawler.vocab import Term
 
@@ -257,21 +258,8 @@ def _option_values(text: str, option: str) -> list[str]:
     values = []
     for match in re.finditer(rf"(?<![\w]){re.escape(option)}:\s+", text):
         rest = text[match.end():].split("`", 1)[0]  # in prose, the value ends with its span
-        values.append(split_args(rest[:_closing(rest)])[0] if rest else "")
+        values.append(split_args(rest[:closing(rest)])[0] if rest else "")
     return values
-
-
-def _closing(text: str) -> int:
-    """Where the expression at the start of ``text`` ends: at a bracket it did not open."""
-    depth = 0
-    for i, ch in enumerate(text):
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth < 0:
-                return i
-    return len(text)
 
 
 def _calls_around(line: _Line) -> tuple[Call, ...]:

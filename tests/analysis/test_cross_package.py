@@ -17,7 +17,6 @@ import pytest
 from crawler.config import load_config
 from crawler.demo.server import DocServer
 from crawler.pipeline import crawl
-from tests.analysis.test_stale import page
 
 SIDEBAR = ('sidebarNodes={"extras":['
            '{"id":"guide","title":"Guide","group":""},'
@@ -61,6 +60,14 @@ name: app-stack
 STALE = {(6, ":name", "form_kit"), (7, ":timeout", "data_store"),
          (8, ":prefix", "job_queue"), (13, ":timeout", "data_store")}
 DAY1, DAY2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+
+
+def page(title: str, body: str) -> str:
+    """An ExDoc-shaped page: its sidebar script, and the body in its content block."""
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}'
+            '</title><script src="dist/sidebar_items-ABC.js"></script></head><body>'
+            f'<main class="content"><div id="content"><div id="top-content">{body}</div>'
+            '</div></main></body></html>')
 
 
 def changelog(version: str, bullet: str) -> str:

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import yaml
 
@@ -186,22 +187,37 @@ class LabelError(ValueError):
 
 def load_cases(paths: Iterable[Path] | None = None) -> list[Case]:
     """The cases of the YAML files (every ``data/*.yaml`` by default), in file order."""
-    cases: list[Case] = []
-    for path in sorted(DATA.glob("*.yaml")) if paths is None else paths:
-        for raw in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
-            cases.append(_case(raw, path.name))
+    return read_cases(sorted(DATA.glob("*.yaml")) if paths is None else paths, _case)
+
+
+class _Identified(Protocol):
+    id: str
+
+
+C = TypeVar("C", bound=_Identified)
+
+
+def read_cases(paths: Iterable[Path], parse: Callable[[dict, str], C]) -> list[C]:
+    """The cases of YAML files, each read by ``parse(raw, file name)``; ids unique."""
+    cases = [parse(raw, path.name) for path in paths
+             for raw in yaml.safe_load(path.read_text(encoding="utf-8")) or []]
     ids = [c.id for c in cases]
     if duplicates := sorted({i for i in ids if ids.count(i) > 1}):
         raise LabelError(f"duplicate case ids: {', '.join(duplicates)}")
     return cases
 
 
-def _case(raw: dict, source: str) -> Case:
-    case_id = raw.get("id") or f"<no id in {source}>"
-    klass = raw.get("class")
+def check_class(case_id: str, klass: object) -> str:
+    """``klass`` if it is a class of the set, else a :class:`LabelError`."""
     if klass not in (*CLASSES, *EXTRA_CLASSES):
         raise LabelError(f"{case_id}: class {klass!r} is not one of "
                          f"{', '.join((*CLASSES, *EXTRA_CLASSES))}")
+    return str(klass)
+
+
+def _case(raw: dict, source: str) -> Case:
+    case_id = raw.get("id") or f"<no id in {source}>"
+    klass = check_class(case_id, raw.get("class"))
     pages = []
     for page in raw.get("docs") or []:
         listed = bool(page.get("listed", True))

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -51,15 +50,15 @@ from crawler.store.models import Page
 from crawler.types import Item, PageStatus
 
 from .runner import (
-    CLASSES,
-    EXTRA_CLASSES,
     OVERALL,
     Evaluation,
     Label,
     LabelError,
+    check_class,
     judge,
     mistakes,
     parse_labels,
+    read_cases,
     scored,
     table,
 )
@@ -103,22 +102,12 @@ class WorldCase:
 
 def load_world_cases(paths: Iterable[Path] | None = None) -> list[WorldCase]:
     """The cases of the YAML files (every ``world/*.yaml`` by default), in file order."""
-    cases = []
-    for path in sorted(CASES.glob("*.yaml")) if paths is None else paths:
-        for raw in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
-            cases.append(_world_case(raw, path.name))
-    ids = [c.id for c in cases]
-    if duplicates := sorted({i for i in ids if ids.count(i) > 1}):
-        raise LabelError(f"duplicate case ids: {', '.join(duplicates)}")
-    return cases
+    return read_cases(sorted(CASES.glob("*.yaml")) if paths is None else paths, _world_case)
 
 
 def _world_case(raw: dict, source: str) -> WorldCase:
     case_id = raw.get("id") or f"<no id in {source}>"
-    klass = raw.get("class")
-    if klass not in (*CLASSES, *EXTRA_CLASSES):
-        raise LabelError(f"{case_id}: class {klass!r} is not one of "
-                         f"{', '.join((*CLASSES, *EXTRA_CLASSES))}")
+    klass = check_class(case_id, raw.get("class"))
     day = raw.get("day")
     if day not in JUDGED_DAYS:
         raise LabelError(f"{case_id}: day {day!r} is not one of {JUDGED_DAYS}")

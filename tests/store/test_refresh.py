@@ -4,12 +4,12 @@ judged by the grammar of the docwatch that reports it."""
 from __future__ import annotations
 
 from click.testing import CliRunner
+from conftest import DATABASE_FILE, execute, query
 
 from crawler.cli import cli
 from crawler.notices import GRAMMAR
 from crawler.store.db import open_database
 from crawler.store.refresh import refresh_notices
-from tests.conftest import DATABASE_FILE, execute, query
 
 
 def _skills_check(project) -> list[str]:
