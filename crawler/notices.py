@@ -112,7 +112,7 @@ API_WORDS = re.compile(r"(?i)\bAPIs?\b|\bmodule\b|\bfunctions\b")
 BUG_FIXES = re.compile(r"(?i)\bbug ?fix|\bfixe[sd]\b|\binternal")
 MOVING_HEADING = re.compile(r"(?i)^(?:moving|migrating|switching|upgrading) from (.+?) to (.+)$")
 # A subject that starts with a gerund retires a usage ("Passing a list to `cast/3`").
-GERUND_SUBJECT = re.compile(r"^(?:[-*]\s*)?(?:\[[^\]]*\]\s*)?(?:the\s+)?([A-Za-z]+ing)\b")
+GERUND_SUBJECT = re.compile(r"^(?:[-*>]\s*)?(?:\[[^\]]*\]\s*)?(?:the\s+)?([A-Za-z]+ing)\b")
 USAGE_GERUNDS = frozenset({"passing", "calling", "using", "giving", "defining", "specifying",
                            "setting", "returning", "invoking", "providing", "declaring"})
 # Words that open a phrase narrowing the term ("the option `:x` of `f`"): its terms are
@@ -173,10 +173,12 @@ class ArgKind:
     ATOM = "atom"
     TUPLE = "tuple"
     MFA = "mfa"  # {Module, :function, args}
+    LOCAL_FUNCTION = "local function"  # &name/2 or fn … end, not &Module.name/2
 
 
 # The words of a usage sentence and the argument kind they name, tried in order.
 ARG_WORDS = (
+    (re.compile(r"(?i)\blocal (?:function )?captures?\b"), ArgKind.LOCAL_FUNCTION),
     (re.compile(r"(?i)\bMFAs?\b|\bmodule[- ]function[- ]arg"), ArgKind.MFA),
     (re.compile(r"(?i)\blists? of (?:strings|binaries)\b|\bstring lists?\b"),
      ArgKind.LIST_OF_STRINGS),
@@ -690,8 +692,9 @@ def _usage(subject: str, after: str, kind: NoticeKind, sentence: str, section: s
         if not documented or not re.match(r"(?i)^(?:[-*]\s*)?defining\b", subject.strip()):
             return  # no shape to tell the retired usage from the supported one
     shape = Shape(arg, option, example, value)
-    _add(context, Notice(function, kind, section, sentence.strip(), _replacement(after),
-                         shape=shape, version=context.version))
+    for function in functions:  # "to `attach/4` or `attach_many/4`": each of them
+        _add(context, Notice(function, kind, section, sentence.strip(), _replacement(after),
+                             shape=shape, version=context.version))
 
 
 def _replacement(rest: str) -> str | None:

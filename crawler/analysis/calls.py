@@ -118,6 +118,7 @@ STRING = re.compile(r'^(?:"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|~[sS]\W)')
 STRING_LIST = re.compile(r'^~w(?:\([^)]*\)|\[[^\]]*\]|\{[^}]*\}|<[^>]*>|\|[^|]*\||/[^/]*/|'
                          r'"[^"]*")[sc]?$|'
                          r'^\[\s*(?:"[^"]*"\s*,\s*)*"[^"]*"\s*\]$')
+LOCAL_CAPTURE = re.compile(r"^&[a-z_][\w?!]*/\d")  # &handle/4, not &Mod.handle/4
 MFA = re.compile(r"^\{\s*[A-Z][\w.]*\s*,\s*:[\w?!]+\s*,\s*\[")
 KEYWORD_LIST = re.compile(r"^\[\s*[a-z_][a-z0-9_]*[?!]?:\s")
 ATOM = re.compile(r"^:[a-z_][\w?!]*$")
@@ -144,6 +145,8 @@ def arg_kinds(arg: str) -> frozenset[str]:
         kinds.add(ArgKind.ATOM)
     if MFA.match(arg):
         kinds.add(ArgKind.MFA)
+    if LOCAL_CAPTURE.match(arg) or (ArgKind.FUNCTION in kinds and arg.startswith("fn")):
+        kinds.add(ArgKind.LOCAL_FUNCTION)
     return frozenset(kinds)
 
 

@@ -155,9 +155,10 @@ def test_option_reads_trailing_keywords_and_a_keyword_list_argument():
     ("~s(name)", {ArgKind.STRING}),
     ("[returning: true]", {ArgKind.KEYWORD_LIST}),
     ("[returning: true, prefix: 1]", {ArgKind.KEYWORD_LIST}),
-    ("fn x -> x end", {ArgKind.FUNCTION}),
-    ("fn -> :ok end", {ArgKind.FUNCTION}),
-    ("&run/1", {ArgKind.FUNCTION}),
+    ("fn x -> x end", {ArgKind.FUNCTION, ArgKind.LOCAL_FUNCTION}),
+    ("fn -> :ok end", {ArgKind.FUNCTION, ArgKind.LOCAL_FUNCTION}),
+    ("&run/1", {ArgKind.FUNCTION, ArgKind.LOCAL_FUNCTION}),
+    ("&Worker.run/1", {ArgKind.FUNCTION}),  # an external capture is not a local one
     ("&(&1 + 1)", {ArgKind.FUNCTION}),
     ("fnord", set()),  # a variable that starts with "fn"
     ("%{a: 1}", {ArgKind.MAP}),
