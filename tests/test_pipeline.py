@@ -106,9 +106,13 @@ def test_markdown_report_reads_like_a_research_note(crawled_demo):
     md = crawled_demo.markdown(UPDATE_DATE)
 
     headings = [line for line in md.splitlines() if line.startswith("## ")]
-    assert headings == ["## Key takeaways", "## Sources reviewed", "## Key changes",
-                        "## Skills needing updates", "## Skill gaps", "## Fetch problems"]
+    # The note first, then the appendix of page changes, then the fetch problems.
+    assert headings == ["## Sources reviewed", "## Key takeaways", "## Skills needing updates",
+                        "## Skill gaps", "## Appendix: page changes", "## Fetch problems"]
     assert md.startswith("# Lumen Docs Research — 2024-02-01\n")
+    # A summary line before the sections says what the run found.
+    assert md.split("## Sources reviewed")[0].strip().splitlines()[-1].startswith(
+        f"{len(crawled_demo.data(UPDATE_DATE)['skills'])} skill")
     assert "### lumen-docs / lumen\n" in md and "### lumen-docs / lumen_live\n" in md
     assert "**New pages**" in md and "**Removed pages**" in md and "**Modified pages**" in md
     assert "```diff" in md

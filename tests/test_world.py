@@ -201,7 +201,12 @@ def test_day2_points_at_every_stale_skill_line_with_evidence(world, day2):
     takeaways = [t["text"] for t in data["takeaways"]]
     assert takeaways[0].startswith("phoenix_live_view 0.20.17 → 1.1.24: a major release")
     assert any("phx-feedback-for was removed" in t for t in takeaways)
-    assert "## Key takeaways" in md.split("## Sources reviewed")[0]
+    # The research note first (at most 250 lines, the first stale line within 60), the
+    # per-page changes after it as an appendix.
+    note = md.split("## Appendix: page changes")[0].splitlines()
+    assert len(note) <= 250
+    assert next(i for i, line in enumerate(note, 1) if line.lstrip().startswith("- line ")) <= 60
+    assert "## Key takeaways" in md.split("## Skills needing updates")[0]
     gap_pages = {g["url"].rsplit("/", 1)[-1] for g in data["gaps"] if g["kind"] == "page"}
     assert "authn_authz.html" in gap_pages
 

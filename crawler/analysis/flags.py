@@ -8,6 +8,7 @@ step comes after the others.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -17,6 +18,7 @@ from crawler.analysis.facts import PageChange
 from crawler.analysis.keywords import fold, mentioned_keywords
 from crawler.analysis.stale import StaleLine
 from crawler.config import SkillConfig
+from crawler.hexdocs import package_of
 from crawler.types import ChangeKind, Item
 
 
@@ -31,6 +33,36 @@ class FlagReason:
     # The skill watches the changed URL (or the bumped package's docs), rather than
     # only mentioning one of its keywords.
     watched: bool = False
+    # The change retires something: a new deprecation notice, a removed page.
+    retires: bool = False
+
+    @property
+    def weight(self) -> int:
+        """How much the reason weighs (REASON_WEIGHTS): a release bump, then a watched
+        page that retires something, a new guide under a watch, a watched page
+        modified, a keyword mention."""
+        if self.change == Item.RELEASE:
+            return REASON_WEIGHTS["release"]
+        if not self.watched:
+            return REASON_WEIGHTS["keyword"]
+        if self.retires:
+            return REASON_WEIGHTS["retires"]
+        if self.change == ChangeKind.ADDED:
+            return REASON_WEIGHTS["new guide"]
+        return REASON_WEIGHTS["watched"]
+
+
+REASON_WEIGHTS = {"release": 5, "retires": 4, "new guide": 3, "watched": 2, "keyword": 1}
+# The reasons a note lists per skill before "and N more".
+SHOWN_REASONS = 5
+
+
+@dataclass(frozen=True)
+class MoreReasons:
+    """The reasons of a skill a note does not list, counted by package."""
+
+    package: str  # "" for pages of no package
+    count: int
 
 
 @dataclass(frozen=True)
@@ -42,6 +74,23 @@ class SkillFlag:
     reasons: tuple[FlagReason, ...] = ()
     stale_lines: tuple[StaleLine, ...] = ()
     actions: tuple[str, ...] = ()
+
+    @property
+    def ranked_reasons(self) -> tuple[FlagReason, ...]:
+        """The reasons, heaviest first (a stable sort: same weight, same order)."""
+        return tuple(sorted(self.reasons, key=lambda r: -r.weight))
+
+    @property
+    def top_reasons(self) -> tuple[FlagReason, ...]:
+        """The ``SHOWN_REASONS`` heaviest reasons, the ones a note lists."""
+        return self.ranked_reasons[:SHOWN_REASONS]
+
+    @property
+    def more_reasons(self) -> tuple[MoreReasons, ...]:
+        """The other reasons, counted by the package of their page, most first."""
+        counts = Counter(package_of(r.url) or "" for r in self.ranked_reasons[SHOWN_REASONS:])
+        return tuple(MoreReasons(p, n) for p, n in sorted(counts.items(),
+                                                            key=lambda i: (-i[1], i[0])))
 
     @classmethod
     def of(cls, skill: SkillConfig, reasons: Iterable[FlagReason] = ()) -> SkillFlag:
@@ -70,7 +119,9 @@ def flag_skills(changes: Iterable[PageChange],
                 why.append(f"mentions {listed}")
             if why:
                 found.append(FlagReason(change.url, change.title, change.change,
-                                        "; ".join(why), watched=bool(glob)))
+                                        "; ".join(why), watched=bool(glob),
+                                        retires=bool(change.new_notices)
+                                        or change.change == ChangeKind.REMOVED))
     return tuple(SkillFlag.of(skill, found)
                  for skill, found in zip(skills, reasons, strict=True) if found)
 

@@ -100,6 +100,26 @@ class Report:
         return any(r.status == RunStatus.INTERRUPTED for r in self.runs)
 
     @property
+    def page_change_count(self) -> int:
+        """How many pages changed (releases and posts are not pages)."""
+        return sum(1 for c in self.changes if c.item == Item.PAGE)
+
+    @property
+    def summary_line(self) -> str:
+        """What the run found, in one line at the top of the note."""
+        stale = sum(len(f.stale_lines) for f in self.skills)
+        pages = self.page_change_count
+        parts = [_count(len(self.skills), "skill") + " to update"
+                 + (f" ({_count(stale, 'stale line')})" if stale else ""),
+                 _count(len(self.gaps), "skill gap"),
+                 _count(pages, "page change"),
+                 _count(len(self.releases), "release"),
+                 _count(len(self.posts), "post")]
+        if self.errors:
+            parts.append(_count(len(self.errors), "fetch problem"))
+        return "; ".join(parts) + f", from {_count(len(self.sources), 'source')} reviewed."
+
+    @property
     def releases(self) -> tuple[PageChange, ...]:
         """New releases, newest first within each package."""
         return new_releases(self.changes)
@@ -134,6 +154,10 @@ class Report:
         """Page changes grouped by (source, package), in the order sources were configured,
         each split by kind."""
         return page_groups(self.changes, [s.name for s in self.sources])
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 # Keywords of a huge rewrite are found in its first lines; the rest is not held in memory.

@@ -19,7 +19,13 @@ from crawler.analysis.bumps import VersionBump, version_bumps
 from crawler.analysis.changes import in_report_order, problems_in_report_order
 from crawler.analysis.facts import DocsFacts, FetchProblem, LastTaught, PageChange, PageNotice
 from crawler.analysis.findings import Evidence, docs_findings
-from crawler.analysis.flags import add_bump_reasons, add_stale_lines, flag_skills
+from crawler.analysis.flags import (
+    FlagReason,
+    SkillFlag,
+    add_bump_reasons,
+    add_stale_lines,
+    flag_skills,
+)
 from crawler.analysis.stale import StaleLine
 from crawler.config import SkillConfig
 from crawler.notices import Notice
@@ -202,3 +208,31 @@ def test_a_report_is_built_once_and_splits_its_page_changes_by_kind():
             len(group.modified), group.moved) == (["Uploads"], ["Old"], 12, ())
     assert [c.title for c in report.posts] == ["Streams"]
     assert [c.title for c in report.releases] == ["lv 1.1.0"]
+
+
+# -- reasons, ranked ---------------------------------------------------------------------
+
+
+def _reason(url: str, change, watched: bool = True, retires: bool = False) -> FlagReason:
+    return FlagReason(url, url.rsplit("/", 1)[-1], change, "why", watched=watched,
+                      retires=retires)
+
+
+def test_a_skills_reasons_are_ranked_by_weight_and_the_rest_counted_by_package():
+    base = "https://hexdocs.pm"
+    reasons = (
+        _reason(f"{base}/glimmer/a.html", ChangeKind.MODIFIED, watched=False),  # keyword
+        _reason(f"{base}/glimmer/b.html", ChangeKind.MODIFIED),  # watched, modified
+        _reason(f"{base}/glimmer/c.html", ChangeKind.ADDED),  # a new guide under a watch
+        _reason(f"{base}/glimmer/d.html", ChangeKind.MODIFIED, retires=True),
+        _reason("https://hex.pm/packages/glimmer", Item.RELEASE),
+        *(_reason(f"{base}/sparkle/{i}.html", ChangeKind.MODIFIED) for i in range(3)),
+        _reason("https://example.com/post", ChangeKind.ADDED, watched=False),
+    )
+    flag = SkillFlag("glimmer-effects", None, reasons)
+
+    assert [r.title for r in flag.top_reasons] == ["glimmer", "d.html", "c.html", "b.html",
+                                                   "0.html"]
+    assert [(m.package, m.count) for m in flag.more_reasons] == [
+        ("sparkle", 2), ("", 1), ("glimmer", 1)]
+    assert flag.reasons == reasons  # the JSON keeps every reason, in its order

@@ -32,7 +32,8 @@ SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 JS_URL = "javascript:alert(1)"
 DAY1, DAY2 = dt.date(2024, 1, 2), dt.date(2024, 2, 2)
-SECTIONS = ["skills", "takeaways", "sources", "changes", "releases", "posts", "gaps", "errors"]
+# The research note's order, then the appendix of page changes and the fetch problems.
+SECTIONS = ["sources", "takeaways", "skills", "gaps", "releases", "posts", "changes", "errors"]
 
 
 class Dom(HTMLParser):
@@ -151,14 +152,19 @@ def test_markdown_report_is_still_markdown_not_html_escaped():
 # --- structure -------------------------------------------------------------------------
 
 
-def test_skills_come_first_then_sources_and_every_section_in_order():
+def test_the_note_comes_first_and_the_page_changes_are_a_collapsed_appendix():
     dom = Dom(render_html(hostile_report()))
 
     sections = [i for i in dom.ids() if i in SECTIONS]
     assert sections == SECTIONS
     # Nothing but the title, the summary line, the banner and the contents before it.
-    before = dom.ids()[:dom.ids().index("skills")]
+    before = dom.ids()[:dom.ids().index("sources")]
     assert set(before) <= {"summary", "interrupted"}
+    # The per-page changes sit in a <details> element, closed until opened.
+    html = render_html(hostile_report())
+    details = html[html.index('<details id="changes-details">'):]
+    assert "<details id=\"changes-details\">" in html and " open" not in details.split(">")[0]
+    assert details.index("</details>") > details.index('<section id="changes-1"')
 
 
 def test_table_of_contents_links_resolve_to_sections():
@@ -207,7 +213,7 @@ def test_interrupted_run_shows_a_banner_and_a_complete_one_does_not():
 
 def test_skill_shows_its_stale_lines_and_suggested_actions():
     html = render_html(hostile_report())
-    skills = html[html.index('id="skills"'):html.index('id="takeaways"')]
+    skills = html[html.index('id="skills"'):html.index('id="gaps"')]
 
     assert "Stale lines" in skills and "line 12:" in skills
     assert "<code>lm-feedback-for</code>" in skills
@@ -344,7 +350,8 @@ def test_pipeline_writes_an_html_report_with_the_demo_changes(crawled_demo):
     assert ("add", "+## Verified routes") in dom.diff_lines
     assert any(k == "del" and "Pipelines may also be nested" in t for k, t in dom.diff_lines)
     assert {c["url"] for c in data["changes"]} <= set(dom.hrefs())
-    assert html.index('id="skills"') < html.index('id="sources"')
+    # The note (sources, takeaways, skills) before the appendix of page changes.
+    assert html.index('id="sources"') < html.index('id="skills"') < html.index('id="changes"')
     index = Dom((crawled_demo.reports / "index.html").read_text())
     assert index.hrefs() == ["2024-02-01-lumen-docs-research.html",
                              "2024-01-01-lumen-docs-research.html"]
