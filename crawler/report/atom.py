@@ -43,6 +43,12 @@ def headline(data: dict) -> str:
     return ", ".join(parts)
 
 
+def entry_summary(data: dict) -> str:
+    """The entry's summary: the report's key takeaways, else its counts."""
+    takeaways = [t["text"] for t in data.get("takeaways") or []]
+    return " · ".join(takeaways) if takeaways else headline(data)
+
+
 def summary_html(data: dict) -> str:
     """A short HTML summary: takeaways and flagged skills, every value escaped."""
     parts = [f"<p>{html.escape(headline(data))}</p>"]
@@ -92,7 +98,7 @@ def write_feed(directory: Path, title: str, base_url: str | None = None,
         ET.SubElement(entry, f"{{{ATOM}}}updated").text = updated
         ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html",
                       href=base + quote(stem) + ".html")
-        ET.SubElement(entry, f"{{{ATOM}}}summary").text = xml_text(headline(data))
+        ET.SubElement(entry, f"{{{ATOM}}}summary").text = xml_text(entry_summary(data))
         ET.SubElement(entry, f"{{{ATOM}}}content", type="html").text = \
             xml_text(summary_html(data))
     feed_updated = max(updated_at, default=_now())

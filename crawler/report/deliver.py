@@ -79,8 +79,18 @@ def _one_line(value: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
 
 
+# The top takeaway in a subject is cut at this many characters.
+SUBJECT_TAKEAWAY = 120
+
+
 def email_subject(report: Report) -> str:
-    """``<title> — <date>: <summary>``, always a single line."""
+    """``<title> — <date>: <top takeaway> (<summary>)``, or without a takeaway
+    ``<title> — <date>: <summary>``; always a single line."""
+    if report.takeaways:
+        top = " ".join(report.takeaways[0].text.split())
+        if len(top) > SUBJECT_TAKEAWAY:
+            top = top[:SUBJECT_TAKEAWAY - 1].rstrip() + "…"
+        return _one_line(f"{report.full_title}: {top} ({summary_line(report)})")
     return _one_line(f"{report.full_title}: {summary_line(report)}")
 
 

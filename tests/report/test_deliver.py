@@ -7,6 +7,7 @@ a failed delivery never fails a run.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email
 import email.policy
@@ -29,6 +30,7 @@ from conftest import write_config
 
 from crawler.analysis.facts import FetchProblem, PageChange
 from crawler.analysis.flags import FlagReason, SkillFlag
+from crawler.analysis.takeaways import Takeaway
 from crawler.config import Config, EmailConfig, load_config
 from crawler.demo.server import DocServer
 from crawler.pipeline import crawl
@@ -242,6 +244,18 @@ def test_the_html_report_next_to_the_markdown_is_used_even_when_not_listed(smtp_
 ])
 def test_subject_says_what_the_report_found(report, summary):
     assert email_subject(report) == f"{TITLE} — 2025-12-05: {summary}"
+
+
+def test_subject_carries_the_top_takeaway_cut_to_a_readable_length():
+    long = Takeaway("phoenix 1.7.14 → 1.8.4: a minor release; " + "review it " * 30, "u", 1)
+    report = dataclasses.replace(report_with_changes(2), takeaways=(
+        Takeaway("phx-feedback-for was removed", "u", 2), long))
+
+    assert email_subject(report) == (f"{TITLE} — 2025-12-05: phx-feedback-for was removed "
+                                     "(2 skills need updates)")
+    report = dataclasses.replace(report, takeaways=(long,))
+    top = email_subject(report).split(": ", 1)[1]
+    assert top.endswith("… (2 skills need updates)") and len(top) < 160
 
 
 def test_a_title_with_line_breaks_cannot_add_headers(smtp_server, tmp_path):
@@ -585,7 +599,9 @@ def test_the_run_emails_its_report(smtp_server, monkeypatch, tmp_path):
     assert attempts == [(USER, PASSWORD)]  # one login: the run with news
     [got] = inbox.messages  # only the run with changes sent one
     assert got.rcpt_tos == ["team@example.com"]
-    assert got.message["Subject"] == "Lumen Docs Research — 2024-02-02: 2 skills need updates"
+    # The top takeaway, then the counts.
+    assert got.message["Subject"] == ("Lumen Docs Research — 2024-02-02: "
+                                      "Changelog: lm-feedback-for removed (2 skills need updates)")
     body = parts(got.message)
     md_path = next(p for p in second.report_paths if p.suffix == ".md")
     assert body["text/plain"] == md_path.read_text(encoding="utf-8")
