@@ -257,7 +257,7 @@ def skills_check_command(config_path: Path, database: str | None, as_json: bool)
     if as_json:
         click.echo(json.dumps({name: [{"line": s.line, "text": s.text, "term": s.term,
                                        "kind": s.kind, "replacement": s.replacement,
-                                       "package": s.package,
+                                       "package": s.package, "usage": s.usage,
                                        "evidence": {"url": s.evidence.url,
                                                     "section": s.evidence.section,
                                                     "sentence": s.evidence.sentence}}

@@ -53,6 +53,7 @@ class StaleLine:
     evidence: Evidence
     replacement: str | None = None
     package: str | None = None  # whose docs retire it
+    usage: str | None = None  # the retired way of using the term, when not all of it
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def stale_lines(lines: Iterable[tuple[int, str]], findings: Sequence[Finding],
             if _uses(finding, pattern, line, names, packages):
                 out.append(StaleLine(line.number, line.text.strip(), finding.term.text,
                                      finding.kind, finding.evidence, finding.replacement,
-                                     finding.package))
+                                     finding.package, usage_of(finding.shape)))
     return tuple(out)
 
 
@@ -378,10 +379,28 @@ VERBS = {NoticeKind.DEPRECATED: "is deprecated",
 
 
 def describe(stale: StaleLine) -> str:
-    """What is wrong with the line, for humans: ``X was removed; use Y``."""
+    """What is wrong with the line, for humans: ``X was removed; use Y``,
+    ``Phoenix.Controller without :formats is deprecated``."""
     verb = VERBS[stale.kind]
     advice = f"; use {stale.replacement}" if stale.replacement else ""
-    return f"{stale.term} {verb}{advice}"
+    usage = f" {stale.usage}" if stale.usage else ""
+    return f"{stale.term}{usage} {verb}{advice}"
+
+
+def usage_of(shape: Shape | None) -> str | None:
+    """The retired usage a shape describes, in words: "without :formats", "with
+    :target as a string", "as in put_layout(conn, :print)"."""
+    if shape is None:
+        return None
+    if shape.example is not None:
+        return f"called as ({', '.join(shape.example)})"
+    if shape.option is not None:
+        if shape.absent:
+            return f"without :{shape.option}"
+        if shape.value is not None:
+            return f"with {shape.option}: {shape.value}"
+        return f"with :{shape.option}" + (f" as a {shape.arg}" if shape.arg else "")
+    return f"with a {shape.arg} argument" if shape.arg else None
 
 
 # -- snippet drift (crawler.analysis.drift) ------------------------------------------------

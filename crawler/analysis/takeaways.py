@@ -47,7 +47,8 @@ def takeaways(*, changes: Sequence[PageChange], bumps: Sequence[VersionBump],
         s = evidence[term]
         fresh = s.evidence.url in changed_urls
         use = f" (use {s.replacement})" if s.replacement else ""
-        items.append(Takeaway(f"{term} {VERBS[s.kind]}{use}, still taught by "
+        usage = f" {s.usage}" if s.usage else ""
+        items.append(Takeaway(f"{term}{usage} {VERBS[s.kind]}{use}, still taught by "
                               f"{', '.join(where[:3])}", s.evidence.url, 90 if fresh else 60))
     for c in changes:
         for n in c.new_notices:

@@ -276,7 +276,7 @@ def report_data(report: Report) -> dict[str, Any]:
                                  "why": r.why} for r in f.reasons],
                     "stale_lines": [{"line": s.line, "text": s.text, "term": s.term,
                                      "kind": s.kind, "replacement": s.replacement,
-                                     "package": s.package,
+                                     "package": s.package, "usage": s.usage,
                                      "evidence": {"url": s.evidence.url,
                                                   "section": s.evidence.section,
                                                   "sentence": s.evidence.sentence}}

@@ -721,3 +721,13 @@ def test_an_example_with_keywords_matches_any_keyword_list_of_that_call():
 
     assert numbers(["|> tint(hue: 10, light: 0.5)", "tint(color, %{hue: 10})",
                     "tint(color, hue: 10)"], [tint], frozenset({"sparkle"})) == [1, 3]
+
+
+def test_a_stale_line_of_a_usage_says_which_usage():
+    use = retired("Sparkle.Controller", "module", "sparkle",
+                  shape=Shape(option="formats", absent=True))
+    [stale] = stale_lines([(1, "use Sparkle.Controller, namespace: App")], [use], NAMES,
+                          frozenset({"sparkle"}))
+
+    assert stale.usage == "without :formats"
+    assert describe(stale) == "Sparkle.Controller without :formats is deprecated"
