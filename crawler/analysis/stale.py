@@ -165,7 +165,7 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
         return given
     if finding.shape is not None:
         return any(_same_function(call, term) and has_shape(call, finding.shape)
-                   for call in _calls_around(line))
+                   for call in calls_in(line.text))
     if finding.scope:
         return any(_in_scope(line, at, finding.scope)
                    or _in_module(line, at, finding.scope, names, packages) for at, _ in uses)
@@ -261,10 +261,6 @@ def _option_values(text: str, option: str) -> list[str]:
         rest = text[match.end():].split("`", 1)[0]  # in prose, the value ends with its span
         values.append(split_args(rest[:closing(rest)])[0] if rest else "")
     return values
-
-
-def _calls_around(line: _Line) -> tuple[Call, ...]:
-    return calls_in(line.text)
 
 
 def _in_scope(line: _Line, at: int, scope: tuple[Term, ...]) -> bool:
