@@ -33,6 +33,7 @@ from crawler.analysis.findings import docs_findings
 from crawler.analysis.flags import SkillFlag, add_bump_reasons, add_stale_lines, flag_skills
 from crawler.analysis.gaps import Gap, find_gaps
 from crawler.analysis.owners import Namespaces
+from crawler.analysis.prereleases import Prerelease, prereleases_ahead
 from crawler.analysis.queries import docs_facts
 from crawler.analysis.skill_files import read_skill_files
 from crawler.analysis.stale import check_skills
@@ -73,6 +74,7 @@ class Report:
     errors: tuple[FetchProblem, ...] = ()
     bumps: tuple[VersionBump, ...] = ()
     takeaways: tuple[Takeaway, ...] = ()
+    prereleases: tuple[Prerelease, ...] = ()  # to review when they ship (future)
     failing_threshold: int = 3
 
     @property
@@ -200,7 +202,8 @@ def build_report(engine: Engine, config: Config, date: dt.date,
     key_takeaways = takeaways(changes=changes, bumps=bumps, flags=flags, errors=errors)
     return Report(config.report.title, date, since, runs=run_infos, sources=sources,
                   changes=changes, skills=flags, gaps=gaps, errors=errors, bumps=bumps,
-                  takeaways=key_takeaways, failing_threshold=config.alerts.failing_runs)
+                  takeaways=key_takeaways, failing_threshold=config.alerts.failing_runs,
+                  prereleases=prereleases_ahead(changes, config.skills))
 
 
 def _sources(session: Session, run_ids: list[int], config: Config,

@@ -255,6 +255,8 @@ def report_data(report: Report) -> dict[str, Any]:
                      "moved_to": c.meta.get("moved_to") if c.change == ChangeKind.MOVED
                      else None}
                     for c in report.changes],
+        "prereleases": [{"package": p.package, "version": p.version, "stable": p.stable,
+                         "url": p.url, "skills": list(p.skills)} for p in report.prereleases],
         "releases": [{"package": r.meta.get("package"), "version": r.meta.get("version"),
                       "published_at": r.meta.get("published_at"),
                       "prerelease": r.meta.get("prerelease", False), "url": r.url,

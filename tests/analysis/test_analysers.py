@@ -26,6 +26,7 @@ from crawler.analysis.flags import (
     add_stale_lines,
     flag_skills,
 )
+from crawler.analysis.prereleases import prereleases_ahead
 from crawler.analysis.stale import StaleLine
 from crawler.config import SkillConfig
 from crawler.notices import Notice
@@ -236,3 +237,25 @@ def test_a_skills_reasons_are_ranked_by_weight_and_the_rest_counted_by_package()
     assert [(m.package, m.count) for m in flag.more_reasons] == [
         ("sparkle", 2), ("", 1), ("glimmer", 1)]
     assert flag.reasons == reasons  # the JSON keeps every reason, in its order
+
+
+# -- pre-releases to review when they ship -----------------------------------------------
+
+
+def release(name: str, version: str, prerelease: bool) -> PageChange:
+    return PageChange("releases", name, f"https://hex.pm/packages/{name}/{version}",
+                      f"{name} {version}", ChangeKind.ADDED, item=Item.RELEASE,
+                      meta=ItemMeta(package=name, version=version, prerelease=prerelease,
+                                    docs_url=f"{DOCS}/{name}/{version}/"))
+
+
+def test_a_pre_release_ahead_of_the_stable_version_is_to_review_when_it_ships():
+    changes = [package_change("phoenix", "1.8.3", "1.8.4"),
+               release("phoenix", "1.9.0-rc.0", True), release("phoenix", "1.9.0-rc.1", True),
+               release("phoenix", "1.8.0-rc.2", True),  # left behind by 1.8.4: history
+               release("ecto", "3.13.0", False), release("ecto", "3.13.0-rc.1", True)]
+
+    [ahead] = prereleases_ahead(changes, SKILLS)
+
+    assert (ahead.package, ahead.version, ahead.stable, ahead.skills) == (
+        "phoenix", "1.9.0-rc.1", "1.8.4", ("phoenix",))

@@ -21,6 +21,7 @@ from crawler.analysis.facts import FetchProblem, PageChange, RunInfo, SourceSumm
 from crawler.analysis.findings import Evidence
 from crawler.analysis.flags import FlagReason, SkillFlag
 from crawler.analysis.gaps import Gap
+from crawler.analysis.prereleases import Prerelease
 from crawler.analysis.stale import StaleLine
 from crawler.analysis.takeaways import Takeaway
 from crawler.demo.run import UPDATE_DATE
@@ -390,3 +391,17 @@ def test_chromium_renders_the_hostile_report_without_running_or_injecting_anythi
     chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,2000", url)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 10_000  # a rendered page, not a blank image
+
+
+def test_a_pre_release_ahead_of_stable_is_a_future_consideration_in_both_reports():
+    ahead = Prerelease("phoenix", "1.9.0-rc.0", "1.8.4", "https://hex.pm/packages/phoenix",
+                       ("phoenix-api",))
+    report = dataclasses.replace(hostile_report(), prereleases=(ahead,))
+
+    html = render_html(report)
+    assert html.index('id="gaps"') < html.index('id="future"') < html.index('id="changes"')
+    assert "phoenix 1.9.0-rc.0" in html and "review phoenix-api when it is stable" in html
+    md = render_markdown(report)
+    future = md.split("## Future considerations", 1)[1].split("\n## ", 1)[0]
+    assert "**phoenix 1.9.0-rc.0** is out as a pre-release, ahead of 1.8.4" in future
+    assert "## Future considerations" not in render_markdown(hostile_report())
