@@ -207,6 +207,14 @@ def test_day2_points_at_every_stale_skill_line_with_evidence(world, day2):
     assert len(note) <= 250
     assert next(i for i, line in enumerate(note, 1) if line.lstrip().startswith("- line ")) <= 60
     assert "## Key takeaways" in md.split("## Skills needing updates")[0]
+    # Each major or minor bump carries its changelog's highlights, linked to their section.
+    highlights = {h["package"]: h for h in data["highlights"]}
+    assert set(highlights) == {"phoenix", "phoenix_live_view", "ecto"}
+    for found in highlights.values():
+        items = [i for kind in ("topics", "breaking", "deprecations", "enhancements")
+                 for i in found[kind]]
+        assert items and all("/changelog.html#" in i["url"] for i in items)
+    assert "Streamlined generators" in {t["text"] for t in highlights["phoenix"]["topics"]}
     gap_pages = {g["url"].rsplit("/", 1)[-1] for g in data["gaps"] if g["kind"] == "page"}
     assert "authn_authz.html" in gap_pages
 

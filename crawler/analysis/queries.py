@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from crawler.analysis import gone
 from crawler.analysis.drift import Keys, changes_between, code_lines, still_shown
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice, SnippetChange
-from crawler.hexdocs import package_of
+from crawler.hexdocs import package_of, url_forms
 from crawler.notices import Notice
 from crawler.store.models import Page, Snapshot, SourceState
 from crawler.types import Item, PageStatus
@@ -255,3 +255,17 @@ def _texts(session: Session, ids: list[int]) -> Iterator[tuple[int, str]]:
                                .where(Snapshot.id.in_(chunk))
                                .execution_options(yield_per=TEXTS_BATCH))
         yield from ((snapshot_id, content) for snapshot_id, content in rows)
+
+
+def page_texts(engine: Engine, urls: Collection[str]) -> dict[str, str]:
+    """The latest text of each current page among ``urls`` (either hexdocs form of a URL
+    finds the page), by the URL asked for."""
+    wanted = {form: url for url in urls for form in url_forms(url)}
+    if not wanted:
+        return {}
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Page.url, Snapshot.content)
+            .join(Snapshot, Snapshot.id == Page.latest_snapshot_id)
+            .where(Page.url.in_(list(wanted)), Page.status == PageStatus.ACTIVE))
+        return {wanted[url]: content or "" for url, content in rows}

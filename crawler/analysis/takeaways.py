@@ -10,6 +10,7 @@ from crawler.analysis.bumps import VersionBump
 from crawler.analysis.changes import new_posts
 from crawler.analysis.facts import FetchProblem, PageChange
 from crawler.analysis.flags import SkillFlag
+from crawler.analysis.highlights import ReleaseHighlights
 from crawler.analysis.stale import VERBS, StaleLine
 from crawler.types import BumpKind, ChangeKind, Item
 
@@ -23,8 +24,21 @@ class Takeaway:
     score: int  # higher first
 
 
+# How many headline topics (else enhancements) a bump's takeaway names.
+TAKEAWAY_TOPICS = 4
+
+
+def _brings(found: ReleaseHighlights | None) -> str:
+    """", with <topics>" for a bump's takeaway, from its changelog's highlights."""
+    if found is None:
+        return ""
+    named = [h.text for h in (found.topics or found.enhancements)][:TAKEAWAY_TOPICS]
+    return f" ({'; '.join(named)})" if named else ""
+
+
 def takeaways(*, changes: Sequence[PageChange], bumps: Sequence[VersionBump],
-              flags: Sequence[SkillFlag], errors: Sequence[FetchProblem]) -> tuple[Takeaway, ...]:
+              flags: Sequence[SkillFlag], errors: Sequence[FetchProblem],
+              highlights: Sequence[ReleaseHighlights] = ()) -> tuple[Takeaway, ...]:
     """The ``MAX_TAKEAWAYS`` most significant of: major and minor bumps, stale terms,
     new notices, new guides, large rewrites of flagged pages, removed pages, new posts
     and fetch problems."""
@@ -33,8 +47,9 @@ def takeaways(*, changes: Sequence[PageChange], bumps: Sequence[VersionBump],
         if not bump.significant:
             continue
         who = f"; review {', '.join(bump.skills)}" if bump.skills else ""
+        brings = _brings(next((h for h in highlights if h.package == bump.package), None))
         items.append(Takeaway(f"{bump.package} {bump.old} → {bump.new}: a {bump.kind} "
-                              f"release{who}", bump.url,
+                              f"release{brings}{who}", bump.url,
                               100 if bump.kind == BumpKind.MAJOR else 80))
     changed_urls = {c.url for c in changes}
     stale_terms: dict[str, list[str]] = {}

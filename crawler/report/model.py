@@ -32,9 +32,10 @@ from crawler.analysis.facts import FetchProblem, PageChange, RootMove, RunInfo, 
 from crawler.analysis.findings import docs_findings
 from crawler.analysis.flags import SkillFlag, add_bump_reasons, add_stale_lines, flag_skills
 from crawler.analysis.gaps import Gap, find_gaps
+from crawler.analysis.highlights import ReleaseHighlights, release_highlights
 from crawler.analysis.owners import Namespaces
 from crawler.analysis.prereleases import Prerelease, prereleases_ahead
-from crawler.analysis.queries import docs_facts
+from crawler.analysis.queries import docs_facts, page_texts
 from crawler.analysis.skill_files import read_skill_files
 from crawler.analysis.stale import check_skills
 from crawler.analysis.takeaways import Takeaway, takeaways
@@ -57,6 +58,7 @@ from crawler.types import (
     PageStatus,
     RunStatus,
 )
+from crawler.versions import parse_version
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ class Report:
     bumps: tuple[VersionBump, ...] = ()
     takeaways: tuple[Takeaway, ...] = ()
     prereleases: tuple[Prerelease, ...] = ()  # to review when they ship (future)
+    highlights: tuple[ReleaseHighlights, ...] = ()  # what each major/minor bump brings
+
+    def highlights_of(self, package: str) -> ReleaseHighlights | None:
+        return next((h for h in self.highlights if h.package == package), None)
     failing_threshold: int = 3
 
     @property
@@ -199,11 +205,40 @@ def build_report(engine: Engine, config: Config, date: dt.date,
     flags = add_stale_lines(flags, config.skills, stale)
     flags = tuple(replace(flag, actions=suggest_actions(flag, changes)) for flag in flags)
     gaps = find_gaps(changes, config.skills, groups, skill_files)
-    key_takeaways = takeaways(changes=changes, bumps=bumps, flags=flags, errors=errors)
+    highlights = _highlights(engine, bumps, changes)
+    key_takeaways = takeaways(changes=changes, bumps=bumps, flags=flags, errors=errors,
+                              highlights=highlights)
     return Report(config.report.title, date, since, runs=run_infos, sources=sources,
                   changes=changes, skills=flags, gaps=gaps, errors=errors, bumps=bumps,
                   takeaways=key_takeaways, failing_threshold=config.alerts.failing_runs,
-                  prereleases=prereleases_ahead(changes, config.skills))
+                  prereleases=prereleases_ahead(changes, config.skills),
+                  highlights=highlights)
+
+
+def _highlights(engine: Engine, bumps: Sequence[VersionBump],
+                changes: Sequence[PageChange]) -> tuple[ReleaseHighlights, ...]:
+    """The changelog highlights of each major or minor bump whose changelog page is
+    stored (the release's changelog link, else the package docs' changelog.html)."""
+    urls: dict[str, str] = {}
+    for bump in bumps:
+        if not bump.significant:
+            continue
+        metas = [c.meta for c in changes if c.meta.get("package") == bump.package]
+        roots = [d for m in metas if (d := m.get("docs_url")) and _is_root(d)]
+        url = next((u for m in metas if (u := m.get("changelog_url"))), None) \
+            or next((f"{d.rstrip('/')}/changelog.html" for d in roots), None)
+        if url:
+            urls[bump.package] = url
+    texts = page_texts(engine, list(urls.values()))
+    found = (release_highlights(b.package, b.old, b.new, texts[urls[b.package]],
+                                urls[b.package])
+             for b in bumps if b.package in urls and urls[b.package] in texts)
+    return tuple(h for h in found if not h.empty)
+
+
+def _is_root(docs_url: str) -> bool:
+    """Whether a docs URL is a package's root (not one version's docs)."""
+    return parse_version(docs_url.rstrip("/").rsplit("/", 1)[-1]) is None
 
 
 def _sources(session: Session, run_ids: list[int], config: Config,

@@ -255,6 +255,10 @@ def report_data(report: Report) -> dict[str, Any]:
                      "moved_to": c.meta.get("moved_to") if c.change == ChangeKind.MOVED
                      else None}
                     for c in report.changes],
+        "highlights": [{"package": h.package, "from": h.old, "to": h.new, **{
+            kind: [{"text": x.text, "url": x.url} for x in getattr(h, kind)]
+            for kind in ("topics", "breaking", "deprecations", "enhancements")}}
+            for h in report.highlights],
         "prereleases": [{"package": p.package, "version": p.version, "stable": p.stable,
                          "url": p.url, "skills": list(p.skills)} for p in report.prereleases],
         "releases": [{"package": r.meta.get("package"), "version": r.meta.get("version"),
