@@ -27,3 +27,13 @@ def bump_kind(old: str | None, new: str | None) -> BumpKind | None:
     if b[0] != a[0]:
         return BumpKind.MAJOR
     return BumpKind.MINOR if b[1] != a[1] else BumpKind.PATCH
+
+
+# A heading that opens with a version: "v1.8.0 (2025-08-05)", "[1.8.0-rc.0]".
+HEADING_VERSION = re.compile(r"^\[?v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\]?(?![\w.])")
+
+
+def heading_version(heading: str) -> str | None:
+    """The version a changelog section's heading names, or None."""
+    match = HEADING_VERSION.match(heading.strip())
+    return match.group(1) if match else None

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from crawler.notices import Notice
 from crawler.store.models import nothing_fetched
 from crawler.types import ChangeKind, Item, ItemMeta, NoticeDict, RunStatus
-from crawler.vocab import Term
+from crawler.versions import heading_version
+from crawler.vocab import Term, is_changelog
 
 # Changed lines that make an edit a rewrite worth calling out.
 LARGE_REWRITE = 40
@@ -102,6 +103,15 @@ class PageChange:
         """URLs that ``watches`` globs are matched against (a release also by its docs)."""
         docs = self.meta.get("docs_url")
         return [self.url, docs] if docs else [self.url]
+
+    @property
+    def versions_added(self) -> tuple[str, ...]:
+        """The versions a changelog's edit adds (its new version sections), newest first:
+        what its diff is about, rather than every section it touched."""
+        if not is_changelog(self.url, self.title):
+            return ()
+        return tuple(v for s in self.new_sections if "›" not in s
+                     and (v := heading_version(s)) is not None)
 
     @property
     def lines_changed(self) -> int:

@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from crawler.versions import parse_version
+from crawler.versions import heading_version, parse_version
 
-VERSION_HEADING = re.compile(r"^\[?v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\]?\b")
 PAGE_VERSION = re.compile(r"(?i)\bchangelog for v?(\d+)\.(\d+)\b")
 CATEGORIES = (
     ("breaking", re.compile(r"(?i)\b(?:breaking|backwards?[- ]incompatib|potential "
@@ -71,9 +70,9 @@ def release_highlights(package: str, old: str | None, new: str, changelog: str,
         if line.startswith("#"):
             level = len(line) - len(line.lstrip("#"))
             heading = line.lstrip("#").strip()
-            version = VERSION_HEADING.match(heading)
+            version = heading_version(heading)
             if level <= 2 and version:
-                parsed = parse_version(version.group(1))
+                parsed = parse_version(version)
                 version_ok = parsed is not None and low[:3] < parsed[:3] <= high[:3]
                 intro, category, anchor = False, None, slug(heading)
             elif level <= 2:

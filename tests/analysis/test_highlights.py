@@ -3,7 +3,11 @@ and Ecto use (the texts are made up)."""
 
 from __future__ import annotations
 
+import dataclasses
+
+from crawler.analysis.facts import PageChange
 from crawler.analysis.highlights import release_highlights, slug
+from crawler.types import ChangeKind
 
 URL = "https://hexdocs.pm/sparkle/changelog.html"
 
@@ -105,3 +109,14 @@ def test_a_major_page_gives_only_the_versions_after_the_old_one():
 def test_a_changelog_without_the_versions_gives_nothing():
     assert release_highlights("sparkle", "6.0.0", "6.1.0", MAJOR_PAGE, URL).empty
     assert slug("v1.8.0 (2025-08-05) 🚀") == "v1-8-0-2025-08-05"
+
+
+def test_a_changelogs_edit_is_summed_up_by_the_versions_it_adds():
+    changelog = PageChange("docs", "sparkle", URL, "Changelog for v2.4", ChangeKind.MODIFIED,
+                           new_sections=("2.4.1 (2026-03-02)", "2.4.1 (2026-03-02) › Bug fixes",
+                                         "Glowing generators", "v2.4.0-rc.0 (2026-01-10)"))
+    guide = dataclasses.replace(changelog, url="https://hexdocs.pm/sparkle/guide.html",
+                                title="Guide")
+
+    assert changelog.versions_added == ("2.4.1", "2.4.0-rc.0")
+    assert guide.versions_added == ()
