@@ -43,6 +43,7 @@ from crawler.store.recorder import (
     start_run,
 )
 from crawler.store.refresh import refresh_notices
+from crawler.store.skill_checks import record_skill_checks
 from crawler.types import RunStatus
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,7 @@ def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date:
     refresh_notices(engine)  # pages unchanged since an older docwatch read them
     report = build_report(engine, config, run_date)
     paths = publish(report, config)
+    record_skill_checks(engine, report.skill_checks)  # for the next report's Decisions
     problems = deliver(report, paths, config)
     checkpoint(engine)  # the database file alone is then a backup (SQLite's WAL emptied)
     tallies = {r.source: r.tally for r in recorders}

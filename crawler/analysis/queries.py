@@ -6,6 +6,7 @@ worked out (by :mod:`crawler.analysis.findings`) from what :func:`docs_facts` re
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -14,11 +15,12 @@ from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
 from crawler.analysis import gone
+from crawler.analysis.decisions import SkillCheckFact, StaleKey
 from crawler.analysis.drift import Keys, changes_between, code_lines, still_shown
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice, SnippetChange
 from crawler.hexdocs import package_of, url_forms
 from crawler.notices import Notice
-from crawler.store.models import Page, Snapshot, SourceState
+from crawler.store.models import Page, SkillCheck, Snapshot, SourceState
 from crawler.types import Item, PageStatus
 from crawler.vocab import Term, is_changelog
 
@@ -269,3 +271,24 @@ def page_texts(engine: Engine, urls: Collection[str]) -> dict[str, str]:
             .join(Snapshot, Snapshot.id == Page.latest_snapshot_id)
             .where(Page.url.in_(list(wanted)), Page.status == PageStatus.ACTIVE))
         return {wanted[url]: content or "" for url, content in rows}
+
+
+# How many earlier checks of a skill are read to date its open stale lines.
+CHECK_HISTORY = 60
+
+
+def past_skill_checks(engine: Engine, before: dt.date) -> dict[str, list[SkillCheckFact]]:
+    """Each skill's checks by reports of dates before ``before``, newest first (at most
+    ``CHECK_HISTORY`` of them)."""
+    out: dict[str, list[SkillCheckFact]] = {}
+    with Session(engine) as session:
+        rows = session.execute(
+            select(SkillCheck.skill, SkillCheck.run_date, SkillCheck.digest, SkillCheck.stale)
+            .where(SkillCheck.run_date < before)
+            .order_by(SkillCheck.skill, SkillCheck.run_date.desc()))
+        for skill, date, digest, stale in rows:
+            checks = out.setdefault(skill, [])
+            if len(checks) < CHECK_HISTORY:
+                checks.append(SkillCheckFact(skill, date, digest, tuple(
+                    StaleKey(term, text, line) for line, term, text in stale or [])))
+    return out

@@ -28,6 +28,7 @@ from crawler.analysis.changes import (
     problems_in_report_order,
     retired_releases,
 )
+from crawler.analysis.decisions import Decision, SkillCheckFact, current_checks, decisions
 from crawler.analysis.facts import FetchProblem, PageChange, RootMove, RunInfo, SourceSummary
 from crawler.analysis.findings import docs_findings
 from crawler.analysis.flags import SkillFlag, add_bump_reasons, add_stale_lines, flag_skills
@@ -35,7 +36,7 @@ from crawler.analysis.gaps import Gap, find_gaps
 from crawler.analysis.highlights import ReleaseHighlights, release_highlights
 from crawler.analysis.owners import Namespaces
 from crawler.analysis.prereleases import Prerelease, prereleases_ahead
-from crawler.analysis.queries import docs_facts, page_texts
+from crawler.analysis.queries import docs_facts, page_texts, past_skill_checks
 from crawler.analysis.skill_files import read_skill_files
 from crawler.analysis.stale import check_skills
 from crawler.analysis.takeaways import Takeaway, takeaways
@@ -78,6 +79,8 @@ class Report:
     takeaways: tuple[Takeaway, ...] = ()
     prereleases: tuple[Prerelease, ...] = ()  # to review when they ship (future)
     highlights: tuple[ReleaseHighlights, ...] = ()  # what each major/minor bump brings
+    decisions: tuple[Decision, ...] = ()  # what changed in the skills since the last report
+    skill_checks: tuple[SkillCheckFact, ...] = ()  # this report's, for the next one
 
     def highlights_of(self, package: str) -> ReleaseHighlights | None:
         return next((h for h in self.highlights if h.package == package), None)
@@ -206,13 +209,15 @@ def build_report(engine: Engine, config: Config, date: dt.date,
     flags = tuple(replace(flag, actions=suggest_actions(flag, changes)) for flag in flags)
     gaps = find_gaps(changes, config.skills, groups, skill_files)
     highlights = _highlights(engine, bumps, changes)
+    checks = current_checks(skill_files, stale, date)
+    decided = decisions(checks, past_skill_checks(engine, date))
     key_takeaways = takeaways(changes=changes, bumps=bumps, flags=flags, errors=errors,
                               highlights=highlights)
     return Report(config.report.title, date, since, runs=run_infos, sources=sources,
                   changes=changes, skills=flags, gaps=gaps, errors=errors, bumps=bumps,
                   takeaways=key_takeaways, failing_threshold=config.alerts.failing_runs,
                   prereleases=prereleases_ahead(changes, config.skills),
-                  highlights=highlights)
+                  highlights=highlights, decisions=decided, skill_checks=checks)
 
 
 def _highlights(engine: Engine, bumps: Sequence[VersionBump],

@@ -255,6 +255,15 @@ def report_data(report: Report) -> dict[str, Any]:
                      "moved_to": c.meta.get("moved_to") if c.change == ChangeKind.MOVED
                      else None}
                     for c in report.changes],
+        "decisions": [{"skill": d.skill, "previous": d.previous.isoformat(),
+                       "edited": d.edited,
+                       "resolved": [{"line": k.line, "term": k.term, "text": k.text}
+                                    for k in d.resolved],
+                       "remaining": [{"line": o.key.line, "term": o.key.term,
+                                      "text": o.key.text, "since": o.since.isoformat()}
+                                     for o in d.remaining],
+                       "new": [{"line": k.line, "term": k.term, "text": k.text}
+                               for k in d.new]} for d in report.decisions],
         "highlights": [{"package": h.package, "from": h.old, "to": h.new, **{
             kind: [{"text": x.text, "url": x.url} for x in getattr(h, kind)]
             for kind in ("topics", "breaking", "deprecations", "enhancements")}}

@@ -259,3 +259,19 @@ class RunLock(Base):
     run_id: Mapped[int | None]
     acquired_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SkillCheck(Base):
+    """What a date's report found in one skill file: the file's digest and its stale
+    lines, so a later report can say what changed since (its Decisions)."""
+
+    __tablename__ = "skill_checks"
+    __table_args__ = (UniqueConstraint("run_date", "skill"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_date: Mapped[dt.date] = mapped_column(index=True)
+    skill: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(64))
+    # [[line, term, text], ...]: the stale lines of that day
+    stale: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+    checked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
