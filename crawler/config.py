@@ -384,9 +384,34 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
                 problems.append(f"{path}:{located.line_of((*loc, 'path'))}: "
                                 f"{_dotted((*loc, 'path'))}: skill file {skill_file} cannot be "
                                 f"read as UTF-8 text: {exc}")
+    problems.extend(_schedule_problems(config, located, path))
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
     return config
+
+
+def _schedule_problems(config: Config, located: _Located, path: Path) -> list[str]:
+    """The schedule's time zone and cron expression, and each source's own cron, read
+    the way ``docwatch schedule`` will: a crawl is refused a schedule that cannot run."""
+    own = [(j, raw.get("schedule")) for j, raw in enumerate(config.sources)
+           if isinstance(raw, dict) and raw.get("schedule")]
+    if ("schedule",) not in located.lines and not own:
+        return []  # the defaults run: nothing to read (and no scheduler to import)
+    from crawler.cron import make_trigger, parse_timezone
+
+    timezone = config.schedule.timezone
+    try:
+        parse_timezone(timezone)
+    except ValueError as exc:
+        return [f"{path}:{located.line_of(('schedule', 'timezone'))}: schedule.timezone: {exc}"]
+    out = []
+    for loc, cron in [(("schedule", "cron"), config.schedule.cron),
+                      *((("sources", j, "schedule"), c) for j, c in own)]:
+        try:
+            make_trigger(str(cron), timezone)
+        except ValueError as exc:
+            out.append(f"{path}:{located.line_of(loc)}: {_dotted(loc)}: {exc}")
+    return out
 
 
 __all__ = ["DEFAULT_CONFIG", "AlertsConfig", "Config", "ConfigError", "EmailConfig", "HttpConfig",

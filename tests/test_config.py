@@ -399,3 +399,38 @@ def test_crawling_a_configuration_without_sources_is_refused(in_tmp):
     result = CliRunner().invoke(cli, ["crawl", "--db", f"sqlite:///{in_tmp}/db.sqlite3"])
     assert result.exit_code == 2
     assert "sources.yaml: sources: no source is configured" in result.output
+
+
+# --- the schedule, read when the file is read ---------------------------------------------
+
+SOURCE = "sources:\n  - {name: docs, kind: page, urls: ['https://example.com/']}\n"
+
+
+@pytest.mark.parametrize(("schedule", "line", "says"), [
+    ("schedule:\n  cron: '61 3 * * *'\n", 5, "schedule.cron: invalid cron expression '61 3 * * *'"),
+    ("schedule:\n  cron: '0 3 * *'\n", 5, "expected 5 fields"),
+    ("schedule:\n  timezone: Europe/Pariss\n", 5, "schedule.timezone: unknown time zone"),
+    ("schedule:\n  cron: '0 0 30 2 *'\n", 5, "never fires"),
+])
+def test_a_schedule_that_cannot_run_is_refused_when_the_file_is_read(schedule, line, says):
+    [problem] = problems_in(SOURCE + "\n" + schedule)
+
+    assert problem.startswith(f"sources.yaml:{line}: ") and says in problem, problem
+
+
+def test_a_sources_own_schedule_is_read_too_and_a_good_one_loads():
+    [problem] = problems_in("sources:\n  - {name: docs, kind: page, schedule: '0 99 * * *',"
+                            " urls: ['https://example.com/']}\n")
+    assert problem.startswith("sources.yaml:2: sources[0].schedule: invalid cron expression")
+    Path("good.yaml").write_text(SOURCE + "schedule:\n  cron: '@daily'\n  timezone: UTC\n")
+    assert load_config("good.yaml").schedule.cron == "@daily"
+
+
+def test_crawl_refuses_a_config_whose_schedule_cannot_run(in_tmp: Path):
+    Path("sources.yaml").write_text(SOURCE + "schedule:\n  cron: 'every night'\n",
+                                    encoding="utf-8")
+    db = in_tmp / "x.sqlite3"
+
+    result = CliRunner().invoke(cli, ["crawl", "--db", f"sqlite:///{db}"])
+
+    assert result.exit_code == 2 and "schedule.cron" in result.stderr and not db.exists()
