@@ -33,7 +33,7 @@ from crawler.vocab import INLINE_CODE, Term, classify
 
 # The version of this grammar. Raise it when a change reads notices differently: the
 # stored notices of current pages are then read again (crawler.store.refresh).
-GRAMMAR = 2
+GRAMMAR = 3
 
 # -- what a sentence announces -----------------------------------------------------------
 
@@ -133,6 +133,7 @@ NAME_NOUN = re.compile(r"^\s*(?:option|attribute|attr|setting|configuration|conf
                        r"binding|hook|callback|package|npm package|dependency|module attribute|"
                        r"component|slot|directive|property|environment variable)s?\b", re.I)
 PLAIN_WORD = re.compile(r"^[a-z]+$")
+FIELD_ACCESS = re.compile(r"^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+$")
 HYPHENATED = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 CAMEL = re.compile(r"^[a-z]+(?:[A-Z][a-z0-9]*)+$")
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*[?!]?$")
@@ -290,6 +291,8 @@ def subject_term(code: str, after: str = "", strong: bool = False) -> Term | Non
         return Term(f"{{:{match.group(1)}, …}}", TermKind.TUPLE)  # `{:one_of, choices}`
     if match := USE_MODULE.match(code):
         return Term(match.group(1), TermKind.MODULE)
+    if FIELD_ACCESS.match(code):
+        return None  # `socket.assigns`: a value's field, not an API name
     if CAMEL.match(code) or HYPHENATED.match(code) or ("/" in code and NPM_PACKAGE.match(code)):
         return Term(code, TermKind.NAME)  # spelled like an API: `longPollFallback`
     noun = NAME_NOUN.match(after) is not None
@@ -573,6 +576,9 @@ def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeK
         shape = None
         if term.kind == TermKind.OPTION and (pair := KEYWORD_PAIR.match(match.group(1))):
             shape = Shape(option=pair.group(1), value=pair.group(2).strip())  # `opt: {:x, _}`
+        elif term.kind == TermKind.ATTRIBUTE and "=" in match.group(1):
+            # `phx-update="append"`: that value of the attribute, not the attribute.
+            shape = Shape(value=match.group(1).split("=", 1)[1].strip())
         own_scope = scope if term.kind in (TermKind.OPTION, TermKind.NAME,
                                            TermKind.FLAG) else ()
         if term.kind == TermKind.NAME and not own_scope and PLAIN_WORD.match(term.text):

@@ -805,3 +805,11 @@ def test_a_kind_of_value_with_no_code_before_the_verb_is_still_read():
 
     assert (found.term.text, found.shape) == (":where", Shape(arg=ArgKind.TUPLE,
                                                               option="where"))
+
+
+def test_an_attribute_value_retired_is_a_shape_and_a_field_access_is_no_name():
+    found = changelog("Deprecations", '- Deprecate `phx-glow="pulse"` in favor of '
+                                      '`phx-glow="breathe"`',
+                      "- Remove `lamp.state` during render")
+
+    assert [(n.term.text, n.shape) for n in found] == [("phx-glow", Shape(value='"pulse"'))]

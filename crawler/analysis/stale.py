@@ -38,6 +38,8 @@ from crawler.vocab import Term
 # Kinds of term whose text does not say whose API it is.
 UNOWNED_KINDS = frozenset({TermKind.OPTION, TermKind.NAME, TermKind.MODULE_ATTRIBUTE,
                            TermKind.FLAG, TermKind.TUPLE})
+# A function named with its arity in prose: `mount/3`.
+NAMED_ARITY = re.compile(r"/(\d+)")
 # How many lines above a line a call it continues may have opened.
 CALL_REACH = 6
 
@@ -147,6 +149,11 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
                 if term.kind != TermKind.OPTION or _as_option(text, m, finding)]
     if not uses:
         return False
+    if finding.shape is not None and term.kind == TermKind.ATTRIBUTE and finding.shape.value:
+        # `phx-update="append"` retired, not phx-update: that value, however quoted.
+        value = re.escape(finding.shape.value.strip("\"'"))
+        return re.search(rf"(?<![\w-]){re.escape(term.text)}\s*=\s*[\"']?{value}[\"'\s>}}]",
+                         text + " ") is not None
     if finding.shape is not None and term.kind == TermKind.OPTION:
         # `opt: {:x, _}`: the option given that value, wherever it is written.
         shape = finding.shape
@@ -216,6 +223,9 @@ def _function_uses(term: Term, pattern: re.Pattern[str], text: str, package: str
     uses = []
     for match in pattern.finditer(text):
         call = next((c for c in calls_in(text) if c.start == match.start()), None)
+        named = NAMED_ARITY.match(text, match.end())
+        if named and arity is not None and int(named.group(1)) != arity:
+            continue  # `mount/3` named, not the retired `mount/2`
         if call is None or _arity_fits(call, arity):
             uses.append((match.start(), owned))
     for call in calls_in(text):
@@ -396,6 +406,8 @@ def usage_of(shape: Shape | None) -> str | None:
         if shape.value is not None:
             return f"with {shape.option}: {shape.value}"
         return f"with :{shape.option}" + (f" as a {shape.arg}" if shape.arg else "")
+    if shape.value is not None:
+        return f"={shape.value}"  # an attribute's value: phx-update="append"
     return f"with a {shape.arg} argument" if shape.arg else None
 
 

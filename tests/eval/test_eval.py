@@ -27,7 +27,7 @@ RECALL_FLOOR = {"named": 0.93, "term-kinds": 0.93, "usage": 0.82, "drift": 1.0,
                 "disappeared": 0.96, "current": 0.80, "cross-package": 0.96, OVERALL: 0.92}
 PRECISION_FLOOR = {"named": 1.0, "term-kinds": 1.0, "usage": 1.0, "drift": 1.0,
                    "disappeared": 0.96, "current": 1.0, "cross-package": 1.0, OVERALL: 0.99}
-KINDS_RIGHT_FLOOR = 233  # of the overall true positives
+KINDS_RIGHT_FLOOR = 236  # of the overall true positives
 # What the set promises its readers: enough lines per class to mean something.
 MIN_LINES = 8
 MIN_NAMED_STALE = 25
