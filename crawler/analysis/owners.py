@@ -101,12 +101,26 @@ class Namespaces:
         return frozenset()
 
     def _spelled(self, parts: list[str]) -> frozenset[str]:
-        spelled = "".join(parts).lower()
-        return frozenset(p for p in self.packages if p.replace("_", "") == spelled)
+        return frozenset(p for p in self.packages if _package_key(p) == _spelling(parts))
 
     def of_function(self, name: str) -> frozenset[str] | None:
         """The packages teaching a function called ``name`` (None: none does)."""
         return self.functions.get(name)
+
+
+def _spelling(parts: list[str]) -> str:
+    return "".join(parts).lower()
+
+
+def _package_key(package: str) -> str:
+    return package.replace("_", "")
+
+
+def spells(module: str, package: str) -> bool:
+    """Whether ``module``'s name spells ``package``'s namespace in its leading segments
+    (``Phoenix.LiveView.JS`` spells phoenix_live_view, and phoenix)."""
+    parts = module.split(".")
+    return any(_spelling(parts[:k]) == _package_key(package) for k in range(1, len(parts) + 1))
 
 
 def _frozen(d: dict[str, set[str]]) -> dict[str, frozenset[str]]:

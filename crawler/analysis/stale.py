@@ -27,7 +27,7 @@ from crawler.analysis.calls import Call, arg_kinds, calls_in, has_shape, like
 from crawler.analysis.drift import drifted, shorten
 from crawler.analysis.facts import DocsFacts
 from crawler.analysis.findings import Evidence, Finding
-from crawler.analysis.owners import MODULE_REF, Namespaces, child_spec, line_owners
+from crawler.analysis.owners import MODULE_REF, Namespaces, child_spec, line_owners, spells
 from crawler.analysis.skill_files import SkillFile
 from crawler.code import closing, split_args
 from crawler.hexdocs import package_of
@@ -107,15 +107,9 @@ def skill_packages(file: SkillFile, names: Namespaces) -> frozenset[str]:
     found = {p for p in (package_of(g.replace("*", "x")) for g in file.watches) if p}
     for module in set(MODULE_REF.findall(file.text)):
         owners = names.of_module(module)
-        if owners and len(owners) == 1 and _spelled(module, next(iter(owners))):
+        if owners and len(owners) == 1 and spells(module, next(iter(owners))):
             found |= owners
     return frozenset(found)
-
-
-def _spelled(module: str, package: str) -> bool:
-    parts = module.split(".")
-    return any("".join(parts[:k]).lower() == package.replace("_", "")
-               for k in range(1, len(parts) + 1))
 
 
 def _with_blocks(lines: Iterable[tuple[int, str]]) -> list[_Line]:
@@ -208,7 +202,7 @@ def _names_package(name: str, package: str | None) -> bool:
 def _owned(module: str, package: str | None, names: Namespaces) -> bool:
     """Whether ``module`` is ``package``'s own: spelled as its namespace, or taught by its
     docs (``Ecto.Adapters.SQL`` by ecto_sql's); or there is no package."""
-    return package is None or _spelled(module, package) or package in names.modules.get(
+    return package is None or spells(module, package) or package in names.modules.get(
         module, ())
 
 
