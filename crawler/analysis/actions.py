@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from crawler.analysis.facts import PageChange
 from crawler.analysis.flags import FlagReason, SkillFlag
@@ -11,6 +12,10 @@ from crawler.types import ChangeKind, Item
 from crawler.vocab import is_changelog
 
 MAX_ACTIONS = 10
+# More pages than this with the same follow-up make one action that names the first few:
+# a night of 400 removed guides is one thing to do, not 400.
+GROUPED_AFTER = 2
+SHOWN_TITLES = 3
 
 
 # Most specific first: what is wrong in the skill itself, what it points at that is
@@ -19,39 +24,74 @@ MAX_ACTIONS = 10
 STALE, RELEASE, GONE, MOVED, WATCHED, MENTIONED, POST = range(7)
 
 
+@dataclass(frozen=True)
+class _Action:
+    rank: int
+    text: str
+    # Pages that call for the same follow-up share a group text, which stands for all of
+    # them past a few: "Drop or redirect references to the 400 pages that are gone: …".
+    group: str = ""  # with {n}, the count, and {titles}, the first few titles
+    title: str = ""
+
+
 def suggest_actions(flag: SkillFlag, changes: Iterable[PageChange]) -> tuple[str, ...]:
     """What to do about ``flag``, the ``MAX_ACTIONS`` most specific: fix its stale lines,
     then follow up each reason (the changes of the report, by URL, tell what happened)."""
-    ranked = [(STALE, f"Update line {s.line}: {describe(s)} "
-                      f"(see {s.evidence.section or s.evidence.url})")
+    ranked = [_Action(STALE, f"Update line {s.line}: {describe(s)} "
+                             f"(see {s.evidence.section or s.evidence.url})",
+                      "Update the {n} stale lines listed above: {titles}",
+                      f"line {s.line} ({s.term})")
               for s in flag.stale_lines]
     by_url = {c.url: c for c in changes}
     for reason in flag.reasons:
         ranked += _follow_up(reason, by_url.get(reason.url))
-    ranked.sort(key=lambda pair: pair[0])  # stable: the order within a rank is kept
-    return tuple(dict.fromkeys(action for _, action in ranked))[:MAX_ACTIONS]
+    ranked.sort(key=lambda action: action.rank)  # stable: the order within a rank is kept
+    return tuple(dict.fromkeys(_grouped(ranked)))[:MAX_ACTIONS]
 
 
-def _follow_up(reason: FlagReason, change: PageChange | None) -> list[tuple[int, str]]:
+def _grouped(actions: list[_Action]) -> Iterable[str]:
+    """The actions' texts, where more than ``GROUPED_AFTER`` of one kind and rank become
+    one, in the place of the first."""
+    members: dict[tuple[int, str], list[_Action]] = {}
+    for action in actions:
+        if action.group:
+            members.setdefault((action.rank, action.group), []).append(action)
+    for action in actions:
+        group = members.get((action.rank, action.group), []) if action.group else []
+        if len(group) <= GROUPED_AFTER:
+            yield action.text
+        elif action is group[0]:
+            titles = ", ".join(a.title for a in group[:SHOWN_TITLES]) + " …"
+            yield action.group.format(n=len(group), titles=titles)
+
+
+def _follow_up(reason: FlagReason, change: PageChange | None) -> list[_Action]:
     """The ranked actions one reason calls for."""
     new = WATCHED if reason.watched else MENTIONED
     if reason.change == Item.RELEASE:
-        return [(RELEASE, f"Check the skill against {reason.title}: {reason.why}")]
+        return [_Action(RELEASE, f"Check the skill against {reason.title}: {reason.why}")]
     if change is None:
         return []
+    title = change.title
     if change.change == ChangeKind.ADDED and change.item == Item.POST:
-        return [(POST, f"Read the new post {change.title}")]
+        return [_Action(POST, f"Read the new post {title}",
+                        "Read the {n} new posts: {titles}", title)]
     if change.change == ChangeKind.ADDED:
-        return [(new, f"Review the new guide {change.title} and cover it if it fits")]
+        return [_Action(new, f"Review the new guide {title} and cover it if it fits",
+                        "Review the {n} new guides and cover those that fit: {titles}", title)]
     if change.change == ChangeKind.REMOVED:
-        return [(GONE, f"Drop or redirect references to {change.title}: the page is gone")]
+        return [_Action(GONE, f"Drop or redirect references to {title}: the page is gone",
+                        "Drop or redirect references to the {n} pages that are gone: {titles}",
+                        title)]
     if change.change == ChangeKind.MOVED:
-        return [(MOVED, f"Update links to {change.title}: it moved to "
-                        f"{change.meta.get('moved_to')}")]
+        return [_Action(MOVED, f"Update links to {title}: it moved to "
+                               f"{change.meta.get('moved_to')}")]
     out = []
-    if not is_changelog(change.url, change.title):
-        out += [(new, f"Add a section about {section} (new in {change.title})")
+    if not is_changelog(change.url, title):
+        out += [_Action(new, f"Add a section about {section} (new in {title})",
+                        f"Add a section about {section} (new in {{n}} pages: {{titles}})",
+                        title)
                 for section in change.new_sections]
     if change.is_rewrite:
-        out.append((new, f"Re-read {change.title}: {change.summary}"))
+        out.append(_Action(new, f"Re-read {title}: {change.summary}"))
     return out

@@ -18,7 +18,6 @@ from crawler.analysis.facts import PageChange
 from crawler.analysis.keywords import fold, mentioned_keywords
 from crawler.analysis.stale import StaleLine
 from crawler.config import SkillConfig
-from crawler.hexdocs import package_of
 from crawler.types import ChangeKind, Item
 
 
@@ -35,6 +34,7 @@ class FlagReason:
     watched: bool = False
     # The change retires something: a new deprecation notice, a removed page.
     retires: bool = False
+    package: str = ""  # the package whose docs the page is ("" for a post)
 
     @property
     def weight(self) -> int:
@@ -55,6 +55,8 @@ class FlagReason:
 REASON_WEIGHTS = {"release": 5, "retires": 4, "new guide": 3, "watched": 2, "keyword": 1}
 # The reasons a note lists per skill before "and N more".
 SHOWN_REASONS = 5
+# The stale lines a note lists per skill; the JSON and `skills check` keep every one.
+SHOWN_STALE_LINES = 10
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,16 @@ class SkillFlag:
     actions: tuple[str, ...] = ()
 
     @property
+    def shown_stale_lines(self) -> tuple[StaleLine, ...]:
+        """The first ``SHOWN_STALE_LINES`` stale lines, the ones a note lists."""
+        return self.stale_lines[:SHOWN_STALE_LINES]
+
+    @property
+    def more_stale_lines(self) -> int:
+        """How many stale lines the note leaves to the JSON and ``skills check``."""
+        return max(0, len(self.stale_lines) - SHOWN_STALE_LINES)
+
+    @property
     def ranked_reasons(self) -> tuple[FlagReason, ...]:
         """The reasons, heaviest first (a stable sort: same weight, same order)."""
         return tuple(sorted(self.reasons, key=lambda r: -r.weight))
@@ -88,7 +100,7 @@ class SkillFlag:
     @property
     def more_reasons(self) -> tuple[MoreReasons, ...]:
         """The other reasons, counted by the package of their page, most first."""
-        counts = Counter(package_of(r.url) or "" for r in self.ranked_reasons[SHOWN_REASONS:])
+        counts = Counter(r.package for r in self.ranked_reasons[SHOWN_REASONS:])
         return tuple(MoreReasons(p, n) for p, n in sorted(counts.items(),
                                                             key=lambda i: (-i[1], i[0])))
 
@@ -121,7 +133,9 @@ def flag_skills(changes: Iterable[PageChange],
                 found.append(FlagReason(change.url, change.title, change.change,
                                         "; ".join(why), watched=bool(glob),
                                         retires=bool(change.new_notices)
-                                        or change.change == ChangeKind.REMOVED))
+                                        or change.change == ChangeKind.REMOVED,
+                                        package=change.package
+                                        if change.item == Item.PAGE else ""))
     return tuple(SkillFlag.of(skill, found)
                  for skill, found in zip(skills, reasons, strict=True) if found)
 
@@ -135,7 +149,7 @@ def add_bump_reasons(flags: Iterable[SkillFlag], skills: Sequence[SkillConfig],
     for bump in bumps:
         reason = FlagReason(bump.url, f"{bump.package} {bump.old} → {bump.new}", Item.RELEASE,
                             f"{bump.kind} release of a package whose docs it watches",
-                            watched=True)
+                            watched=True, package=bump.package)
         for name in bump.skills:
             _update(out, by_name[name], partial(_with_reason, reason))
     return tuple(out)

@@ -29,6 +29,7 @@ from crawler.analysis.flags import (
 from crawler.analysis.prereleases import prereleases_ahead
 from crawler.analysis.stale import StaleLine
 from crawler.config import SkillConfig
+from crawler.hexdocs import package_of
 from crawler.notices import Notice
 from crawler.report.model import Report
 from crawler.types import BumpKind, ChangeKind, Item, ItemMeta, NoticeKind, TermKind
@@ -216,7 +217,7 @@ def test_a_report_is_built_once_and_splits_its_page_changes_by_kind():
 
 def _reason(url: str, change, watched: bool = True, retires: bool = False) -> FlagReason:
     return FlagReason(url, url.rsplit("/", 1)[-1], change, "why", watched=watched,
-                      retires=retires)
+                      retires=retires, package=package_of(url) or "")
 
 
 def test_a_skills_reasons_are_ranked_by_weight_and_the_rest_counted_by_package():

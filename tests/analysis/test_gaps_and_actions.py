@@ -242,6 +242,24 @@ def test_actions_put_stale_lines_first_then_what_the_skill_watches_then_posts():
     assert not any("2.0.0 (new in" in a for a in actions)
 
 
+def test_many_pages_with_the_same_follow_up_are_one_action_naming_the_first_few():
+    gone = [PageChange("docs", "sparkle", f"{DOCS}/old-{i}.html", f"Old {i}", "removed")
+            for i in range(400)]
+    new = [added(f"new-{i}.html", f"New {i}", "Forms") for i in range(2)]
+    changes = [*gone, *new]
+    flag = SkillFlag("sparkle-forms", None, reasons=tuple(
+        FlagReason(c.url, c.title, c.change, "watches it", watched=True) for c in changes))
+
+    actions = suggest_actions(flag, changes)
+
+    assert list(actions) == [
+        "Drop or redirect references to the 400 pages that are gone: Old 0, Old 1, Old 2 …",
+        # Two of a kind stay two: only a crowd is summed up.
+        "Review the new guide New 0 and cover it if it fits",
+        "Review the new guide New 1 and cover it if it fits",
+    ]
+
+
 # -- keyword and watch matching (crawler.analysis.keywords) -----------------------------
 
 
