@@ -34,6 +34,7 @@ from crawler.store.db import (
     describe_database_error,
     open_database,
 )
+from crawler.store.gap_records import record_gaps
 from crawler.store.lock import run_lock
 from crawler.store.recorder import (
     BatchWriter,
@@ -250,6 +251,7 @@ def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date:
     report = build_report(engine, config, run_date)
     paths = publish(report, config)
     record_skill_checks(engine, report.skill_checks)  # for the next report's Decisions
+    record_gaps(engine, report.date, report.gaps, report.covered_gaps)  # ... and its gaps
     problems = deliver(report, paths, config)
     checkpoint(engine)  # the database file alone is then a backup (SQLite's WAL emptied)
     tallies = {r.source: r.tally for r in recorders}

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from crawler.analysis.facts import PageChange
-from crawler.analysis.keywords import mentions_any
+from crawler.analysis.keywords import mentioned_keywords, mentions_any
 from crawler.analysis.skill_files import SkillFile
 from crawler.config import SkillConfig
+from crawler.hexdocs import url_key
 from crawler.types import ChangeKind, GapKind, Item, TermKind
-from crawler.vocab import is_changelog, parse_vocabulary
+from crawler.vocab import Term, is_changelog, parse_vocabulary
 
 MAX_TERM_GAPS = 15
 MAX_SECTION_GAPS = 20
@@ -35,12 +36,48 @@ class Gap:
     package: str
     suggested_skill: str | None = None
     new_skill: str | None = None
+    group: str = ""  # the page's sidebar group: the topic a new skill would be about
+    page_title: str = ""  # the title of the page it was found on
+    term_kind: TermKind | None = None  # a term gap's kind: how a skill file mentions it
 
     @property
     def suggestion(self) -> str:
         if self.suggested_skill:
             return f"closest skill: {self.suggested_skill}"
         return f"propose a new skill: {self.new_skill}"
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """What makes two reports' gaps the same one: a term is the same term on any
+        page of its package; a page or a section is known by its address."""
+        if self.kind == GapKind.TERM:
+            return (self.kind, self.package, self.title)
+        return (self.kind, url_key(self.url), self.title)  # either form of a hexdocs URL
+
+    @property
+    def section(self) -> str:
+        """A section gap's heading (its title without the page's)."""
+        prefix = f"{self.page_title} › "
+        return self.title.removeprefix(prefix) if self.page_title else self.title
+
+
+def covering_skills(gap: Gap, skills: Sequence[SkillConfig],
+                    skill_files: Iterable[SkillFile] = (), page_text: str = "") -> list[str]:
+    """The skills that cover ``gap`` now, by :func:`find_gaps`'s rule: a skill watches
+    its page, or its keywords are mentioned by the page (``page_text``: the page's text,
+    for a page gap), the section or the term; a term is also covered by a skill file
+    that teaches it."""
+    texts = {f.name: f.text for f in skill_files}
+    if gap.kind == GapKind.PAGE:
+        mentioned = f"{gap.title}\n{page_text}"
+    elif gap.kind == GapKind.SECTION:
+        mentioned = gap.section
+    else:
+        mentioned = gap.title
+    pattern = Term(gap.title, gap.term_kind).pattern() if gap.term_kind else None
+    return [s.name for s in skills
+            if s.watches_url(gap.url) or mentioned_keywords(s, mentioned)
+            or (pattern is not None and pattern.search(texts.get(s.name, "")))]
 
 
 def slug(text: str) -> str:
@@ -67,6 +104,27 @@ def _closest(folder: str, group_urls: list[str], skills: Sequence[SkillConfig]) 
         if count > best_count:
             best, best_count = skill.name, count
     return best
+
+
+def with_closest_skills(gaps: Iterable[Gap], skills: Sequence[SkillConfig],
+                        groups: Mapping[str, str]) -> list[Gap]:
+    """``gaps`` with their closest skill (or proposed new skill) worked out again for
+    today's skills: a skill added since may now be close to a gap found earlier."""
+    urls_by_group: dict[str, list[str]] = {}
+    for page_url, page_group in groups.items():
+        urls_by_group.setdefault(page_group, []).append(page_url)
+    closest_by_place: dict[tuple[str, str], str | None] = {}
+    out = []
+    for gap in gaps:
+        place = (gap.url.rsplit("/", 1)[0] + "/", gap.group)
+        if place not in closest_by_place:
+            closest_by_place[place] = _closest(place[0], urls_by_group.get(gap.group, []),
+                                               skills)
+        closest = closest_by_place[place]
+        new_skill = None if closest else (
+            gap.new_skill or f"{gap.package}-{slug(gap.group or gap.page_title)}")
+        out.append(replace(gap, suggested_skill=closest, new_skill=new_skill))
+    return out
 
 
 def is_telling_term(term_text: str, kind: TermKind, namespaces: set[str]) -> bool:
@@ -120,12 +178,12 @@ def find_gaps(changes: Iterable[PageChange], skills: Sequence[SkillConfig],
             if mentions_any(skills, text):
                 continue
             gaps.append(Gap(GapKind.PAGE, change.title, change.url, change.source,
-                            change.package, closest, new_skill))
+                            change.package, closest, new_skill, change.group, change.title))
         for section in change.new_sections if not is_changelog(change.url, change.title) else ():
             if not mentions_any(skills, section):
                 section_gaps.append(Gap(GapKind.SECTION, f"{change.title} › {section}",
                                         change.url, change.source, change.package, closest,
-                                        new_skill))
+                                        new_skill, change.group, change.title))
         for term in parse_vocabulary(change.new_terms):
             if not is_telling_term(term.text, term.kind, namespaces):
                 continue
@@ -136,7 +194,8 @@ def find_gaps(changes: Iterable[PageChange], skills: Sequence[SkillConfig],
             seen_terms.add(term.text)
             term_gaps.append((TERM_KIND_ORDER.get(term.kind, 9),
                               Gap(GapKind.TERM, term.text, change.url, change.source,
-                                  change.package, closest, new_skill)))
+                                  change.package, closest, new_skill, change.group,
+                                  change.title, term.kind)))
     term_gaps.sort(key=lambda pair: pair[0])
     return tuple(gaps + section_gaps[:MAX_SECTION_GAPS]
                  + [gap for _, gap in term_gaps[:MAX_TERM_GAPS]])

@@ -11,17 +11,19 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from crawler.analysis import gone
 from crawler.analysis.decisions import SkillCheckFact, StaleKey
 from crawler.analysis.drift import Keys, changes_between, code_lines, still_shown
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice, SnippetChange
+from crawler.analysis.proposals import OpenGap
 from crawler.hexdocs import package_of, url_forms
 from crawler.notices import Notice
-from crawler.store.models import Page, SkillCheck, Snapshot, SourceState
-from crawler.types import Item, PageStatus
+from crawler.store.gap_records import gap_of
+from crawler.store.models import GapRecord, Page, Run, SkillCheck, Snapshot, SourceState
+from crawler.types import Item, PageStatus, RunStatus
 from crawler.vocab import Term, is_changelog
 
 # Rows fetched at a time when scanning snapshots (their terms, or their whole texts).
@@ -283,12 +285,41 @@ def past_skill_checks(engine: Engine, before: dt.date) -> dict[str, list[SkillCh
     out: dict[str, list[SkillCheckFact]] = {}
     with Session(engine) as session:
         rows = session.execute(
-            select(SkillCheck.skill, SkillCheck.run_date, SkillCheck.digest, SkillCheck.stale)
+            select(SkillCheck.skill, SkillCheck.run_date, SkillCheck.digest, SkillCheck.stale,
+                   SkillCheck.checked_at)
             .where(SkillCheck.run_date < before)
             .order_by(SkillCheck.skill, SkillCheck.run_date.desc()))
-        for skill, date, digest, stale in rows:
+        for skill, date, digest, stale, checked_at in rows:
             checks = out.setdefault(skill, [])
             if len(checks) < CHECK_HISTORY:
                 checks.append(SkillCheckFact(skill, date, digest, tuple(
-                    StaleKey(term, text, line) for line, term, text in stale or [])))
+                    StaleKey(term, text, line) for line, term, text in stale or []),
+                    checked_at))
     return out
+
+
+def earlier_open_gaps(engine: Engine, before: dt.date) -> tuple[OpenGap, ...]:
+    """The gaps reports of dates before ``before`` listed and no skill covered by then,
+    oldest first."""
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(GapRecord).where(GapRecord.first_seen < before,
+                                    or_(GapRecord.covered_on.is_(None),
+                                        GapRecord.covered_on >= before))
+            .order_by(GapRecord.first_seen, GapRecord.id))
+        return tuple(OpenGap(gap_of(row), row.first_seen) for row in rows)
+
+
+def previous_report_date(engine: Engine, before: dt.date) -> dt.date | None:
+    """The date of the latest report before ``before``: of the latest run before it that
+    was not aborted. None when no earlier report recorded anything for the next (skill
+    checks, gaps): a database older than those records has no report to compare with."""
+    with Session(engine) as session:
+        recorded = (session.scalar(select(SkillCheck.id).where(SkillCheck.run_date < before)
+                                   .limit(1))
+                    or session.scalar(select(GapRecord.id)
+                                      .where(GapRecord.first_seen < before).limit(1)))
+        if recorded is None:
+            return None
+        return session.scalar(select(func.max(Run.run_date)).where(
+            Run.run_date < before, Run.status != RunStatus.ABORTED))

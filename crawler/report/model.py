@@ -10,7 +10,7 @@ frozen :class:`Report` once. Renderers only format it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import cast
 
@@ -28,7 +28,14 @@ from crawler.analysis.changes import (
     problems_in_report_order,
     retired_releases,
 )
-from crawler.analysis.decisions import Decision, SkillCheckFact, current_checks, decisions
+from crawler.analysis.decisions import (
+    Decision,
+    SkillCheckFact,
+    changed_skills,
+    current_checks,
+    decisions,
+    since_previous,
+)
 from crawler.analysis.facts import FetchProblem, PageChange, RootMove, RunInfo, SourceSummary
 from crawler.analysis.findings import docs_findings
 from crawler.analysis.flags import SkillFlag, add_bump_reasons, add_stale_lines, flag_skills
@@ -36,8 +43,24 @@ from crawler.analysis.gaps import Gap, find_gaps
 from crawler.analysis.highlights import ReleaseHighlights, release_highlights
 from crawler.analysis.owners import Namespaces
 from crawler.analysis.prereleases import Prerelease, prereleases_ahead
-from crawler.analysis.queries import docs_facts, page_texts, past_skill_checks
-from crawler.analysis.skill_files import read_skill_files
+from crawler.analysis.proposals import (
+    CoveredGap,
+    OpenForSkill,
+    OpenGap,
+    ProposedSkill,
+    carry_gaps,
+    open_for_skills,
+    propose_skills,
+)
+from crawler.analysis.queries import (
+    docs_facts,
+    earlier_open_gaps,
+    page_texts,
+    past_skill_checks,
+    previous_report_date,
+)
+from crawler.analysis.skill_commits import commit_subjects
+from crawler.analysis.skill_files import SkillFile, read_skill_files
 from crawler.analysis.stale import check_skills
 from crawler.analysis.takeaways import Takeaway, takeaways
 from crawler.config import Config
@@ -81,10 +104,23 @@ class Report:
     highlights: tuple[ReleaseHighlights, ...] = ()  # what each major/minor bump brings
     decisions: tuple[Decision, ...] = ()  # what changed in the skills since the last report
     skill_checks: tuple[SkillCheckFact, ...] = ()  # this report's, for the next one
+    open_gaps: tuple[OpenGap, ...] = ()  # earlier reports' gaps still open: they persist
+    covered_gaps: tuple[CoveredGap, ...] = ()  # earlier reports' gaps a skill covers now
+    proposals: tuple[ProposedSkill, ...] = ()  # new skills for the persistent gaps
+    failing_threshold: int = 3
 
     def highlights_of(self, package: str) -> ReleaseHighlights | None:
         return next((h for h in self.highlights if h.package == package), None)
-    failing_threshold: int = 3
+
+    @property
+    def open_for_skills(self) -> tuple[OpenForSkill, ...]:
+        """The persistent gaps an existing skill is closest to, by skill."""
+        return open_for_skills(self.open_gaps)
+
+    @property
+    def has_future(self) -> bool:
+        """Whether the note has Future considerations."""
+        return bool(self.prereleases or self.proposals or self.open_gaps)
 
     @property
     def failing_sources(self) -> list[SourceSummary]:
@@ -210,14 +246,48 @@ def build_report(engine: Engine, config: Config, date: dt.date,
     gaps = find_gaps(changes, config.skills, groups, skill_files)
     highlights = _highlights(engine, bumps, changes)
     checks = current_checks(skill_files, stale, date)
-    decided = decisions(checks, past_skill_checks(engine, date))
+    history = past_skill_checks(engine, date)
+    earlier = _unique(earlier_open_gaps(engine, date))
+    carried = carry_gaps(earlier, config.skills, skill_files,
+                         page_texts(engine, list(dict.fromkeys(o.gap.url for o in earlier))),
+                         groups, prefer=changed_skills(checks, history))
+    covers: dict[str, list[Gap]] = {}
+    for item in carried.covered:
+        covers.setdefault(item.skill, []).append(item.gap)
+    decided = _with_commits(decisions(checks, history, covers,
+                                      previous_report_date(engine, date)),
+                            skill_files, history)
     key_takeaways = takeaways(changes=changes, bumps=bumps, flags=flags, errors=errors,
                               highlights=highlights)
     return Report(config.report.title, date, since, runs=run_infos, sources=sources,
                   changes=changes, skills=flags, gaps=gaps, errors=errors, bumps=bumps,
                   takeaways=key_takeaways, failing_threshold=config.alerts.failing_runs,
                   prereleases=prereleases_ahead(changes, config.skills),
-                  highlights=highlights, decisions=decided, skill_checks=checks)
+                  highlights=highlights, decisions=decided, skill_checks=checks,
+                  open_gaps=carried.still_open, covered_gaps=carried.covered,
+                  proposals=propose_skills(carried.still_open))
+
+
+def _unique(gaps: Iterable[OpenGap]) -> tuple[OpenGap, ...]:
+    """One of each gap (the oldest: the one that has persisted longest)."""
+    seen: dict[tuple[str, str, str], OpenGap] = {}
+    for item in gaps:
+        seen.setdefault(item.gap.identity, item)
+    return tuple(seen.values())
+
+
+def _with_commits(decided: Iterable[Decision], files: Iterable[SkillFile],
+                  history: Mapping[str, Sequence[SkillCheckFact]]) -> tuple[Decision, ...]:
+    """Each added or edited skill's decision with the subjects of the commits to its
+    file since the previous report checked it (when the file is in a git work tree)."""
+    paths = {f.name: f.path for f in files}
+    out = []
+    for decision in decided:
+        since = since_previous(decision.skill, history)
+        if (decision.added or decision.edited) and since and decision.skill in paths:
+            decision = replace(decision, commits=commit_subjects(paths[decision.skill], since))
+        out.append(decision)
+    return tuple(out)
 
 
 def _highlights(engine: Engine, bumps: Sequence[VersionBump],

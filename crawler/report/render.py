@@ -28,6 +28,7 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from crawler.analysis.gaps import Gap
 from crawler.extract import without_controls
 from crawler.report.model import Report
 from crawler.types import ChangeKind
@@ -263,13 +264,24 @@ def report_data(report: Report) -> dict[str, Any]:
                                       "text": o.key.text, "since": o.since.isoformat()}
                                      for o in d.remaining],
                        "new": [{"line": k.line, "term": k.term, "text": k.text}
-                               for k in d.new]} for d in report.decisions],
+                               for k in d.new],
+                       "added": d.added, "commits": list(d.commits),
+                       "covers": [_gap_data(g) for g in d.covers]}
+                      for d in report.decisions],
         "highlights": [{"package": h.package, "from": h.old, "to": h.new, **{
             kind: [{"text": x.text, "url": x.url} for x in getattr(h, kind)]
             for kind in ("topics", "breaking", "deprecations", "enhancements")}}
             for h in report.highlights],
         "prereleases": [{"package": p.package, "version": p.version, "stable": p.stable,
                          "url": p.url, "skills": list(p.skills)} for p in report.prereleases],
+        "proposed_skills": [{"name": p.name, "package": p.package, "group": p.group,
+                             "scope": p.scope, "pages": list(p.pages),
+                             "page_count": len(p.pages), "sections": p.sections,
+                             "terms": p.terms, "first_seen": p.first_seen.isoformat(),
+                             "gaps": [_gap_data(g) for g in p.gaps]}
+                            for p in report.proposals],
+        "open_gaps": [{**_gap_data(o.gap), "first_seen": o.first_seen.isoformat()}
+                      for o in report.open_gaps],
         "releases": [{"package": r.meta.get("package"), "version": r.meta.get("version"),
                       "published_at": r.meta.get("published_at"),
                       "prerelease": r.meta.get("prerelease", False), "url": r.url,
@@ -297,12 +309,16 @@ def report_data(report: Report) -> dict[str, Any]:
                                                   "sentence": s.evidence.sentence}}
                                     for s in f.stale_lines],
                     "actions": f.actions} for f in report.skills],
-        "gaps": [{"url": g.url, "source": g.source, "package": g.package, "title": g.title,
-                  "kind": g.kind, "suggested_skill": g.suggested_skill,
-                  "new_skill": g.new_skill} for g in report.gaps],
+        "gaps": [_gap_data(g) for g in report.gaps],
         "errors": [{"url": e.url, "source": e.source, "error": e.error,
                     "attempts": e.attempts, "status": e.status} for e in report.errors],
     }
+
+
+def _gap_data(gap: Gap) -> dict[str, Any]:
+    return {"url": gap.url, "source": gap.source, "package": gap.package, "title": gap.title,
+            "kind": gap.kind, "suggested_skill": gap.suggested_skill,
+            "new_skill": gap.new_skill, "group": gap.group}
 
 
 def render_json(report: Report) -> str:

@@ -21,6 +21,7 @@ from crawler.notices import GRAMMAR
 from crawler.types import (
     ChangeDetails,
     ChangeKind,
+    GapKind,
     Item,
     ItemMeta,
     NoticeDict,
@@ -275,3 +276,27 @@ class SkillCheck(Base):
     # [[line, term, text], ...]: the stale lines of that day
     stale: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
     checked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class GapRecord(Base):
+    """A skill gap a report listed, carried by the next reports until a skill covers it:
+    they say which skill then covers it (Decisions) and propose new skills for the gaps
+    that persist (Future considerations)."""
+
+    __tablename__ = "skill_gaps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[GapKind] = mapped_column(EnumText(GapKind, 16))
+    url: Mapped[str] = mapped_column(String(2000))
+    title: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200))
+    package: Mapped[str] = mapped_column(String(200), index=True)
+    group: Mapped[str] = mapped_column(Text, default="")
+    page_title: Mapped[str] = mapped_column(Text, default="")
+    term_kind: Mapped[str | None] = mapped_column(String(16))
+    suggested_skill: Mapped[str | None] = mapped_column(String(200))
+    new_skill: Mapped[str | None] = mapped_column(Text)
+    # The date of the first report that listed it, and of the one that found it covered.
+    first_seen: Mapped[dt.date] = mapped_column(index=True)
+    covered_on: Mapped[dt.date | None]
+    covered_by: Mapped[str | None] = mapped_column(String(200))

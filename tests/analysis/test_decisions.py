@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import subprocess
 
 import pytest
 from test_stale import SKILL, write_site
 
 from crawler.analysis.decisions import SkillCheckFact, StaleKey, decisions
+from crawler.analysis.gaps import Gap
 from crawler.config import load_config
 from crawler.demo.server import DocServer
 from crawler.pipeline import crawl
+from crawler.types import GapKind
 
 DAY1, DAY2, DAY3 = dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 3, 3)
 
@@ -50,6 +54,22 @@ def test_nothing_changed_is_no_decision_and_a_first_check_has_none():
     assert decisions([check(DAY3, "b", GLOW)], {}) == ()
     [decided] = decisions([check(DAY3, "b", GLOW, FUN)], history)
     assert (decided.edited, decided.new) == (False, (FUN,))
+
+
+def test_a_skill_no_earlier_report_checked_is_added_and_says_what_it_covers():
+    history = {"s": [check(DAY2, "b", GLOW)]}
+    page = Gap(GapKind.PAGE, "Deploying", "https://d/deploying.html", "docs", "glimmer")
+    fresh = SkillCheckFact("new", DAY3, "n", (FUN,))
+
+    decided = decisions([check(DAY3, "b", GLOW), fresh], history,
+                        {"new": [page], "fileless": [page]})
+
+    assert [(d.skill, d.added, d.previous, d.new, d.covers) for d in decided] == [
+        ("new", True, DAY2, (FUN,), (page,)),
+        ("fileless", False, DAY2, (), (page,))]  # its watches changed, not a file
+    # The first report with skills, after reports without: still an addition.
+    [first] = decisions([fresh], {}, previous=DAY2)
+    assert (first.skill, first.added, first.previous) == ("new", True, DAY2)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +113,69 @@ def test_the_next_report_says_which_line_the_edit_resolved_and_which_remain(day3
     assert "edited since 2025-03-02" in section
     assert "resolved: line 7 (phx-glow)" in section
     assert "still open: line 8 (Glimmer.old_fun/2), since 2025-03-02" in section
+
+
+def git(folder, *args: str, date: str | None = None) -> None:
+    env = {**os.environ, **({"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+                            if date else {})}
+    subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True,
+                   env=env)
+
+
+@pytest.fixture(scope="module")
+def day3_from_git(tmp_path_factory):
+    """As ``day3``, the skills folder a git repository: the fix is committed."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    tmp = tmp_path_factory.mktemp("decisions-git")
+    write_site(tmp / "site")
+    skills = tmp / "skills"
+    skill = skills / "glimmer-effects" / "SKILL.md"
+    skill.parent.mkdir(parents=True)
+    shutil.copy(SKILL, skill)
+    (skills / "NOTES.md").write_text("Skills of the Glimmer team.\n")
+    git(skills, "init", "-q")
+    git(skills, "config", "user.name", "Skill Keeper")
+    git(skills, "config", "user.email", "keeper@example.org")
+    git(skills, "add", ".")
+    git(skills, "commit", "-q", "-m", "Add the glimmer-effects skill",
+        date="2020-01-01T00:00:00+00:00")  # long before the reports
+    with DocServer(root=tmp / "site", version="v1") as site:
+        (tmp / "sources.yaml").write_text(f"""
+report: {{title: "Glimmer Watch", dir: out}}
+sources:
+  - {{name: docs, kind: exdoc, urls: ["{site.base_url}/glimmer/"]}}
+skills:
+  - {{name: glimmer-effects, path: skills/glimmer-effects/SKILL.md}}
+""")
+        config = load_config(tmp / "sources.yaml")
+        database = f"sqlite:///{tmp}/db.sqlite3"
+        for date, version in [(DAY1, "v1"), (DAY2, "v2")]:
+            site.set_version(version)
+            crawl(config, date=date, database=database)
+        skill.write_text(skill.read_text().replace('`<div phx-glow="on">`',
+                                                   '`<div class="glow">`'))
+        git(skills, "commit", "-q", "-am", "Glimmer effects: glow with a class, not phx-glow")
+        (skills / "NOTES.md").write_text("Skills of the Glimmer team, reviewed.\n")
+        git(skills, "commit", "-q", "-am", "Notes: reviewed")  # another file
+        outcome = crawl(config, date=DAY3, database=database)
+    md, js = outcome.report_paths[:2]
+    return md.read_text(encoding="utf-8"), json.loads(js.read_text(encoding="utf-8"))
+
+
+def test_the_decisions_quote_the_commits_to_the_skill_file_since_the_last_report(
+        day3_from_git):
+    md, data = day3_from_git
+
+    [decided] = data["decisions"]
+    assert decided["edited"]
+    # Not the commit from before the previous report, nor one to another file.
+    assert decided["commits"] == ["Glimmer effects: glow with a class, not phx-glow"]
+    section = md.split("## Decisions", 1)[1].split("\n## ", 1)[0]
+    assert "  - commit: Glimmer effects: glow with a class, not phx-glow\n" in section
+    assert "resolved: line 7 (phx-glow)" in section
+
+
+def test_a_skill_folder_outside_git_has_no_commits(day3):
+    _, data = day3
+    assert [d["commits"] for d in data["decisions"]] == [[]]

@@ -16,7 +16,7 @@ from crawler.store.models import Change, Page, Run, Snapshot
 from crawler.types import ChangeKind, Item, PageStatus, RunStatus
 
 TABLES = {"runs", "pages", "snapshots", "changes", "fetch_errors", "sources", "run_sources",
-          "run_lock", "alembic_version"}
+          "run_lock", "skill_checks", "skill_gaps", "alembic_version"}
 
 
 def test_schema_head_is_the_newest_migration():

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from conftest import query
+from conftest import execute, query
 from sqlalchemy import create_engine, inspect, text
 
 from crawler.hexdocs import url_key
@@ -181,3 +181,25 @@ def test_a_downgrade_puts_the_bookkeeping_back_into_meta(old_database):
     open_database(url)
     assert rows(url, "select moved_to, suspect_runs from pages where id = 1") == [
         (PAGE_META["moved_to"], 2)]
+
+
+def test_0007_adds_the_gap_records_and_keeps_the_skill_checks(database_url):
+    url = database_url
+    command.upgrade(alembic_config(url), "0006")
+    execute(url, "insert into skill_checks (run_date, skill, digest, stale, checked_at) "
+                 "values ('2025-05-01', 's', 'd', '[]', '2025-05-01 03:00:00')")
+    open_database(url).dispose()
+    assert current_revision(create_engine(url)) == SCHEMA_HEAD
+    assert {"first_seen", "covered_on", "covered_by", "new_skill", "group"} <= columns(
+        url, "skill_gaps")
+    execute(url, "insert into skill_gaps (kind, url, title, source, package, \"group\", "
+                 "page_title, first_seen) values ('page', 'https://d/p.html', 'P', 'docs', "
+                 "'p', 'Guides', 'P', '2025-05-01')")
+
+    command.downgrade(alembic_config(url), "0006")
+    engine = create_engine(url)
+    try:
+        assert "skill_gaps" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    assert rows(url, "select skill, digest from skill_checks") == [("s", "d")]
