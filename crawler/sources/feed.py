@@ -96,8 +96,6 @@ class FeedSource(BaseSource):
             await emit(Failure(feed_url, problem, response.attempts, response.status, page=False))
             return
         feed_title = title_text(str(parsed.feed.get("title", "")))
-        await self._feed_document(emit, feed_url, feed_title or feed_url,
-                                  len(parsed.entries), known, response)
         allowed = {urlsplit(response.final_url).hostname or "", *self.config.allow_hosts}
         docs = [doc for entry in parsed.entries
                 if (doc := entry_document(entry, response.final_url, feed_title)) is not None]
@@ -111,6 +109,11 @@ class FeedSource(BaseSource):
                 docs[i] = doc
         for doc in docs:
             await emit(doc)
+        # The feed's validators last, once its posts are handed on: a run killed before
+        # they are stored asks the whole feed again, instead of a 304 that would keep
+        # the posts it never stored out of the history.
+        await self._feed_document(emit, feed_url, feed_title or feed_url,
+                                  len(parsed.entries), known, response)
 
     async def _feed_document(self, emit: Emit, feed_url: str, title: str, entries: int,
                              known: FeedMeta, response: Response) -> None:
