@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -19,6 +21,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 INLINE_LIMIT = 50  # pages extracted in-process before a worker is worth its start-up
+# How often a worker looks whether the run that started it is still there (s): the
+# longest a worker outlives a run killed with SIGKILL.
+PARENT_POLL_SECONDS = 0.5
 
 
 class Offloader:
@@ -37,13 +42,34 @@ class Offloader:
             # spawn: the run holds threads (the lock heartbeat) that fork would copy, and a
             # direct child's CPU time is accounted to this process when it is reaped.
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_parent, initargs=(os.getpid(),))
         return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args))
 
     def close(self, wait: bool = True) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
+
+
+def exit_with_parent(parent: int) -> None:
+    """In a worker process: end it as soon as ``parent`` (the run) is gone.
+
+    A worker waits for pages on a pipe whose write end it holds itself, so a run killed
+    with SIGKILL sends it no EOF: it would wait forever, an orphan, and keep the
+    multiprocessing resource tracker (which waits for the EOF of every holder of its
+    pipe) alive too. A daemon thread watches the parent instead: once the worker's parent
+    is no longer ``parent`` (re-parented to init or a subreaper), the worker exits at
+    once. Polling ``os.getppid`` rather than ``PR_SET_PDEATHSIG``: the latter fires when
+    the *thread* that spawned the worker ends, which is not the run ending, and is
+    Linux-only.
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)  # the worker's own process: nothing of the run is left to serve
+
+    threading.Thread(target=watch, name="docwatch-parent-watch", daemon=True).start()
 
 
 def default_workers() -> int:

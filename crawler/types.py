@@ -117,6 +117,7 @@ class ItemMeta(TypedDict, total=False):
     article: str
     article_skipped: str  # why the post's page was not fetched (its host is not allowed)
     article_error: str  # why fetching the post's page failed
+    article_deferred: bool  # the post's page is left for a later run (max_entries_per_run)
     # releases and packages
     package: str
     version: str

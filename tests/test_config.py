@@ -434,3 +434,13 @@ def test_crawl_refuses_a_config_whose_schedule_cannot_run(in_tmp: Path):
     result = CliRunner().invoke(cli, ["crawl", "--db", f"sqlite:///{db}"])
 
     assert result.exit_code == 2 and "schedule.cron" in result.stderr and not db.exists()
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("0", "greater than or equal to 1"), ("lots", "valid integer")])
+def test_a_feed_max_entries_per_run_must_be_a_positive_count(value, says):
+    problem = only_problem("sources:\n  - name: blog\n    kind: feed\n"
+                           "    urls: [https://example.invalid/feed.xml]\n"
+                           f"    max_entries_per_run: {value}\n")
+    assert problem.startswith("sources.yaml:5: sources[0].max_entries_per_run: ")
+    assert says in problem

@@ -3,6 +3,8 @@ SQLite and on PostgreSQL (``database_url``)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -211,3 +213,149 @@ def test_sigterm_stops_gracefully_and_the_report_says_interrupted(site, tmp_path
 
     site.set_fault("*", None)  # the next run completes the baseline
     assert crawl(config, db, "2024-01-02").returncode == 0
+
+
+class FirstCrawlSite:
+    """Three sources of a first crawl that a test kills half-way, on one local server:
+    ``news`` (a feed of ``news_posts`` posts) and ``late`` (one page) finish early;
+    ``blog`` (a feed of three posts whose articles are fetched) is held on its articles
+    until ``release()``. ``late`` answers only once an article was asked for, so by the time
+    both finished, ``blog`` has read its feed and waits for its articles. The feeds
+    answer 304 to a request bearing their ETag, as a real server would."""
+
+    def __init__(self, news_posts: int = 3) -> None:
+        self._released, asked = threading.Event(), threading.Event()
+        released, served = self._released, self
+        self.news_posts = news_posts
+
+        def feed(name: str, base: str, posts: int) -> bytes:
+            entries = "".join(
+                f"<entry><id>{base}/{name}/{i}.html</id><title>{name} post {i}</title>"
+                f"<link href='{base}/{name}/{i}.html'/><updated>2024-01-0{i}T00:00:00Z"
+                f"</updated><summary>Post {i} of {name}.</summary></entry>"
+                for i in range(1, posts + 1))
+            return (f"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+                    f"<title>{name}</title><id>{base}/{name}.xml</id>"
+                    f"<updated>2024-01-03T00:00:00Z</updated>{entries}</feed>").encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                base = f"http://{self.headers['Host']}"
+                if self.path == "/news.xml":
+                    self._answer(feed("news", base, served.news_posts), "application/atom+xml")
+                elif self.path == "/blog.xml":
+                    self._answer(feed("blog", base, 3), "application/atom+xml")
+                elif self.path.startswith("/blog/"):
+                    asked.set()
+                    released.wait()
+                    self._answer(b"<html><body><article><p>The whole post.</p></article>"
+                                 b"</body></html>")
+                elif self.path == "/late.html":
+                    asked.wait(30)
+                    self._answer(b"<html><body><main><p>A page.</p></main></body></html>")
+                else:
+                    self._answer(b"", status=404)
+
+            def _answer(self, body: bytes, content_type: str = "text/html",
+                        status: int = 200) -> None:
+                etag = f'"{hashlib.sha1(body).hexdigest()}"'
+                if status == 200 and self.headers.get("If-None-Match") == etag:
+                    status, body = 304, b""
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("ETag", etag)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def config(self, folder: Path) -> Path:
+        path = folder / "sources.yaml"
+        path.write_text(f"""\
+report: {{title: "First Crawl", dir: reports}}
+sources:
+  - name: news
+    kind: feed
+    urls: [{self.base}/news.xml]
+  - name: late
+    kind: page
+    urls: [{self.base}/late.html]
+  - name: blog
+    kind: feed
+    urls: [{self.base}/blog.xml]
+    fetch_entries: true
+""")
+        return path
+
+    def release(self) -> None:
+        self._released.set()
+
+    def close(self) -> None:
+        self.release()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def sources_reviewed(folder: Path, date: str) -> tuple[list[tuple[str, int, bool]], list[str]]:
+    """The report's sources (name, pages checked, baseline) and its baseline lines."""
+    reports = folder / "reports"
+    data = json.loads((reports / f"{date}-first-crawl.json").read_text())
+    lines = [line for line in (reports / f"{date}-first-crawl.md").read_text().splitlines()
+             if "first crawl, baseline" in line]
+    return [(s["name"], s["pages_checked"], s["baseline"]) for s in data["sources"]], lines
+
+
+@pytest.mark.parametrize("rerun_date", ["2024-01-01", "2024-01-02"])
+def test_a_first_crawl_killed_half_way_is_still_the_baseline_of_the_next_report(
+        tmp_path, rerun_date, database_url):
+    uninterrupted = tmp_path / "uninterrupted"
+    uninterrupted.mkdir()
+    # The site as the re-run finds it: news has one more post than the killed run saw.
+    with contextlib.closing(FirstCrawlSite(news_posts=4)) as site:
+        site.release()
+        clean = crawl(site.config(uninterrupted), f"sqlite:///{uninterrupted / 'db.sqlite3'}",
+                      rerun_date)
+    assert clean.returncode == 0, clean.stderr
+    expected = sources_reviewed(uninterrupted, rerun_date)
+    assert expected == ([("news", 5, True), ("late", 1, True), ("blog", 4, True)], [
+        "- **news**: first crawl, baseline of 5 pages recorded; changes are reported from "
+        "the next run on.",
+        "- **late**: first crawl, baseline of 1 pages recorded; changes are reported from "
+        "the next run on.",
+        "- **blog**: first crawl, baseline of 4 pages recorded; changes are reported from "
+        "the next run on."])
+
+    # Its articles held: the first crawl is killed while it waits for them.
+    with contextlib.closing(FirstCrawlSite()) as held:
+        config, db = held.config(tmp_path), database_url
+        victim = start(config, db, "2024-01-01")
+        wait_for(db, "select count(*) from run_sources", 2)  # news and late are done
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        held.release()
+        held.news_posts = 4
+        rerun = crawl(config, db, rerun_date)
+        assert rerun.returncode == 0, rerun.stderr
+        # Every source is the baseline of this first report, counted as the uninterrupted
+        # crawl counts it: what the killed run finished and what the re-run added, once;
+        # news's new post is part of its baseline, not news.
+        assert sources_reviewed(tmp_path, rerun_date) == expected
+        assert count(db, "select count(*) from pages where source = 'blog' and item = 'post'") == 3
+        assert report_changes(tmp_path, rerun_date) == []
+
+        # Told once: the next run is an ordinary one, with nothing new.
+        assert crawl(config, db, "2024-01-03").returncode == 0
+        assert sources_reviewed(tmp_path, "2024-01-03") == (
+            [("news", 1, False), ("late", 1, False), ("blog", 1, False)], [])
+        assert report_changes(tmp_path, "2024-01-03") == []
+
+
+def report_changes(folder: Path, date: str) -> list[dict]:
+    return json.loads((folder / "reports" / f"{date}-first-crawl.json").read_text())["changes"]

@@ -73,6 +73,7 @@ from crawler.store.models import (
     RunSource,
     Snapshot,
 )
+from crawler.store.runs import taken_over
 from crawler.types import (
     ChangeDetails,
     ChangeKind,
@@ -221,12 +222,15 @@ def build_report(engine: Engine, config: Config, date: dt.date,
                                                  Run.status != RunStatus.ABORTED)
                                .order_by(Run.id)).all()
         run_ids = [r.id for r in runs]
+        # What the killed runs these runs took over saw of their sources: never
+        # reported by a run of their own (their changes moved to these runs already).
+        seen_ids = sorted([*run_ids, *taken_over(session, run_ids)])
         found = _changes(session, run_ids, dated=len({r.run_date for r in runs}) > 1)
-        errors = _errors(session, run_ids)
+        errors = _errors(session, seen_ids)
         groups: dict[str, str] = dict(session.execute(
             select(Page.url, Page.group)
             .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)).all())
-        sources = _sources(session, run_ids, config, found, errors)
+        sources = _sources(session, run_ids, seen_ids, config, found, errors)
         run_infos = tuple(RunInfo(r.id, RunStatus(r.status), r.started_at, r.finished_at,
                                   r.message) for r in runs)
     # Stored in the order pages were fetched: put in an order two identical crawls share.
@@ -316,13 +320,15 @@ def _is_root(docs_url: str) -> bool:
     return parse_version(docs_url.rstrip("/").rsplit("/", 1)[-1]) is None
 
 
-def _sources(session: Session, run_ids: list[int], config: Config,
+def _sources(session: Session, run_ids: list[int], seen_ids: list[int], config: Config,
              changes: Sequence[PageChange],
              errors: Sequence[FetchProblem]) -> tuple[SourceSummary, ...]:
     # Several runs on one date add up: a page counts once, changes from every run,
-    # errors from the latest run only (see _errors).
+    # errors from the latest run only (see _errors). ``seen_ids`` adds the killed runs
+    # these runs took over: a baseline a killed run recorded is this report's to tell,
+    # with the pages it checked, but a killed run is not one of the date's runs.
     rows: dict[str, list[RunSource]] = {}
-    for row in session.scalars(select(RunSource).where(RunSource.run_id.in_(run_ids))
+    for row in session.scalars(select(RunSource).where(RunSource.run_id.in_(seen_ids))
                                .order_by(RunSource.run_id)):
         rows.setdefault(row.source, []).append(row)
     order = [s.name for s in config.typed_sources]
@@ -339,7 +345,8 @@ def _sources(session: Session, run_ids: list[int], config: Config,
         last = rows[name][-1]
         out.append(SourceSummary(
             name, last.kind, checked, max(0, checked - fetched_changes - failed),
-            len(changed), failed, any(r.baseline for r in rows[name]), len(rows[name]),
+            len(changed), failed, any(r.baseline for r in rows[name]),
+            max(1, sum(1 for r in rows[name] if r.run_id in run_ids)),
             last.failing_runs, last.failing_since,
             max(r.recovered_after for r in rows[name]),
             _in_root_order(moves, roots.get(name, []))))
@@ -430,7 +437,8 @@ def _new_sections(added_text: str, removed_text: str) -> tuple[str, ...]:
 
 
 def _errors(session: Session, run_ids: list[int]) -> tuple[FetchProblem, ...]:
-    # Only the latest run of each source: an error fixed by a later run that day is gone.
+    # Only the latest run of each source: an error fixed by a later run that day is gone
+    # (a killed run taken over counts, for the sources no later run crawled).
     last_run: dict[str, int] = {}
     for source, run_id in session.execute(
             select(RunSource.source, RunSource.run_id).where(RunSource.run_id.in_(run_ids))):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import xml.sax
 from dataclasses import replace
 from typing import Any, ClassVar, cast
@@ -32,12 +33,16 @@ from crawler.sources.base import (
 from crawler.types import Item, ItemMeta
 
 DEFAULT_ARTICLE = "article, .post-content, .post, main, #content, body"
+log = logging.getLogger(__name__)
 
 
 class FeedConfig(SourceConfig):
     kind: str = "feed"
     # Fetch each new entry's page and extract its article, so keywords see the whole post.
     fetch_entries: bool = False
+    # ... for this many entries per run at most, newest first: a first crawl of a feed of
+    # thousands of entries does not ask for thousands of pages; the rest wait their turn.
+    max_entries_per_run: int = Field(20, ge=1)
     select: CssSelector = DEFAULT_ARTICLE
     # Hosts besides the feed's own whose entry pages may be fetched.
     allow_hosts: list[str] = []
@@ -52,13 +57,15 @@ class FeedConfig(SourceConfig):
 
 class FeedMeta(ItemMeta, total=False):
     """The facts of the feed item itself (a hidden item, kept for its validators): its
-    title and number of entries on the last run, and on how many runs in a row it came
-    back empty. Kept with the feed's validators, in the same transaction: a 304 is read
-    against the very answer these facts describe."""
+    title and number of entries on the last run, on how many runs in a row it came back
+    empty, and how many entries' articles wait for a later run (``max_entries_per_run``).
+    Kept with the feed's validators, in the same transaction: a 304 is read against the
+    very answer these facts describe."""
 
     title: str
     entries: int
     empty_runs: int
+    articles_deferred: int
 
 
 class FeedSource(BaseSource):
@@ -67,22 +74,26 @@ class FeedSource(BaseSource):
     config: FeedConfig
 
     async def crawl_one(self, ctx: CrawlContext, feed_url: str, emit: Emit) -> None:
+        # The feed item's facts are the FeedMeta _feed_document recorded.
+        known = cast(FeedMeta, ctx.page_meta(feed_url))
+        # Articles left for later runs: the feed is asked in full until they are fetched
+        # (a 304 would hand on no entry to fetch them for).
+        waiting = self.config.fetch_entries and known.get("articles_deferred", 0) > 0
         try:
-            response = await ctx.fetcher.get(feed_url, ctx.validators_for(feed_url))
+            response = await ctx.fetcher.get(feed_url,
+                                             None if waiting else ctx.validators_for(feed_url))
         except FetchError as exc:
             await emit(Failure(feed_url, f"feed: {exc.message}", exc.attempts, exc.status,
                                page=False))
             return
-        # The feed item's facts are the FeedMeta _feed_document recorded.
-        known = cast(FeedMeta, ctx.page_meta(feed_url))
         if response.not_modified and known.get("entries") != 0:
             # Nothing new in the feed: its posts are as stored. Keep the feed's validators.
             await emit(Unchanged(feed_url, response.validators))
             return
         if response.not_modified:
             # Still the same empty feed: one more empty run.
-            await self._feed_document(emit, feed_url, known.get("title", feed_url), 0, known,
-                                      response)
+            await self._feed_document(emit, feed_url, known.get("title", feed_url), 0, 0,
+                                      known, response)
             return
         # Imported by the runs that read a feed, not by every command. (feedparser has
         # no type information.)
@@ -96,34 +107,65 @@ class FeedSource(BaseSource):
             await emit(Failure(feed_url, problem, response.attempts, response.status, page=False))
             return
         feed_title = title_text(str(parsed.feed.get("title", "")))
-        await self._feed_document(emit, feed_url, feed_title or feed_url,
-                                  len(parsed.entries), known, response)
         allowed = {urlsplit(response.final_url).hostname or "", *self.config.allow_hosts}
         docs = [doc for entry in parsed.entries
                 if (doc := entry_document(entry, response.final_url, feed_title)) is not None]
+        deferred = 0
         if self.config.fetch_entries:
-            # New posts' articles are fetched together (the fetcher keeps each host's
-            # limits); the posts are handed on in the feed's order.
-            new = [i for i, doc in enumerate(docs) if not ctx.has_page(doc.url)]
-            articles = await asyncio.gather(*(self._with_article(ctx, docs[i], allowed)
-                                              for i in new))
-            for i, doc in zip(new, articles, strict=True):
-                docs[i] = doc
+            docs, deferred = await self._with_articles(ctx, docs, allowed)
+            if deferred:
+                log.info("feed %s: %d articles deferred to later runs (max_entries_per_run: "
+                         "%d)", feed_url, deferred, self.config.max_entries_per_run)
         for doc in docs:
             await emit(doc)
+        # The feed's validators last, once its posts are handed on: a run killed before
+        # they are stored asks the whole feed again, instead of a 304 that would keep
+        # the posts it never stored out of the history.
+        await self._feed_document(emit, feed_url, feed_title or feed_url,
+                                  len(parsed.entries), deferred, known, response)
 
     async def _feed_document(self, emit: Emit, feed_url: str, title: str, entries: int,
-                             known: FeedMeta, response: Response) -> None:
-        """Store the feed itself as a hidden item: its validators (next run's 304) and how
-        many runs in a row it came back empty, a probable breakage past ``empty_runs``."""
+                             deferred: int, known: FeedMeta, response: Response) -> None:
+        """Store the feed itself as a hidden item: its validators (next run's 304), how
+        many runs in a row it came back empty, a probable breakage past ``empty_runs``,
+        and how many articles wait for a later run."""
         empty = known.get("empty_runs", 0) + 1 if not entries else 0
         meta = FeedMeta(entries=entries, empty_runs=empty, title=title)
+        if deferred:
+            meta["articles_deferred"] = deferred
         await emit(Document(feed_url, title, f"# {title}\n", response.final_url,
                             response.validators, "feed", item=Item.FEED, meta=meta))
         if empty >= self.config.empty_runs:
             await emit(Failure(feed_url, f"probable breakage: the feed has returned no entries "
                                f"on {empty} runs in a row", response.attempts, response.status,
                                page=False))
+
+    async def _with_articles(self, ctx: CrawlContext, docs: list[Document],
+                             allowed: set[str]) -> tuple[list[Document], int]:
+        """The entries with their articles, and how many articles were left for later.
+
+        An article is wanted for an entry the store does not know yet, or whose article
+        an earlier run left for later; ``max_entries_per_run`` of them, the newest first,
+        are fetched together (the fetcher keeps each host's limits). The others are
+        handed on marked ``article_deferred``, so a later run asks for them. The entries
+        stay in the feed's order.
+        """
+        stored = {i: ctx.page_meta(doc.url) for i, doc in enumerate(docs)
+                  if ctx.has_page(doc.url)}
+        wanted = [i for i in range(len(docs))
+                  if i not in stored or stored[i].get("article_deferred")]
+        # Newest first; entries without a date after the dated ones, in the feed's order.
+        wanted.sort(key=lambda i: docs[i].meta.get("published_at") or "", reverse=True)
+        now, later = wanted[:self.config.max_entries_per_run], \
+            wanted[self.config.max_entries_per_run:]
+        out = list(docs)
+        articles = await asyncio.gather(*(self._with_article(ctx, docs[i], allowed)
+                                          for i in now))
+        for i, doc in zip(now, articles, strict=True):
+            out[i] = doc
+        for i in later:
+            out[i] = _with_meta(docs[i], {"article_deferred": True})
+        return out, len(later)
 
     async def _with_article(self, ctx: CrawlContext, doc: Document, allowed: set[str]
                             ) -> Document:

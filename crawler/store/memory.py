@@ -17,6 +17,7 @@ from crawler.classify import KnownPage
 from crawler.hexdocs import url_key
 from crawler.http import Validators
 from crawler.store.models import Page, SourceState
+from crawler.store.runs import taken_over
 from crawler.types import ItemMeta, PageStatus
 
 
@@ -24,7 +25,8 @@ from crawler.types import ItemMeta, PageStatus
 class SourceMemory:
     """One source's stored memory, as of the start of its run."""
 
-    # No baseline recorded yet: this run records it, and reports no page as new.
+    # No baseline recorded yet (or only by a killed run this run reports for): this run
+    # records it, and reports no page as new.
     baseline: bool = True
     # Validators of every active page's fetched URLs, by identity (hexdocs.url_key):
     # those remembered under one form of a hexdocs URL are sent to the other (the same
@@ -61,13 +63,21 @@ class SourceMemory:
         return page_id
 
 
-def load_memory(engine: Engine, source: str, kind: str) -> SourceMemory:
-    """Read ``source``'s memory; a source met for the first time is registered."""
+def load_memory(engine: Engine, source: str, kind: str,
+                run_id: int | None = None) -> SourceMemory:
+    """Read ``source``'s memory for run ``run_id``; a source met for the first time is
+    registered.
+
+    A baseline recorded by a killed run that ``run_id`` took over was never reported:
+    the source is still on its first crawl, so its new pages are not news now either.
+    """
     with Session(engine) as session, session.begin():
         state = session.get(SourceState, source)
         if state is None:
             state = SourceState(name=source, kind=kind)
             session.add(state)
+        baseline = state.baseline_run_id is None or (
+            run_id is not None and state.baseline_run_id in taken_over(session, [run_id]))
         rows = session.execute(
             select(Page.url, Page.fetched_url, Page.etag, Page.last_modified, Page.meta,
                    Page.moved_to, Page.aux_validators)
@@ -82,7 +92,7 @@ def load_memory(engine: Engine, source: str, kind: str) -> SourceMemory:
             for url, v in page.aux_validators.items():
                 validators.setdefault(url_key(url), v)
         return SourceMemory(
-            baseline=state.baseline_run_id is None, validators=validators,
+            baseline=baseline, validators=validators,
             page_ids=page_ids, urls_by_key={url_key(url): url for url in page_ids},
             known=known, state=dict(state.state or {}),
             index_suspects=dict(state.index_suspects or {}))

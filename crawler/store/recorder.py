@@ -186,7 +186,7 @@ class SourceRecorder:
              ) -> SourceRecorder:
         """A recorder for ``source`` in run ``run_id``, with the source's memory loaded
         (a source met for the first time is registered)."""
-        return cls(engine, run_id, source, kind, load_memory(engine, source, kind),
+        return cls(engine, run_id, source, kind, load_memory(engine, source, kind, run_id),
                    writer or BatchWriter(engine), remove_after_missing, run_date,
                    alerts or AlertsConfig())
 
@@ -398,8 +398,8 @@ class SourceRecorder:
                     self._change(session, page, classify.UNLISTED, page.latest, None)
             state.index_suspects = suspects
             state.state = dict(self.memory.state)
-            if state.baseline_run_id is None and classify.baseline_recorded(
-                    self.tally.checked, self.tally.errors):
+            if self.baseline and classify.baseline_recorded(self.tally.checked,
+                                                             self.tally.errors):
                 state.baseline_run_id = self.run_id
             state.last_run_id = self.run_id
             streak = classify.next_streak(state.failing_runs, state.failing_since,

@@ -456,3 +456,60 @@ def test_allow_hosts_lets_articles_on_another_host_be_fetched(
     assert other_host.log.count("/posts/wicks.html") == 1
     assert {r["url"] for r in reasons(second, "lantern-glow")} == {
         server.url("/blog/glow.html"), other_url}
+
+
+# --- max_entries_per_run: a big feed's articles, a few per run ------------------------------
+
+BIG_FEED_ENTRIES = 500
+ARTICLES = "/blog/posts/"
+
+
+def numbered_item(number: int) -> str:
+    """Entry ``number`` of the big feed: a higher number is a newer post (one a day)."""
+    day = dt.datetime(2020, 1, 1, 10, tzinfo=dt.UTC) + dt.timedelta(days=number)
+    return item(f"post-{number}", f"Post {number}", f"@BASE@{ARTICLES}{number}.html",
+                day.strftime("%a, %d %b %Y %H:%M:%S GMT"), f"Summary of post {number}.")
+
+
+def articles_asked(server: DocServer) -> list[int]:
+    """The numbers of the articles asked for since the log was last reset, sorted."""
+    return sorted(int(e.path.removeprefix(ARTICLES).removesuffix(".html"))
+                  for e in server.log.entries if e.path.startswith(ARTICLES))
+
+
+def test_a_big_feed_fetches_its_newest_articles_first_a_few_per_run(
+        server: DocServer, tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    files = {}
+    for version, entries in (("v1", BIG_FEED_ENTRIES), ("v2", BIG_FEED_ENTRIES + 3)):
+        # Oldest first in the file: the newest are picked by date, not by position.
+        files[f"{version}{RSS_PATH}"] = rss(*map(numbered_item, range(entries)))
+        files.update({f"{version}{ARTICLES}{n}.html": article(f"Post {n}", f"Body {n}.")
+                      for n in range(entries)})
+    publish(server, files)
+    config = write_config(tmp_path, f"""\
+  - name: big-blog
+    kind: feed
+    fetch_entries: true
+    urls: [{server.url(RSS_PATH)}]""")
+    newest = BIG_FEED_ENTRIES - 1
+
+    with caplog.at_level("INFO", logger="crawler.sources.feed"):
+        baseline = run(config, tmp_path, 1)
+    # The first crawl records every entry but asks for the newest 20 articles only.
+    assert articles_asked(server) == list(range(newest - 19, newest + 1))
+    assert baseline.data["sources"][0]["pages_checked"] == BIG_FEED_ENTRIES + 1  # + the feed
+    assert f"{BIG_FEED_ENTRIES - 20} articles deferred to later runs" in caplog.text
+
+    server.set_version("v2")  # three new posts
+    server.reset_log()
+    second = run(config, tmp_path, 2)
+    # The three new posts' articles, then the newest of those left over, 20 in all.
+    assert articles_asked(server) == [*range(newest - 36, newest - 19),
+                                      newest + 1, newest + 2, newest + 3]
+    assert sorted(p["title"] for p in second.posts) == [
+        f"Post {n}" for n in range(newest + 1, newest + 4)]
+
+    server.reset_log()
+    run(config, tmp_path, 3)  # the feed did not change, articles are still waiting
+    assert server.log.conditional(RSS_PATH) == 0  # so the feed is asked in full
+    assert articles_asked(server) == list(range(newest - 56, newest - 36))
