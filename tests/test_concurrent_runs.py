@@ -93,12 +93,12 @@ def two_sources() -> Iterator[TwoSourceSite]:
     site.close()
 
 
-def write_config(folder: Path, site: TwoSourceSite) -> Path:
+def write_config(folder: Path, site: TwoSourceSite, extra: str = "") -> Path:
     path = folder / "sources.yaml"
     sources = "".join(f"  - name: {s}\n    kind: page\n    urls: {json.dumps(site.urls(s))}\n"
                       for s in site.SOURCES)
     path.write_text(f'report:\n  title: "Two Sources"\n  dir: {folder / "reports"}\n'
-                    f"sources:\n{sources}", encoding="utf-8")
+                    f"sources:\n{sources}{extra}", encoding="utf-8")
     return path
 
 
@@ -190,6 +190,10 @@ def test_a_second_crawl_of_a_source_being_crawled_exits_3_and_other_sources_go_o
     everything = crawl(baseline, db, DAY2)
     assert everything.returncode == 3 and "crawling beta" in everything.stderr
     assert [name for (name,) in query(db, "select name from run_lock")] == ["beta"]
+    # Nor are beta's snapshots pruned while it is crawled.
+    prune = subprocess.run(docwatch("prune", "--config", str(baseline), "--db", db),
+                           capture_output=True, text=True, timeout=120)
+    assert prune.returncode == 3 and "crawling beta" in prune.stderr
 
     # alpha is free: crawled to the end while beta's run goes on.
     other = crawl(baseline, db, DAY2, "alpha")
@@ -271,3 +275,35 @@ def test_pages_fetched_are_committed_while_the_run_waits_on_a_slow_one(
         two_sources.release()
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
+
+
+def test_a_run_pruning_at_its_end_leaves_the_sources_another_run_crawls(
+        two_sources, tmp_path, database_url):
+    db = database_url
+    config = write_config(tmp_path, two_sources, "history: {keep: 1}\n")
+    days = [f"2024-03-0{n}" for n in range(1, 6)]
+    for version, day in enumerate(days[:4], start=1):
+        two_sources.version = version
+        assert crawl(config, db, day).returncode == 0
+    sql = ("select count(*) from snapshots s join pages p on p.id = s.page_id "
+           "where p.source = :source")
+
+    def snapshots(source: str) -> int:
+        return query(db, sql, source=source)[0][0]
+
+    # v1 to v4 of each page; the kept report (v3 -> v4) no longer needs v2.
+    assert snapshots("alpha") == snapshots("beta") == 4 * PAGES
+
+    write_config(tmp_path, two_sources, "history: {keep: 1, prune_after_run: true}\n")
+    two_sources.version = 5
+    two_sources.held = {"beta"}
+    crawling = start(config, db, days[4], "beta")
+    wait_for(db, "select count(*) from runs", 5)
+    pruning = crawl(config, db, days[4], "alpha")
+    assert pruning.returncode == 0, pruning.stderr
+    assert snapshots("alpha") == 3 * PAGES  # v1, v4, v5: v2 and v3 went
+    assert snapshots("beta") == 4 * PAGES  # beta's run is under way: left to it
+    two_sources.release()
+    _out, err = crawling.communicate(timeout=120)
+    assert crawling.returncode == 0, err
+    assert snapshots("beta") == 3 * PAGES  # pruned at its own end
