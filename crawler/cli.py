@@ -309,12 +309,13 @@ def prune_command(config_path: Path, database: str | None, dry_run: bool) -> Non
     """Delete old snapshots as the `history:` settings say (first, latest and every
     snapshot a kept report needs stay), then vacuum the database."""
     from crawler.store.lock import RunLocked, run_lock
-    from crawler.store.prune import prune
+    from crawler.store.prune import known_sources, prune
 
     config = _load(config_path)
     engine = _open(database)
     try:
-        with run_lock(engine):
+        # Every source: none is crawled while its snapshots go, nor the file vacuumed.
+        with run_lock(engine, known_sources(engine, config)):
             result = prune(engine, config, dry_run=dry_run)
     except RunLocked as exc:
         click.echo(f"error: {exc}; try again when it is done", err=True)

@@ -35,8 +35,9 @@ from crawler.store.db import (
     open_database,
 )
 from crawler.store.gap_records import record_gaps
-from crawler.store.lock import run_lock
+from crawler.store.lock import SourceLocks, run_lock
 from crawler.store.recorder import (
+    BATCH_SECONDS,
     BatchWriter,
     SourceRecorder,
     SourceTally,
@@ -184,21 +185,24 @@ def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | N
 
     Raises :class:`RunDateRefused` for a ``date`` before the last run's (unless
     ``backfill``), :class:`~crawler.config.ConfigError` for a source name that is not
-    configured and :class:`~crawler.store.lock.RunLocked` when another run holds the
-    database. Any other exception is recorded as the run's failure, then re-raised.
+    configured and :class:`~crawler.store.lock.RunLocked` when another run holds one of
+    the selected sources (runs of disjoint sources go on side by side). Any other
+    exception is recorded as the run's failure, then re-raised.
     """
     selected = select_sources(config, sources)
     run_date = date or dt.datetime.now(dt.UTC).date()
     engine = engine or open_database(database_url(database))
-    with run_lock(engine):
+    with run_lock(engine, [s.name for s in selected]) as locks:
         check_run_date(engine, run_date, backfill=backfill)
-        return _locked_crawl(config, selected, run_date, engine, progress or Progress(),
+        return _locked_crawl(config, selected, run_date, engine, locks,
+                             progress or Progress(),
                              stop if stop is not None else threading.Event())
 
 
 def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.date,
-                  engine: Engine, progress: Progress, stop: threading.Event) -> RunOutcome:
-    run_id = start_run(engine, run_date, [s.name for s in selected])
+                  engine: Engine, locks: SourceLocks, progress: Progress,
+                  stop: threading.Event) -> RunOutcome:
+    run_id = start_run(engine, run_date, [s.name for s in selected], locks)
     log.info("run %d started: %s", run_id, ", ".join(s.name for s in selected))
     writer = BatchWriter(engine)
     recorders = [SourceRecorder.open(engine, run_id, s.name, s.kind,
@@ -208,8 +212,8 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     status, message = RunStatus.COMPLETED, None
     fetch_stats = FetchStats()
     try:
-        stopped = _run_until_stopped(_crawl_all(config, selected, recorders, fetch_stats,
-                                                progress), stop)
+        stopped = _run_until_stopped(_crawl_all(config, selected, recorders, writer,
+                                                fetch_stats, progress), stop)
     except KeyboardInterrupt:
         # The caller's own SIGINT handler (Python's default): a stop, not a crash.
         finish_run(engine, run_id, RunStatus.INTERRUPTED, _stats(recorders, fetch_stats),
@@ -221,8 +225,8 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     if stopped:
         how = "by a signal" if stopping_signal(stop) is not None else "on request"
         status, message = RunStatus.INTERRUPTED, f"stopped {how} before every page was checked"
-    return _finish(config, selected, run_id, run_date, engine, recorders, fetch_stats,
-                   status, message)
+    return _finish(config, selected, run_id, run_date, engine, locks, recorders,
+                   fetch_stats, status, message)
 
 
 def _record_failure(engine: Engine, run_id: int, stats: dict[str, int],
@@ -239,26 +243,39 @@ def _record_failure(engine: Engine, run_id: int, stats: dict[str, int],
 
 
 def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date: dt.date,
-            engine: Engine, recorders: list[SourceRecorder], fetch_stats: FetchStats,
-            status: RunStatus, message: str | None) -> RunOutcome:
+            engine: Engine, locks: SourceLocks, recorders: list[SourceRecorder],
+            fetch_stats: FetchStats, status: RunStatus, message: str | None) -> RunOutcome:
     """Record the run's end, then prune, report and deliver."""
     finish_run(engine, run_id, status, _stats(recorders, fetch_stats), message)
-    if any(config.history_for(s.name).prune_after_run for s in selected):
-        from crawler.store.prune import prune
-
-        prune(engine, config, today=run_date)
-    refresh_notices(engine)  # pages unchanged since an older docwatch read them
-    report = build_report(engine, config, run_date)
-    paths = publish(report, config)
-    record_skill_checks(engine, report.skill_checks)  # for the next report's Decisions
-    record_gaps(engine, report.date, report.gaps, report.covered_gaps)  # ... and its gaps
+    # One run's end at a time: the report written last has seen every run ended before.
+    with locks.reporting():
+        if any(config.history_for(s.name).prune_after_run for s in selected):
+            _prune(config, engine, locks, run_date)
+        refresh_notices(engine)  # pages unchanged since an older docwatch read them
+        report = build_report(engine, config, run_date)
+        paths = publish(report, config)
+        record_skill_checks(engine, report.skill_checks)  # for the next report's Decisions
+        record_gaps(engine, report.date, report.gaps, report.covered_gaps)  # ... and its gaps
     problems = deliver(report, paths, config)
-    checkpoint(engine)  # the database file alone is then a backup (SQLite's WAL emptied)
+    if locks.alone():  # (a checkpoint would hold up another run's writes)
+        checkpoint(engine)  # the database file alone is then a backup (SQLite's WAL emptied)
     tallies = {r.source: r.tally for r in recorders}
     outcome = RunOutcome(run_id, status, run_date, paths, tallies, problems, report)
     log.info("run %d %s: %d pages checked, %d changed, %d errors", run_id, status,
              outcome.pages_checked, outcome.changed, outcome.errors)
     return outcome
+
+
+def _prune(config: Config, engine: Engine, locks: SourceLocks, run_date: dt.date) -> None:
+    """Prune the run's sources and every other one no run is crawling now (held
+    meanwhile); another run's sources are left to it, and so is the file's vacuum."""
+    from crawler.store.prune import known_sources, prune
+
+    others = locks.take_free(set(known_sources(engine, config)) - set(locks.sources))
+    try:
+        prune(engine, config, today=run_date, only=locks.sources, vacuum=locks.alone())
+    finally:
+        locks.release_sources(others)
 
 
 def _run_until_stopped(work: Coroutine[object, object, None], stop: threading.Event) -> bool:
@@ -290,13 +307,28 @@ async def _until_stopped(work: Coroutine[object, object, None], stop: threading.
 
 
 async def _crawl_all(config: Config, selected: list[SourceConfig],
-                     recorders: list[SourceRecorder], stats: FetchStats,
+                     recorders: list[SourceRecorder], writer: BatchWriter, stats: FetchStats,
                      progress: Progress) -> None:
-    with offloader() as cpu:
-        async with Fetcher(fetch_settings(config), stats) as fetcher:
-            await asyncio.gather(*(_crawl_source(fetcher, source, recorder, progress, cpu)
-                                   for source, recorder in zip(selected, recorders,
-                                                               strict=True)))
+    committer = asyncio.ensure_future(_commit_while_waiting(writer))
+    try:
+        with offloader() as cpu:
+            async with Fetcher(fetch_settings(config), stats) as fetcher:
+                await asyncio.gather(*(_crawl_source(fetcher, source, recorder, progress, cpu)
+                                       for source, recorder in zip(selected, recorders,
+                                                                   strict=True)))
+    finally:
+        committer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await committer
+
+
+async def _commit_while_waiting(writer: BatchWriter) -> None:
+    """Commit a batch that has been open too long while every page is still on its way:
+    no write transaction waits on the network (on SQLite it would hold up the writes of
+    a run of other sources)."""
+    while True:
+        await asyncio.sleep(BATCH_SECONDS)
+        writer.flush_if_old()
 
 
 async def _crawl_source(fetcher: Fetcher, source: SourceConfig, recorder: SourceRecorder,

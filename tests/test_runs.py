@@ -168,14 +168,15 @@ def test_a_second_run_exits_at_once_while_one_is_running(site, held_page, tmp_pa
 """)
     db = database_url
     first = start(config, db, "2024-01-01")
-    wait_for(db, "select count(*) from run_lock", 1)
+    wait_for(db, "select count(*) from runs", 1)  # recorded: its locks are taken
 
     second = crawl(config, db, "2024-01-01")
     assert second.returncode == 3
     assert "another docwatch run" in second.stderr
     # It did not wait for the lock: the first run, held on its page, is still going.
     assert first.poll() is None
-    assert count(db, "select count(*) from run_lock") == 1
+    # One lock per source it crawls (lumen-docs and held), none of the second's.
+    assert count(db, "select count(*) from run_lock") == 2
 
     held_page.release()
     assert first.wait(60) == 0

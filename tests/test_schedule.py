@@ -295,13 +295,13 @@ def test_a_run_finding_the_database_held_by_another_run_is_skipped(tmp_path, cap
     caplog.set_level(logging.INFO, logger="docwatch.schedule")
     engine = open_database(db_url(tmp_path))
     with Session(engine) as session, session.begin():  # a manual `docwatch crawl` elsewhere
-        session.add(RunLock(name="crawl", holder="build-box:4242"))
+        session.add(RunLock(name="lumen-docs", holder="build-box:4242"))
 
     assert ScheduledRun(write_config(tmp_path), db_url(tmp_path))() is None
 
     assert messages(caplog)[0] == "run starting: sources lumen-docs"
     assert messages(caplog)[1].startswith(
-        "run skipped: another docwatch run (build-box:4242) has been running")
+        "run skipped: another docwatch run (build-box:4242) has been crawling lumen-docs")
 
 
 def test_a_failed_run_is_logged_with_its_exception(tmp_path, caplog):

@@ -65,6 +65,7 @@ from crawler.analysis.stale import check_skills
 from crawler.analysis.takeaways import Takeaway, takeaways
 from crawler.config import Config
 from crawler.sources.base import package_of
+from crawler.store.lock import live_run_ids
 from crawler.store.models import (
     Change,
     FetchErrorRecord,
@@ -215,12 +216,16 @@ MAX_CHANGE_TEXT = 64 * 1024
 def build_report(engine: Engine, config: Config, date: dt.date,
                  since: dt.date | None = None) -> Report:
     """Collect every finding recorded for ``date`` (all runs of that logical date), or,
-    with ``since``, for every run from ``since`` to ``date``."""
+    with ``since``, for every run from ``since`` to ``date``. A run still crawling (of
+    other sources, from another process) is not in it yet: its own report adds it."""
     # The facts, from the database.
     with Session(engine) as session:
         runs = session.scalars(select(Run).where(Run.run_date.between(since or date, date),
                                                  Run.status != RunStatus.ABORTED)
                                .order_by(Run.id)).all()
+        if any(r.status == RunStatus.RUNNING for r in runs):
+            live = live_run_ids(session)
+            runs = [r for r in runs if not (r.status == RunStatus.RUNNING and r.id in live)]
         run_ids = [r.id for r in runs]
         # What the killed runs these runs took over saw of their sources: never
         # reported by a run of their own (their changes moved to these runs already).

@@ -74,7 +74,8 @@ def open_database(url: str) -> Engine:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets a report be read while a run writes; the timeout rides out short locks.
+    # WAL lets a report be read while a run writes; the timeout rides out the short write
+    # transactions of another run (of other sources) instead of failing.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")

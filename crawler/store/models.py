@@ -251,13 +251,13 @@ class FetchErrorRecord(Base):
 
 
 class RunLock(Base):
-    """At most one run per database: the row exists while a run holds the lock."""
+    """A source's crawl lock (crawler.store.lock): the row exists while a run holds it."""
 
     __tablename__ = "run_lock"
 
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # lock.lock_key
     holder: Mapped[str] = mapped_column(String(300))  # "host:pid"
-    run_id: Mapped[int | None]
+    run_id: Mapped[int | None]  # the run it crawls, once recorded
     acquired_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -9,6 +9,7 @@ snapshot is only unlinked from them. SQLite files are vacuumed afterwards.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete, func, select, text, update
@@ -80,14 +81,26 @@ def kept_dates(session: Session, source: str, policy: HistoryConfig,
     return dates
 
 
+def known_sources(engine: Engine, config: Config) -> list[str]:
+    """Every source prune may work on: the configured ones and those with stored pages."""
+    with Session(engine) as session:
+        stored = {s for (s,) in session.execute(select(Page.source).distinct())}
+    return sorted(stored | {s.name for s in config.typed_sources})
+
+
 def prune(engine: Engine, config: Config, today: dt.date | None = None,
-          dry_run: bool = False) -> PruneResult:
-    """Delete the snapshots no kept report needs, per each source's history policy."""
+          dry_run: bool = False, only: Collection[str] | None = None,
+          vacuum: bool = True) -> PruneResult:
+    """Delete the snapshots no kept report needs, per each source's history policy
+    (of the sources in ``only``, when given); then vacuum SQLite, unless not ``vacuum``
+    (another run is writing)."""
     today = today or dt.datetime.now(dt.UTC).date()
     result = PruneResult(size_before=_size(engine))
     with Session(engine) as session, session.begin():
         evidence: set[int] | None = None
         for source in sorted({s for (s,) in session.execute(select(Page.source).distinct())}):
+            if only is not None and source not in only:
+                continue
             policy = config.history_for(source)
             if not policy.keep and not policy.max_age_days:
                 continue
@@ -109,7 +122,8 @@ def prune(engine: Engine, config: Config, today: dt.date | None = None,
                 session.execute(update(Change).where(Change.new_snapshot_id.in_(chunk))
                                 .values(new_snapshot_id=None))
                 session.execute(delete(Snapshot).where(Snapshot.id.in_(chunk)))
-    if not dry_run and result.total_deleted and engine.url.get_backend_name() == "sqlite":
+    if vacuum and not dry_run and result.total_deleted \
+            and engine.url.get_backend_name() == "sqlite":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM"))
         checkpoint(engine)

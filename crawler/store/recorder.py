@@ -24,6 +24,7 @@ from crawler.hexdocs import url_key
 from crawler.http import Validators
 from crawler.notices import notices
 from crawler.sources.base import Document, Failure, Listing, Result, Unchanged
+from crawler.store.lock import SourceLocks, live_run_ids
 from crawler.store.memory import SourceMemory, aux_column, aux_validators, item_meta, load_memory
 from crawler.store.models import (
     Change,
@@ -54,21 +55,30 @@ def _analysis(doc: Document) -> dict[str, list[Any]]:
                                                      is_changelog(doc.url, doc.title))]}
 
 
-def start_run(engine: Engine, run_date: dt.date, sources: list[str]) -> int:
-    """Record a new run; changes left behind by killed runs move to it, to be reported once."""
+def start_run(engine: Engine, run_date: dt.date, sources: list[str], locks: SourceLocks) -> int:
+    """Record a new run (its ``locks`` name it); changes left behind by killed runs move
+    to it, to be reported once."""
     with Session(engine) as session, session.begin():
         run = Run(run_date=run_date, sources=sources, status=RunStatus.RUNNING)
         session.add(run)
         session.flush()
-        dead = session.scalars(
+        locks.claim(session, run.id)
+        # Runs first, locks second: a run recorded since is seen with its locks.
+        running = session.scalars(
             select(Run.id).where(Run.status == RunStatus.RUNNING, Run.id != run.id)).all()
+        live = live_run_ids(session, locks.stale_after) if running else set()
+        # A run still marked running that no live holder's lock names was killed (a
+        # concurrent run of other sources is live, and left alone).
+        dead = [run_id for run_id in running if run_id not in live]
         if dead:
-            # The caller holds the run lock, so a run still marked running was killed.
-            session.execute(update(Run).where(Run.id.in_(dead))
-                            .values(status=RunStatus.ABORTED, finished_at=utcnow(),
-                                    message=f"killed; its changes are reported by run {run.id}"))
-            session.execute(update(Change).where(Change.report_run_id.in_(dead))
-                            .values(report_run_id=run.id))
+            aborted = session.scalars(
+                update(Run).where(Run.id.in_(dead), Run.status == RunStatus.RUNNING)
+                .values(status=RunStatus.ABORTED, finished_at=utcnow(),
+                        message=f"killed; its changes are reported by run {run.id}")
+                .returning(Run.id)).all()
+            if aborted:
+                session.execute(update(Change).where(Change.report_run_id.in_(aborted))
+                                .values(report_run_id=run.id))
         return run.id
 
 
@@ -125,6 +135,11 @@ class BatchWriter:
 
     def _old(self) -> bool:
         return time.monotonic() - self._started >= BATCH_SECONDS
+
+    def flush_if_old(self) -> None:
+        """Commit the batch if it is open and old enough (called while the run waits)."""
+        if (self._session is not None or self._touched) and self._old():
+            self.flush()
 
     def flush(self) -> None:
         """Commit the pages recorded so far."""
