@@ -16,6 +16,7 @@ MAX_ACTIONS = 10
 # a night of 400 removed guides is one thing to do, not 400.
 GROUPED_AFTER = 2
 SHOWN_TITLES = 3
+STALE_ACTIONS = 5  # stale lines with an action of their own
 
 
 # Most specific first: what is wrong in the skill itself, what it points at that is
@@ -37,11 +38,13 @@ class _Action:
 def suggest_actions(flag: SkillFlag, changes: Iterable[PageChange]) -> tuple[str, ...]:
     """What to do about ``flag``, the ``MAX_ACTIONS`` most specific: fix its stale lines,
     then follow up each reason (the changes of the report, by URL, tell what happened)."""
+    # Each stale line's fix is worth its own action, up to a handful; the rest are one.
     ranked = [_Action(STALE, f"Update line {s.line}: {describe(s)} "
                              f"(see {s.evidence.section or s.evidence.url})",
-                      "Update the {n} stale lines listed above: {titles}",
+                      "" if i < STALE_ACTIONS else "Update the {n} other stale lines listed: "
+                                                   "{titles}",
                       f"line {s.line} ({s.term})")
-              for s in flag.stale_lines]
+              for i, s in enumerate(flag.stale_lines)]
     by_url = {c.url: c for c in changes}
     for reason in flag.reasons:
         ranked += _follow_up(reason, by_url.get(reason.url))

@@ -10,6 +10,7 @@ frozen :class:`Report` once. Renderers only format it.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import cast
@@ -78,6 +79,7 @@ from crawler.store.runs import taken_over
 from crawler.types import (
     ChangeDetails,
     ChangeKind,
+    GapKind,
     Item,
     ItemMeta,
     NoticeDict,
@@ -85,6 +87,17 @@ from crawler.types import (
     RunStatus,
 )
 from crawler.versions import parse_version
+
+# New pages no skill covers that a note lists; the JSON report has every one.
+SHOWN_PAGE_GAPS = 10
+
+
+@dataclass(frozen=True)
+class MoreGaps:
+    """New pages the note does not list, with the suggestion they share."""
+
+    suggestion: str  # "closest skill: x" or "propose a new skill: y"
+    count: int
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,20 @@ class Report:
 
     def highlights_of(self, package: str) -> ReleaseHighlights | None:
         return next((h for h in self.highlights if h.package == package), None)
+
+    @property
+    def shown_gaps(self) -> tuple[Gap, ...]:
+        """The gaps a note lists: the first ``SHOWN_PAGE_GAPS`` new pages, then the new
+        sections and terms (already capped by ``find_gaps``)."""
+        pages = [g for g in self.gaps if g.kind == GapKind.PAGE]
+        return (*pages[:SHOWN_PAGE_GAPS], *(g for g in self.gaps if g.kind != GapKind.PAGE))
+
+    @property
+    def more_page_gaps(self) -> tuple[MoreGaps, ...]:
+        """The new pages a note leaves to the JSON report, counted by suggestion."""
+        pages = [g for g in self.gaps if g.kind == GapKind.PAGE][SHOWN_PAGE_GAPS:]
+        counts = Counter(g.suggestion for g in pages)
+        return tuple(MoreGaps(suggestion, n) for suggestion, n in counts.most_common())
 
     @property
     def open_for_skills(self) -> tuple[OpenForSkill, ...]:

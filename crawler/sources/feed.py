@@ -112,7 +112,8 @@ class FeedSource(BaseSource):
                 if (doc := entry_document(entry, response.final_url, feed_title)) is not None]
         deferred = 0
         if self.config.fetch_entries:
-            docs, deferred = await self._with_articles(ctx, docs, allowed)
+            docs, deferred = await self._with_articles(ctx, docs, allowed,
+                                                       first=not ctx.has_page(feed_url))
             if deferred:
                 log.info("feed %s: %d articles deferred to later runs (max_entries_per_run: "
                          "%d)", feed_url, deferred, self.config.max_entries_per_run)
@@ -141,14 +142,16 @@ class FeedSource(BaseSource):
                                page=False))
 
     async def _with_articles(self, ctx: CrawlContext, docs: list[Document],
-                             allowed: set[str]) -> tuple[list[Document], int]:
+                             allowed: set[str], first: bool) -> tuple[list[Document], int]:
         """The entries with their articles, and how many articles were left for later.
 
         An article is wanted for an entry the store does not know yet, or whose article
         an earlier run left for later; ``max_entries_per_run`` of them, the newest first,
-        are fetched together (the fetcher keeps each host's limits). The others are
-        handed on marked ``article_deferred``, so a later run asks for them. The entries
-        stay in the feed's order.
+        are fetched together (the fetcher keeps each host's limits). On the feed's
+        ``first`` crawl the others are its back catalogue, read by nobody as news: they
+        are marked ``article_skipped`` and never fetched. Later, the others are new posts
+        of a busy day, handed on marked ``article_deferred`` so the next run asks for
+        them. The entries stay in the feed's order.
         """
         stored = {i: ctx.page_meta(doc.url) for i, doc in enumerate(docs)
                   if ctx.has_page(doc.url)}
@@ -163,6 +166,10 @@ class FeedSource(BaseSource):
                                           for i in now))
         for i, doc in zip(now, articles, strict=True):
             out[i] = doc
+        if first:
+            for i in later:
+                out[i] = _with_meta(docs[i], {"article_skipped": "older than the first crawl"})
+            return out, 0
         for i in later:
             out[i] = _with_meta(docs[i], {"article_deferred": True})
         return out, len(later)
