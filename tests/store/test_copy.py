@@ -13,6 +13,7 @@ import json
 import random
 import shutil
 import sqlite3
+import tracemalloc
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from conftest import copy_database, execute, new_database_url, query, write_conf
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from test_prune import write_long_history
 
 from crawler.cli import cli
 from crawler.config import load_config
@@ -331,3 +333,24 @@ def test_a_row_the_target_refuses_leaves_it_empty(source, tmp_path, request):
     assert error.startswith("error: copying pages: PostgreSQL text fields cannot contain NUL")
     assert error.endswith(f"nothing was written to {target}")
     assert all(rows == 0 for rows in table_counts(target).values())
+
+
+def test_a_long_history_is_copied_a_batch_at_a_time(tmp_path):
+    """Four times the rows, no more memory: no table is read whole."""
+    peaks = []
+    for runs in (20, 80):
+        source, target = (f"sqlite:///{tmp_path / f'{name}-{runs}.sqlite3'}"
+                          for name in ("source", "target"))
+        write_long_history(source, pages=50, runs=runs)
+        engines = open_database(source), open_database(target)
+        tracemalloc.start()
+        try:
+            result = copy_history(*engines)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+            for engine in engines:
+                engine.dispose()
+        assert {t.table: t.target for t in result.tables}["snapshots"] == 50 * runs
+    small, large = peaks
+    assert large < small + 300_000, peaks
