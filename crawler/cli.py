@@ -334,7 +334,7 @@ def prune_command(config_path: Path, database: str | None, dry_run: bool) -> Non
 
 @cli.group("db")
 def db_group() -> None:
-    """The database itself: a consistent copy of it."""
+    """The database itself: a consistent copy of it, or of its history elsewhere."""
 
 
 @db_group.command("backup")
@@ -351,6 +351,56 @@ def db_backup_command(path: Path, database: str | None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
     click.echo(f"{path}: {path.stat().st_size:,} bytes")
+
+
+@db_group.command("copy")
+@click.option("--to", "target_url", required=True, metavar="URL",
+              help="The database to copy the history into: new or empty (its schema is "
+                   "created), e.g. postgresql+psycopg://user@host/docwatch.")
+@_db_option
+def db_copy_command(target_url: str, database: str | None) -> None:
+    """Copy the whole history (runs, pages, snapshots, changes, reports' facts) into
+    another database, e.g. from SQLite to PostgreSQL; row counts are compared per table."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from crawler.store.copy import CopyFailed, CopyRefused, copy_history, same_database
+    from crawler.store.db import open_database
+    from crawler.store.lock import RunLocked, run_lock, stored_sources
+
+    source = _open(database)
+    try:
+        target = open_database(target_url)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        click.echo(f"error: --to {target_url!r} is not a database URL docwatch can open "
+                   f"({exc})", err=True)
+        sys.exit(EXIT_CONFIG)
+    except ImportError as exc:
+        click.echo(f"error: --to needs the database driver {exc.name or exc}; for "
+                   "PostgreSQL: pip install 'docwatch[postgres]'", err=True)
+        sys.exit(EXIT_CONFIG)
+    shown = target.url.render_as_string(hide_password=True)
+    try:
+        # The copied sources, on both sides: none is crawled into either meanwhile (a
+        # copy onto the source itself is refused by copy_history, not by its own lock).
+        names = stored_sources(source)
+        onto_itself = same_database(source.url, target.url)
+        with run_lock(source, names), run_lock(target, [] if onto_itself else names):
+            result = copy_history(source, target, on_table=lambda name, rows: click.echo(
+                f"copied {name}: {_count(rows, 'row')}", err=True))
+    except CopyRefused as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except RunLocked as exc:
+        click.echo(f"error: {exc}; try again when it is done", err=True)
+        sys.exit(EXIT_LOCKED)
+    except CopyFailed as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_DATABASE)
+    rows = [["table", "source", "target", ""]]  # (the last column is never padded)
+    rows += [[t.table, f"{t.source:,}", f"{t.target:,}", ""] for t in result.tables]
+    _table(rows, right={1, 2})
+    click.echo(f"{shown}: {result.rows:,} rows in {len(result.tables)} tables, "
+               "the same counts as the source")
 
 
 @cli.command("stats")

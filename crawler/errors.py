@@ -11,6 +11,8 @@ in the module that raises it, and imported from there::
     ├── RunDateRefused       crawler.pipeline
     ├── HistoryError         crawler.history
     ├── BackupRefused        crawler.store.db
+    ├── CopyRefused          crawler.store.copy
+    ├── CopyFailed           crawler.store.copy
     ├── DatabaseUnusable     crawler.store.db
     ├── FetchError           crawler.http
     │   └── ConnectionFailed crawler.http
@@ -27,8 +29,9 @@ in the module that raises it, and imported from there::
     later run whose configuration became invalid.
 ``RunLocked``
     ``crawl`` and ``store.lock.run_lock``: another run holds the database (``holder``,
-    ``since``; a dead holder's lock is taken over instead). ``docwatch crawl`` and
-    ``docwatch prune`` say so and exit 3; the scheduler skips that run (logged).
+    ``since``; a dead holder's lock is taken over instead). ``docwatch crawl``,
+    ``docwatch prune`` and ``docwatch db copy`` say so and exit 3; the scheduler skips
+    that run (logged).
 ``RunDateRefused``
     ``crawl``: a ``date`` before the last run's (the history is read in date order) or
     implausible (before 2000, after tomorrow), without ``backfill``. ``docwatch crawl``
@@ -40,6 +43,14 @@ in the module that raises it, and imported from there::
 ``BackupRefused``
     ``store.db.backup``: the database is not SQLite (PostgreSQL has ``pg_dump``) or the
     target file exists. ``docwatch db backup`` prints it and exits 2.
+``CopyRefused``
+    ``store.copy.copy_history``: the target already holds a history (never merged into)
+    or is the source itself. ``docwatch db copy`` prints it and exits 2.
+``CopyFailed``
+    ``store.copy.copy_history``: the target refused a row (a value its type cannot hold,
+    e.g. a NUL character on PostgreSQL), named by its table, or the rows counted differ
+    afterwards; the copy's one transaction is rolled back. ``docwatch db copy`` prints
+    it and exits 4.
 ``DatabaseUnusable``
     ``store.db.open_database``: the SQLite file is empty (SQLite would silently start a
     new history in it). Every command prints it and exits 4; so does a failure of the

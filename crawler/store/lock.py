@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from crawler.errors import DocwatchError
-from crawler.store.models import RunLock, utcnow
+from crawler.store.models import Page, RunLock, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,13 @@ class RunLocked(DocwatchError):
         self.source = source
         self.holder = holder
         self.since = since
+
+
+def stored_sources(engine: Engine) -> list[str]:
+    """The sources the database holds pages of: those a whole-database command (prune,
+    db copy) locks, besides the configured ones."""
+    with Session(engine) as session:
+        return sorted(session.scalars(select(Page.source).distinct()))
 
 
 def lock_key(source: str) -> str:

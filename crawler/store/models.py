@@ -145,7 +145,9 @@ class Page(Base):
     """A watched page, identified by the canonical URL a reader would open."""
 
     __tablename__ = "pages"
-    __table_args__ = (UniqueConstraint("source", "url"),)
+    __table_args__ = (UniqueConstraint("source", "url"),
+                      # Deleting a snapshot looks for the page still pointing at it.
+                      Index("ix_pages_latest_snapshot", "latest_snapshot_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(200), index=True)
@@ -214,7 +216,10 @@ class Change(Base):
     """A change a run found: added, removed or modified (with its section diff)."""
 
     __tablename__ = "changes"
-    __table_args__ = (Index("ix_changes_run", "run_id"),)
+    # The snapshot links are looked up whenever a snapshot is deleted (docwatch prune).
+    __table_args__ = (Index("ix_changes_run", "run_id"), Index("ix_changes_page", "page_id"),
+                      Index("ix_changes_old_snapshot", "old_snapshot_id"),
+                      Index("ix_changes_new_snapshot", "new_snapshot_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))

@@ -4,23 +4,45 @@ A source's ``history`` policy (``keep: N`` reports, ``max_age_days: D``) decides
 dated reports stay explainable; snapshots that none of those reports refer to go,
 except each page's first and latest. Changes keep their summary and diff, and a pruned
 snapshot is only unlinked from them. SQLite files are vacuumed afterwards.
+
+Both work at any size of history: ``stats`` is aggregate queries, and ``prune`` walks a
+source's snapshots a batch of ids at a time, deciding each batch from the database
+(first, latest, shown by a kept report) rather than from the history read into memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Engine,
+    Integer,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from crawler.analysis.queries import gone_terms
 from crawler.config import Config
 from crawler.sources.base import HistoryConfig
 from crawler.store.db import checkpoint
+from crawler.store.lock import stored_sources
 from crawler.store.models import Change, Page, Run, Snapshot
 from crawler.types import PageStatus
+
+# Snapshots examined (and at most deleted) per transaction: a batch's ids are one IN list,
+# and SQLite before 3.32 allows 999 variables.
+PRUNE_BATCH = 500
 
 
 @dataclass
@@ -69,36 +91,40 @@ def stats(engine: Engine) -> list[SourceStats]:
 
 def kept_dates(session: Session, source: str, policy: HistoryConfig,
                today: dt.date) -> list[dt.date]:
-    """The report dates of ``source`` whose snapshots the policy keeps."""
-    dates = sorted({d for (d,) in session.execute(
-        select(Run.run_date).join(Change, Change.run_id == Run.id)
-        .join(Page, Page.id == Change.page_id).where(Page.source == source))}, reverse=True)
+    """The report dates of ``source`` whose snapshots the policy keeps, newest first."""
+    query = (select(Run.run_date).distinct().join(Change, Change.run_id == Run.id)
+             .join(Page, Page.id == Change.page_id).where(Page.source == source)
+             .order_by(Run.run_date.desc()))
     if policy.max_age_days:
-        cutoff = today - dt.timedelta(days=policy.max_age_days)
-        dates = [d for d in dates if d >= cutoff]
+        query = query.where(Run.run_date >= today - dt.timedelta(days=policy.max_age_days))
     if policy.keep:
-        dates = dates[: policy.keep]
-    return dates
+        query = query.limit(policy.keep)
+    return list(session.scalars(query))
 
 
 def known_sources(engine: Engine, config: Config) -> list[str]:
     """Every source prune may work on: the configured ones and those with stored pages."""
-    with Session(engine) as session:
-        stored = {s for (s,) in session.execute(select(Page.source).distinct())}
-    return sorted(stored | {s.name for s in config.typed_sources})
+    return sorted({*stored_sources(engine), *(s.name for s in config.typed_sources)})
 
 
 def prune(engine: Engine, config: Config, today: dt.date | None = None,
           dry_run: bool = False, only: Collection[str] | None = None,
-          vacuum: bool = True) -> PruneResult:
-    """Delete the snapshots no kept report needs, per each source's history policy
-    (of the sources in ``only``, when given); then vacuum SQLite, unless not ``vacuum``
-    (another run is writing)."""
+          vacuum: bool = True, batch: int = PRUNE_BATCH) -> PruneResult:
+    """Delete the snapshots no kept report needs, per each source's history policy (of
+    the sources in ``only``, when given); then vacuum SQLite, unless not ``vacuum``
+    (another run is writing).
+
+    A source's snapshots are examined ``batch`` at a time, in id order, and each batch's
+    deletions are committed on their own: memory stays bounded however long the
+    history, and an interrupted prune leaves a consistent database that the next one
+    finishes.
+    """
     today = today or dt.datetime.now(dt.UTC).date()
     result = PruneResult(size_before=_size(engine))
-    with Session(engine) as session, session.begin():
-        evidence: set[int] | None = None
-        for source in sorted({s for (s,) in session.execute(select(Page.source).distinct())}):
+    with Session(engine) as session:
+        evidence: frozenset[int] | None = None
+        for source in list(session.scalars(select(Page.source).distinct()
+                                           .order_by(Page.source))):
             if only is not None and source not in only:
                 continue
             policy = config.history_for(source)
@@ -111,17 +137,15 @@ def prune(engine: Engine, config: Config, today: dt.date | None = None,
                 # stale line. Pruning never deletes it (nor a latest snapshot), so the set
                 # is the same for every source: worked out once. Packages the latest run
                 # could not fetch keep theirs, for the run that fetches them again.
-                evidence = set(gone_terms(session, crawled_only=False).values())
-            doomed = _doomed(session, source, dates, evidence)
-            result.deleted[source] = len(doomed)
-            if dry_run or not doomed:
-                continue
-            for chunk in _chunks(sorted(doomed)):
-                session.execute(update(Change).where(Change.old_snapshot_id.in_(chunk))
-                                .values(old_snapshot_id=None))
-                session.execute(update(Change).where(Change.new_snapshot_id.in_(chunk))
-                                .values(new_snapshot_id=None))
-                session.execute(delete(Snapshot).where(Snapshot.id.in_(chunk)))
+                evidence = frozenset(gone_terms(session, crawled_only=False).values())
+            result.deleted[source] = 0
+            for doomed in _doomed_batches(session, source, dates[-1] if dates else None,
+                                          evidence, batch):
+                result.deleted[source] += len(doomed)
+                if not dry_run:
+                    _delete(session, doomed)
+                    session.commit()
+        session.rollback()  # a dry run's reads
     if vacuum and not dry_run and result.total_deleted \
             and engine.url.get_backend_name() == "sqlite":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -131,32 +155,60 @@ def prune(engine: Engine, config: Config, today: dt.date | None = None,
     return result
 
 
-def _doomed(session: Session, source: str, dates: list[dt.date], evidence: set[int]
-            ) -> set[int]:
-    """Snapshots of ``source`` that are no page's first or latest, no evidence and in no
-    report of ``dates``."""
-    needed = set(evidence)
-    if dates:
-        for old, new in session.execute(
-                select(Change.old_snapshot_id, Change.new_snapshot_id)
-                .join(Run, Run.id == Change.run_id).join(Page, Page.id == Change.page_id)
-                .where(Page.source == source, Run.run_date.in_(dates))):
-            needed.update(i for i in (old, new) if i)
-    needed.update(latest for (latest,) in session.execute(
-        select(Page.latest_snapshot_id).where(Page.source == source)) if latest)
-    doomed: set[int] = set()
-    first: dict[int, int] = {}
-    for page_id, snapshot_id in session.execute(
-            select(Snapshot.page_id, Snapshot.id).join(Page, Page.id == Snapshot.page_id)
-            .where(Page.source == source).order_by(Snapshot.id)):
-        if first.setdefault(page_id, snapshot_id) != snapshot_id and snapshot_id not in needed:
-            doomed.add(snapshot_id)
-    return doomed
+def _doomed_batches(session: Session, source: str, oldest_kept: dt.date | None,
+                    evidence: frozenset[int], batch: int) -> Iterator[list[int]]:
+    """The snapshots of ``source`` to delete, a list per ``batch`` examined: those that
+    are no page's first or latest, no evidence, and in no kept report (one of a date
+    from ``oldest_kept`` on: the kept dates are every report date since)."""
+    earlier = aliased(Snapshot)
+    not_first = (select(earlier.id)
+                 .where(earlier.page_id == Snapshot.page_id, earlier.id < Snapshot.id)
+                 .exists().label("not_first"))
+    after = 0
+    while True:
+        window = session.execute(
+            select(Snapshot.id, not_first).join(Page, Page.id == Snapshot.page_id)
+            .where(Page.source == source, Snapshot.id > after)
+            .order_by(Snapshot.id).limit(batch)).all()
+        if not window:
+            return
+        first, after = window[0].id, window[-1].id
+        ids = [row.id for row in window]
+        needed = {row.id for row in window if not row.not_first}
+        needed.update(evidence.intersection(ids))
+        # The window's references are looked up by its id range, not its ids: what else
+        # falls in the range (another source's snapshots) is only never asked about.
+        needed.update(session.scalars(select(Page.latest_snapshot_id).where(
+            Page.latest_snapshot_id.between(first, after))))
+        if oldest_kept is not None:
+            for link in (Change.old_snapshot_id, Change.new_snapshot_id):
+                needed.update(session.scalars(
+                    select(link).join(Run, Run.id == Change.run_id)
+                    .where(link.between(first, after), Run.run_date >= oldest_kept)))
+        doomed = [i for i in ids if i not in needed]
+        if doomed:
+            yield doomed
 
 
-def _chunks(ids: list[int], size: int = 500):
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+def _delete(session: Session, ids: list[int]) -> None:
+    """Delete the snapshots ``ids``; the changes that showed them keep their summary and
+    diff, unlinked."""
+    unsynchronised = {"synchronize_session": False}  # no ORM object of them is loaded
+    session.execute(update(Change).where(_among(session, Change.old_snapshot_id, ids))
+                    .values(old_snapshot_id=None), execution_options=unsynchronised)
+    session.execute(update(Change).where(_among(session, Change.new_snapshot_id, ids))
+                    .values(new_snapshot_id=None), execution_options=unsynchronised)
+    session.execute(delete(Snapshot).where(_among(session, Snapshot.id, ids)),
+                    execution_options=unsynchronised)
+
+
+def _among(session: Session, column: QueryableAttribute[Any], ids: list[int]
+           ) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL one array parameter (``= ANY``), which it plans
+    and binds far faster than hundreds of separate ones."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
+    return column.in_(ids)
 
 
 def _size(engine: Engine) -> int | None:

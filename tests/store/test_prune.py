@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import re
 import shutil
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import copy_database, new_database_url, query
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from crawler.cli import cli
@@ -258,6 +259,20 @@ def test_prune_keeps_first_latest_and_what_the_kept_reports_need(project):
     assert project.snapshot_dates(f"{project.base}/notes.html") == [DAYS[0]]
 
 
+def test_batches_of_two_snapshots_prune_the_same(project):
+    """Windows that split a page's versions (and both sources) decide as one would."""
+    engine = project.engine()
+    try:
+        dry = prune(engine, project.configure(KEEP_TWO), today=DAYS[5], dry_run=True, batch=2)
+        result = prune(engine, project.configure(KEEP_TWO), today=DAYS[5], batch=2)
+    finally:
+        engine.dispose()
+
+    assert dry.deleted == result.deleted == {"docs": 1, "notes": 0}
+    assert project.snapshot_dates(project.forms_url) == [DAYS[0], DAYS[2], DAYS[3], DAYS[4],
+                                                         DAYS[5]]
+
+
 def test_dry_run_deletes_nothing_but_says_how_much_would_go(project):
     project.configure(KEEP_TWO)
 
@@ -472,3 +487,65 @@ def test_show_at_a_pruned_date_does_not_pass_an_older_text_off_as_current(projec
     assert shown.stderr == (f"error: the version of {project.forms_url} current on {DAYS[1]} was "
                             f"pruned (found on {DAYS[1]}); the nearest kept one before it is "
                             f"from {DAYS[0]}\n")
+
+
+# -- a long history ---------------------------------------------------------------------------
+
+
+def write_long_history(url: str, pages: int, runs: int) -> None:
+    """``pages`` pages of a source ``long``, each changed on every one of ``runs`` dates."""
+    engine = open_database(url)
+    text = "Quill renders forms from a changeset. " * 20
+    try:
+        with Session(engine) as session, session.begin():
+            session.execute(insert(Run), [
+                {"id": r, "run_date": DAYS[0] + dt.timedelta(days=r), "status": "completed",
+                 "sources": ["long"]} for r in range(1, runs + 1)])
+            session.execute(insert(Page), [
+                {"id": p, "source": "long", "url": f"https://long.example/{p}.html",
+                 "first_seen_run_id": 1, "last_seen_run_id": runs} for p in range(1, pages + 1)])
+            for r in range(1, runs + 1):
+                first = (r - 1) * pages
+                session.execute(insert(Snapshot), [
+                    {"id": first + p, "page_id": p, "run_id": r, "content_hash": f"{r}-{p}",
+                     "content": f"{text}{r}", "fetched_url": f"https://long.example/{p}.html"}
+                    for p in range(1, pages + 1)])
+                if r > 1:
+                    session.execute(insert(Change), [
+                        {"run_id": r, "report_run_id": r, "page_id": p, "kind": "modified",
+                         "old_snapshot_id": first - pages + p, "new_snapshot_id": first + p}
+                        for p in range(1, pages + 1)])
+            session.execute(update(Page).values(latest_snapshot_id=(runs - 1) * pages + Page.id))
+    finally:
+        engine.dispose()
+
+
+def test_prune_of_a_long_history_holds_a_batch_in_memory_not_the_history(
+        database_kind, request, tmp_path):
+    """Four times the history, no more memory: the snapshots are examined and deleted a
+    batch at a time (a prune that gathered its doomed ids first needed 1.5 MB more)."""
+    config_path = tmp_path / "sources.yaml"
+    config_path.write_text("history: {keep: 2}\nsources:\n  - name: long\n    kind: page\n"
+                           "    urls: [https://long.example/1.html]\nskills: []\n")
+    config = load_config(config_path)
+    peaks = []
+    for runs in (40, 160):
+        folder = tmp_path / str(runs)
+        folder.mkdir()
+        url = new_database_url(database_kind, request, folder)
+        write_long_history(url, pages=50, runs=runs)
+        engine = open_database(url)
+        tracemalloc.start()
+        try:
+            result = prune(engine, config, today=DAYS[0] + dt.timedelta(days=runs), batch=250)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+            engine.dispose()
+        # Each page keeps its first snapshot and the three the two kept reports show.
+        assert result.deleted == {"long": 50 * (runs - 4)}
+        assert query(url, "SELECT count(*) FROM snapshots")[0][0] == 50 * 4
+        assert query(url, "SELECT count(*) FROM changes WHERE new_snapshot_id IS NULL")[0][0] \
+            == 50 * (runs - 4)
+    small, large = peaks
+    assert large < small + 300_000, peaks
