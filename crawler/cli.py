@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 import click
 
 from crawler.config import DEFAULT_CONFIG, ConfigError, load_config
+from crawler.diff import MAX_LINE
 from crawler.store.db import DEFAULT_DATABASE, ENV_VAR
 from crawler.types import ChangeKind, PageStatus, RunStatus
 
@@ -547,17 +548,22 @@ def show_command(url: str, at_date: dt.date | None, source: str | None,
 @click.option("--color/--no-color", default=None,
               help="Colour the diff (default: when printing to a terminal and NO_COLOR "
                    "is unset).")
+@click.option("--whole-lines", is_flag=True,
+              help=f"Print long lines whole (by default a line over {MAX_LINE:,} "
+                   "characters is folded around what changed in it).")
 @_source_option
 @_db_option
 def diff_command(url: str, from_date: dt.date | None, to_date: dt.date | None, context: int,
-                 color: bool | None, source: str | None, database: str | None) -> None:
+                 color: bool | None, whole_lines: bool, source: str | None,
+                 database: str | None) -> None:
     """Print a unified diff of the page at URL between two stored versions."""
     from crawler.extract import without_controls
     from crawler.history import diff_snapshots
 
     engine = _open(database)
     page = _page(engine, url, source)
-    diff = _or_fail(lambda: diff_snapshots(engine, page, from_date, to_date, context))
+    diff = _or_fail(lambda: diff_snapshots(engine, page, from_date, to_date, context,
+                                           whole_lines))
     if diff.old is None:
         click.echo(f"{page.url} has a single version up to {diff.new.run_date.isoformat()}; "
                    "nothing to compare (use --from to pick another)", err=True)

@@ -40,6 +40,10 @@ EXDOC_CHROME = (
 )
 # Kramdown-style attribute lists (``{: .warning}``) used by ExDoc admonitions.
 ATTR_LIST = re.compile(r"\s*\{:\s*[^}]*\}\s*$")
+# Whitespace as str.split() sees it (every Unicode space), and the size of the blocks
+# a long text's spaces are collapsed in: split() makes a string of each word at once.
+SPACE = re.compile(r"\s")
+SPACES_BLOCK = 65536
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 # C0 controls but tab and newline, DEL, and C1 controls: in a crawled page they are
 # never text, and in a terminal they are commands (ESC ] 52 writes the clipboard).
@@ -87,7 +91,37 @@ def clean_inline(text: str) -> str:
     if not text.isascii():  # the common case skips both passes
         text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
     # str.split() splits on every Unicode space (NBSP, thin spaces, ...) too.
-    return " ".join(text.split())
+    return collapse_spaces(text)
+
+
+def collapse_spaces(text: str) -> str:
+    """``" ".join(text.split())``, a block at a time on a long text (a page that is one
+    paragraph), so that it never holds a string of each of its words at once."""
+    if len(text) <= SPACES_BLOCK:
+        return " ".join(text.split())
+    parts = []
+    start = 0
+    while start < len(text):
+        # Blocks end on a space: no word is split between two.
+        space = SPACE.search(text, start + SPACES_BLOCK)
+        end = space.start() if space else len(text)
+        if block := " ".join(text[start:end].split()):
+            parts.append(block)
+        start = end
+    return " ".join(parts)
+
+
+def without_attr_list(text: str) -> str:
+    """``text`` without a trailing Kramdown attribute list (``… {: .warning}``).
+
+    The list can only start after the last ``}`` but its own: the pattern is searched
+    from there, so a long line full of ``{:`` costs one pass, not one per ``{:``.
+    """
+    end = len(text.rstrip())
+    if not text.endswith("}", 0, end):
+        return text
+    match = ATTR_LIST.search(text, text.rfind("}", 0, end - 1) + 1)
+    return text[:match.start()] if match else text
 
 
 def extract_html(html: str, select: str | None = None, drop: tuple[str, ...] = ()) -> Extracted:
@@ -208,10 +242,10 @@ class _Renderer:
     def _block(self, node: LexborNode) -> list[list[str]]:
         tag = node.tag
         if tag in HEADING_LEVELS:
-            text = ATTR_LIST.sub("", self._inline_children(node))
+            text = without_attr_list(self._inline_children(node))
             return [[f"{'#' * HEADING_LEVELS[tag]} {text}"]] if text else []
         if tag == "p" or tag == "dt" or tag == "summary":
-            text = ATTR_LIST.sub("", self._inline_children(node))
+            text = without_attr_list(self._inline_children(node))
             return [[text]] if text else []
         if tag == "pre":
             code = (node.text(deep=True) or "").replace("\r\n", "\n").strip("\n")

@@ -9,7 +9,6 @@ Nothing here writes to the database.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,7 +16,7 @@ from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.orm import Session
 
 from crawler import hexdocs
-from crawler.diff import TextDiff, diff_texts
+from crawler.diff import MAX_LINE, TextDiff, diff_texts, unified_diff
 from crawler.errors import DocwatchError
 from crawler.store.db import database_url, open_database, sqlite_file
 from crawler.store.models import Change, Page, Run, Snapshot
@@ -322,9 +321,12 @@ class SnapshotDiff:
 
 
 def diff_snapshots(engine: Engine, page: PageRef, since: dt.date | None = None,
-                   until: dt.date | None = None, context: int = 3) -> SnapshotDiff:
+                   until: dt.date | None = None, context: int = 3,
+                   whole_lines: bool = False) -> SnapshotDiff:
     """Diff the version current at ``since`` (default: the one before) with the one at
-    ``until`` (default: the latest). The diff is complete, never truncated."""
+    ``until`` (default: the latest). Every hunk is there; a line longer than
+    :data:`~crawler.diff.MAX_LINE` characters is folded around what changed in it,
+    saying how many bytes it leaves out, unless ``whole_lines``."""
     new = snapshot_at(engine, page, until)
     if since is not None:
         old: SnapshotEntry | None = snapshot_at(engine, page, since)
@@ -334,9 +336,9 @@ def diff_snapshots(engine: Engine, page: PageRef, since: dt.date | None = None,
     if old is None:
         return SnapshotDiff(page, None, new)
     old_text, new_text = snapshot_text(engine, old), snapshot_text(engine, new)
-    lines = list(difflib.unified_diff(
-        old_text.splitlines(), new_text.splitlines(),
+    lines = list(unified_diff(
+        old_text, new_text,
         fromfile=f"{page.url} @ {old.run_date.isoformat()} ({old.short_hash})",
         tofile=f"{page.url} @ {new.run_date.isoformat()} ({new.short_hash})",
-        n=context, lineterm=""))
+        context=context, width=None if whole_lines else MAX_LINE))
     return SnapshotDiff(page, old, new, lines, diff_texts(old_text, new_text))

@@ -24,7 +24,7 @@ The grammar works sentence by sentence on normalised text (see :mod:`crawler.ext
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from crawler.code import split_args
 from crawler.diff import section_titles
@@ -155,6 +155,9 @@ VERSION = re.compile(r"\bv?(\d+)\.(\d+)(?:\.\d+)?(?:-[\w.]+)?\b")
 
 # At most this many words may stand between a passive verb and its subject's last code.
 MAX_TAIL_WORDS = 6
+# The most of a sentence a notice cites: a longer "sentence" is a page without full
+# stops, quoted around the term (the report and the snapshot's JSON stay small).
+MAX_SENTENCE = 600
 # At most this many words may follow the term of a bare bullet under a heading.
 BARE_BULLET_WORDS = 4
 # Words a line must hold to announce anything (lower-cased): a cheap pre-filter.
@@ -714,7 +717,26 @@ def _replacement(rest: str) -> str | None:
 
 
 def _add(context: _Context, notice: Notice) -> None:
+    if len(notice.sentence) > MAX_SENTENCE:
+        notice = replace(notice, sentence=quoted(notice.sentence, notice.term.text))
     context.found.append(notice)
+
+
+def quoted(sentence: str, term: str, limit: int = MAX_SENTENCE) -> str:
+    """``sentence``, or about ``limit`` characters of it around the first mention of
+    ``term``, with "…" where it is cut: what a notice cites of a "sentence" that is a
+    whole page without a full stop."""
+    if len(sentence) <= limit:
+        return sentence
+    at = max(sentence.find(term), 0)
+    start = max(0, min(at - limit // 3, len(sentence) - limit))
+    end = start + limit
+    if start:  # start and end on a word
+        space = sentence.find(" ", start, start + 40)
+        start = space + 1 if space >= 0 else start
+    space = sentence.rfind(" ", end - 40, end)
+    end = space if space > start else end
+    return f"{'… ' if start else ''}{sentence[start:end]}{' …' if end < len(sentence) else ''}"
 
 
 def _dedupe(found: list[Notice]) -> list[Notice]:

@@ -156,6 +156,8 @@ ChangeDetails = TypedDict("ChangeDetails", {
     "sections": list[str],
     "lines_added": int,
     "lines_removed": int,
+    # at most crawler.diff.MAX_DIFF_LINES lines; the changed lines up to MAX_CHANGED_TEXT
+    # characters a side; long lines folded around their changes (crawler.diff)
     "diff": str,
     "added_text": str,
     "removed_text": str,

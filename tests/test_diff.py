@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import difflib
 import random
+import re
 from typing import Any
 
 import pytest
 
 from crawler.diff import (
+    LINE_CONTEXT,
+    MATCH_BUDGET,
+    MAX_CHANGED_TEXT,
     MAX_DIFF_LINES,
+    MAX_LINE,
+    MAX_SECTION_TITLE,
     Opcode,
     _grouped_opcodes,
     _line_opcodes,
     _section_starts,
     _titles_at,
     diff_texts,
+    fold_diff,
+    fold_line,
+    fold_pair,
     section_titles,
+    unified_diff,
+    utf8_size,
 )
 
 GUIDE = """\
@@ -429,3 +440,205 @@ def test_long_page_only_hands_small_ranges_to_difflib(monkeypatch: pytest.Monkey
     assert (diff.lines_added, diff.lines_removed) == (34, 33)
     assert len(seen) <= 50
     assert max(len_a * len_b for len_a, len_b in seen) <= 16
+
+
+class ExactMatcher(difflib.SequenceMatcher):
+    """difflib's matcher without its "popular line" heuristic, as docwatch matches."""
+
+    def __init__(self, isjunk: Any = None, a: Any = "", b: Any = "",
+                 autojunk: bool = True) -> None:
+        super().__init__(isjunk, a, b, autojunk=False)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_unified_diff_prints_what_difflib_prints_on_ordinary_edits(
+        seed: int, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(difflib, "SequenceMatcher", ExactMatcher)
+    rng = random.Random(seed)
+    a = page_lines(rng, rng.randint(50, 800))
+    b = scattered(rng, a, rng.randint(1, 20))
+    for context in (0, 3):
+        expected = list(difflib.unified_diff(a, b, "old", "new", n=context, lineterm=""))
+        assert list(unified_diff("\n".join(a), "\n".join(b), fromfile="old", tofile="new",
+                                 context=context)) == expected
+
+
+def test_unified_diff_of_equal_texts_is_empty():
+    assert list(unified_diff(GUIDE, GUIDE, fromfile="a", tofile="b")) == []
+
+
+def test_a_long_range_without_a_unique_line_never_goes_to_difflib_whole(
+        monkeypatch: pytest.MonkeyPatch):
+    # A page of a few recurring lines: no line anchors the match, and difflib would
+    # compare every line with every line (quadratic).
+    seen: list[tuple[int, int]] = []
+
+    class CountingMatcher(difflib.SequenceMatcher):
+        def __init__(self, isjunk: Any = None, a: Any = "", b: Any = "",
+                     autojunk: bool = True) -> None:
+            seen.append((len(a), len(b)))
+            super().__init__(isjunk, a, b, autojunk)
+
+    monkeypatch.setattr(difflib, "SequenceMatcher", CountingMatcher)
+    rng = random.Random(5)
+    a = [rng.choice(["end", "", "do", "x + 1", "```"]) for _ in range(4000)]
+    b = list(a)
+    for at in range(100, 3900, 400):
+        b[at] = rng.choice(["end", "", "do", "x + 1", "```"])
+        b.insert(at + 7, "do")
+    opcodes = _line_opcodes(a, b)
+    assert rebuild(a, b, opcodes) == b
+    assert all(len_a * len_b <= MATCH_BUDGET for len_a, len_b in seen)
+    changed = sum(i2 - i1 + j2 - j1 for tag, i1, i2, j1, j2 in opcodes if tag != "equal")
+    assert changed < 200  # most of the page is matched, not replaced
+
+
+# --------------------------------------------------------------------------- long lines
+
+def words(count: int, seed: int = 1, word: str = "w") -> list[str]:
+    rng = random.Random(seed)
+    return [f"{word}{rng.randrange(50_000)}" for _ in range(count)]
+
+
+def test_a_line_of_at_most_max_line_characters_is_kept_whole():
+    line = " ".join(words(200))[:MAX_LINE]
+    assert fold_line(line) == line
+    assert fold_pair(line, line.replace("w", "v", 1)) == (line, line.replace("w", "v", 1))
+
+
+def test_a_long_line_shows_its_start_and_how_many_bytes_are_left_out():
+    line = " ".join(words(5000, word="é"))  # two bytes a character in UTF-8
+    folded = fold_line(line)
+    shown, marker, more = folded.rpartition(" … ")
+    assert line.startswith(shown + " ") and len(folded) <= MAX_LINE
+    assert more.endswith(" bytes more") and marker == " … "
+    assert int(more.split()[0].replace(",", "")) == len(line[len(shown):].encode("utf-8"))
+
+
+def test_a_word_changed_in_a_long_line_is_shown_with_its_context_both_sides():
+    old = words(100_000)
+    new = list(old)
+    new[50_000] = "CHANGED"
+    folded_old, folded_new = fold_pair(" ".join(old), " ".join(new))
+    assert "CHANGED" in folded_new and old[50_000] in folded_old
+    assert " ".join(new[49_990:50_010]) in folded_new  # whole words around it
+    for folded, line in ((folded_old, " ".join(old)), (folded_new, " ".join(new))):
+        assert len(folded) <= MAX_LINE
+        before, window, after = parse_window(folded)
+        # The counts add up: what is elided before, what is shown, what is elided after.
+        assert line[before:before + len(window)] == window
+        assert before + len(window) + after == len(line)
+        assert len(window) > 2 * LINE_CONTEXT - 80
+
+
+def parse_window(folded: str) -> tuple[int, str, int]:
+    """``… B bytes … WINDOW … A bytes more`` as (B, WINDOW, A) (ASCII text)."""
+    head, _, rest = folded.removeprefix("… ").partition(" bytes … ")
+    window, _, tail = rest.rpartition(" … ")
+    return int(head.replace(",", "")), window, int(tail.split()[0].replace(",", ""))
+
+
+def test_several_changes_in_a_long_line_are_each_shown_and_what_is_between_elided():
+    old = words(20_000)
+    new = list(old)
+    for at in (3000, 3010, 9000):
+        new[at] = f"EDIT{at}"
+    folded_old, folded_new = fold_pair(" ".join(old), " ".join(new))
+    assert all(f"EDIT{at}" in folded_new for at in (3000, 3010, 9000))
+    assert all(old[at] in folded_old for at in (3000, 3010, 9000))
+    # What is shown and what is elided add up to the line, each elision in bytes.
+    for folded, line in ((folded_old, " ".join(old)), (folded_new, " ".join(new))):
+        assert len(counts(folded)) == 3  # before 3000, between 3010 and 9000, after 9000
+        assert sum(counts(folded)) + sum(map(len, window_pieces(folded))) == len(line)
+        assert all(piece in line for piece in window_pieces(folded))
+        assert len(folded) <= MAX_LINE
+
+
+ELISION = re.compile(r" ?… ([\d,]+) bytes(?: …| more) ?")
+
+
+def counts(folded: str) -> list[int]:
+    """The byte counts of a folded line's elisions, in order."""
+    return [int(count.replace(",", "")) for count in ELISION.findall(folded)]
+
+
+def window_pieces(folded: str) -> list[str]:
+    """The shown pieces of a folded line, without its elision markers (or the space
+    before and after each, which the counts include)."""
+    return [piece for piece in ELISION.split(folded)[::2] if piece]
+
+
+def test_a_short_side_of_a_changed_long_line_is_kept_whole():
+    short, long = "A short line.", "A short line. " + " ".join(words(2000))
+    folded_short, folded_long = fold_pair(short, long)
+    assert folded_short == short
+    # The added stretch shows its start and its end, and how much lies between.
+    assert folded_long.startswith("A short line. w") and folded_long.endswith(long[-20:])
+    assert sum(counts(folded_long)) + sum(map(len, window_pieces(folded_long))) == len(long)
+    assert len(folded_long) <= MAX_LINE
+
+
+def test_utf8_size_counts_bytes_not_characters():
+    text = "aé€😀" * 40_000
+    assert utf8_size(text) == len(text.encode("utf-8"))
+    assert utf8_size(text, 3, 70_001) == len(text[3:70_001].encode("utf-8"))
+
+
+def test_a_one_line_page_changed_by_one_word_gives_a_small_diff_with_the_word():
+    old = words(300_000)  # about 2 MB on one line
+    new = list(old)
+    new[150_000] = "CHANGED"
+    diff = diff_texts(" ".join(old) + "\n", " ".join(new) + "\n")
+    assert (diff.lines_added, diff.lines_removed) == (1, 1)
+    assert len(diff.unified) < 3 * MAX_LINE
+    assert "+… " in diff.unified and "CHANGED" in diff.unified
+    assert diff.unified.count(" bytes more") == 2
+    assert "CHANGED" in diff.added_text and len(diff.added_text) <= MAX_LINE
+    assert old[150_000] in diff.removed_text and "CHANGED" not in diff.removed_text
+
+
+def test_many_long_lines_changed_keep_the_diff_and_the_changed_text_bounded():
+    old = [" ".join(words(15_000, seed=k)) for k in range(60)]  # 60 lines of 100 KB
+    new = [line.replace(" w", " CHANGED ", 1) for line in old]
+    diff = diff_texts("\n\n".join(old), "\n\n".join(new))
+    assert (diff.lines_added, diff.lines_removed) == (60, 60)  # the counts stay exact
+    lines = diff.unified.split("\n")
+    assert len(lines) == MAX_DIFF_LINES + 1 and lines[-1].endswith("more diff lines")
+    assert all(len(line) <= MAX_LINE + 1 for line in lines)
+    assert len(diff.added_text) <= MAX_CHANGED_TEXT and len(diff.removed_text) <= MAX_CHANGED_TEXT
+    assert diff.added_text.count("CHANGED") == len(diff.added_text.split("\n")) > 20
+
+
+def test_a_huge_page_with_many_small_changes_keeps_exact_counts_and_a_bounded_text():
+    old = [" ".join(words(8, seed=k)) for k in range(60_000)]
+    new = [f"{line} edited" if k % 10 == 0 else line for k, line in enumerate(old)]
+    diff = diff_texts("\n".join(old), "\n".join(new))
+    assert (diff.lines_added, diff.lines_removed) == (6000, 6000)
+    assert len(diff.added_text) <= MAX_CHANGED_TEXT
+    assert diff.added_text.split("\n")[:2] == [new[0], new[10]]
+    assert len(diff.unified.split("\n")) == MAX_DIFF_LINES + 1
+
+
+def test_a_huge_heading_names_its_section_in_a_few_words():
+    heading = "## " + " ".join(words(100_000))
+    new = f"{heading}\n\nchanged text\n"
+    sections = diff_texts(f"{heading}\n\ntext\n", new).sections
+    assert len(sections) == 1 and len(sections[0]) <= MAX_SECTION_TITLE
+    assert sections[0].endswith("…") and heading[3:].startswith(sections[0][:-1])
+
+
+def test_a_diff_stored_before_lines_were_folded_is_folded_when_shown():
+    old, new = words(50_000), words(50_000)
+    new[25_000] = "CHANGED"
+    old[25_000:] = new[25_000:]
+    old[25_000] = "before"
+    stored = "\n".join(["@@ -1,3 +1,3 @@", " " + " ".join(new), "-" + " ".join(old),
+                        "+" + " ".join(new), "… 3 more diff lines"])
+    folded = fold_diff(stored).split("\n")
+    assert folded[0] == "@@ -1,3 +1,3 @@" and folded[-1] == "… 3 more diff lines"
+    assert [line[:1] for line in folded[1:4]] == [" ", "-", "+"]
+    assert all(len(line) <= MAX_LINE + 1 for line in folded)
+    assert "before" in folded[2] and "CHANGED" in folded[3]
+    # A diff stored folded is left as it is.
+    diff = diff_texts(" ".join(old), " ".join(new)).unified
+    assert fold_diff(diff) == diff

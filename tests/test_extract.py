@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.extract import content_hash, extract_exdoc, extract_html, extract_markdown
+from crawler.extract import (
+    ATTR_LIST,
+    SPACES_BLOCK,
+    collapse_spaces,
+    content_hash,
+    extract_exdoc,
+    extract_html,
+    extract_markdown,
+    without_attr_list,
+)
 
 # ExDoc 0.34 layout: the guide sits in #top-content; the h1 carries a "View Source" link;
 # list items wrap their text in <p>; a paragraph is wrapped across two lines.
@@ -329,3 +338,27 @@ def test_cross_package_links_moving_to_subdomains_change_no_text():
     assert extract_markdown(markdown.format(href="https://hexdocs.pm/ecto/Ecto.Changeset.html")
                             ).text == extract_markdown(markdown.format(
                                 href="https://ecto.hexdocs.pm/Ecto.Changeset.html")).text
+
+
+# -- long text ------------------------------------------------------------------------
+
+
+def test_spaces_of_a_long_paragraph_collapse_as_in_a_short_one():
+    # collapse_spaces works a block at a time on a long text; blocks end on a space.
+    spaces = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+    parts = ["word", "x" * 70_000, spaces, " ", "\n\n", "\u00a0", "é" * 5000, "\u3000 "]
+    text = "".join(parts[k % len(parts)] for k in range(400)) * 3
+    assert len(text) > 3 * SPACES_BLOCK
+    assert collapse_spaces(text) == " ".join(text.split())
+    page = extract_html(f"<main><p>{text}</p></main>").text
+    assert page == " ".join(text.split()) + "\n"
+
+
+def test_a_trailing_attribute_list_is_dropped_as_the_pattern_drops_it():
+    # without_attr_list searches the pattern only after the last "}" but the list's own:
+    # a line full of "{:" costs one pass, not one per "{:" (the speed is not timed here).
+    hostile = "{: " * 2000 + "} tail"
+    for text in ["Note {: .warning}", "Note {: .warning}  ", "a } b {: x}", "a {: x} b",
+                 "{: .info}", "x {: a {: b}", "no list", "", "a}", "} {: c }", "t {x} {: .y}",
+                 hostile, hostile + " {: .warning}", "{: " * 2000 + "}"]:
+        assert without_attr_list(text) == ATTR_LIST.sub("", text), text[:40]

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from crawler.notices import ArgKind, Notice, Shape, notices
+from crawler.notices import MAX_SENTENCE, ArgKind, Notice, Shape, notices, quoted
 from crawler.types import NoticeKind, TermKind
 from crawler.vocab import Term
 
@@ -813,3 +813,25 @@ def test_an_attribute_value_retired_is_a_shape_and_a_field_access_is_no_name():
                       "- Remove `lamp.state` during render")
 
     assert [(n.term.text, n.shape) for n in found] == [("phx-glow", Shape(value='"pulse"'))]
+
+
+# -- a page without full stops ------------------------------------------------------
+
+
+def test_a_notice_in_a_sentence_of_a_whole_page_cites_the_words_around_its_term():
+    filler = " ".join(f"word{k}" for k in range(100_000))  # one "sentence" of 700 KB
+    found = notices(f"# Guide\n\n{filler} `Sparkle.View` is deprecated in favor of "
+                    f"`Sparkle.Template` {filler}\n")
+
+    assert kinds(found) == [("Sparkle.View", "deprecated", "Sparkle.Template")]
+    sentence = found[0].sentence
+    assert len(sentence) <= MAX_SENTENCE + 4  # and the "… " and " …" marking the cuts
+    assert sentence.startswith("… word") and sentence.endswith(" …")
+    assert "`Sparkle.View` is deprecated in favor of `Sparkle.Template`" in sentence
+    assert all(part in f"{filler} `Sparkle.View`" or part in f"`Sparkle.Template` {filler}"
+               for part in sentence.strip("… ").split(" is deprecated in favor of "))
+
+
+def test_quoted_keeps_a_sentence_of_ordinary_length_whole():
+    sentence = "`Sparkle.View` is deprecated in favor of `Sparkle.Template`."
+    assert quoted(sentence, "Sparkle.View") == sentence

@@ -65,6 +65,7 @@ from crawler.analysis.skill_files import SkillFile, read_skill_files
 from crawler.analysis.stale import check_skills
 from crawler.analysis.takeaways import Takeaway, takeaways
 from crawler.config import Config
+from crawler.diff import fold_diff, section_name
 from crawler.sources.base import package_of
 from crawler.store.lock import live_run_ids
 from crawler.store.models import (
@@ -437,7 +438,8 @@ def _changes(session: Session, run_ids: list[int], dated: bool = False) -> list[
             change=kind, group=page.group,
             summary=f"{found_on.isoformat()}: {change.summary}" if dated else change.summary,
             sections=tuple(d.get("sections", [])), lines_added=d.get("lines_added", 0),
-            lines_removed=d.get("lines_removed", 0), diff=d.get("diff", ""), text=text,
+            lines_removed=d.get("lines_removed", 0), diff=fold_diff(d.get("diff", "")),
+            text=text,
             note=d.get("representation", "") and f"fetched as {d['representation']}",
             new_notices=_new_notices(old_notices or [], new_notices or []) if taught else (),
             new_terms=tuple(sorted(set(new_terms or []) - set(old_terms or [])))
@@ -464,7 +466,7 @@ def _new_notices(old: list[NoticeDict], new: list[NoticeDict]) -> tuple[NoticeDi
 def _new_sections(added_text: str, removed_text: str) -> tuple[str, ...]:
     # A heading among the added lines is new unless it was also removed (moved).
     before = {line for line in removed_text.splitlines() if line.startswith("#")}
-    return tuple(line.lstrip("#").strip() for line in added_text.splitlines()
+    return tuple(section_name(line.lstrip("#")) for line in added_text.splitlines()
                  if line.startswith("## ") and line not in before)
 
 

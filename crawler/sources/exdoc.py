@@ -279,7 +279,7 @@ async def _document(ctx: CrawlContext, page: GuidePage, response: Response,
     extract = extract_markdown if markdown else extract_exdoc
     extracted: Extracted = await ctx.offload(analysed, extract, response.text,
                                              "changelog" in page.id.lower())
-    if not extracted.text.strip():
+    if not extracted.text or extracted.text.isspace():
         raise FetchError(url, "no guide content found in the page (layout changed?)",
                          response.attempts, response.status)
     return Document(page.url, extracted.title or page.title, extracted.text, response.final_url,

@@ -79,7 +79,7 @@ class PageSource(BaseSource):
                            response.attempts, response.status)
         extracted = extract_html(response.text, select=self.config.select, drop=PAGE_CHROME)
         text = drop_ignored(extracted.text, self.ignore)
-        if not text.strip():
+        if not text or text.isspace():  # not strip(): it would copy a long page
             where = f"selector {self.config.select!r}" if self.config.select else "the page"
             return Failure(url, f"no content found in {where}", response.attempts,
                            response.status)
