@@ -29,6 +29,10 @@ MIX_TASK = re.compile(r"^mix ([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)")
 ATTRIBUTE = re.compile(r"^(phx-[a-z][a-z0-9-]*[a-z0-9])(?:=.*)?$")
 COMPONENT = re.compile(r"^<\.([a-z_][a-z0-9_]*)")
 OPTION = re.compile(r"^:([a-z_][a-z0-9_]*[?!]?)$")
+# "the `simple_form` component", "the `link/1` function component": a function component
+# named in prose by its function, which templates write `<.simple_form>`.
+COMPONENT_NOUN = re.compile(r"\s+(?:function\s+)?components?\b")
+COMPONENT_NAME = re.compile(r"^([a-z_][a-z0-9_]*)(?:/1)?$")
 
 @dataclass(frozen=True)
 class Term:
@@ -49,11 +53,13 @@ class Term:
         if self.kind == TermKind.OPTION:
             return self.text[1:]  # ":name" or "name:"
         if self.kind == TermKind.COMPONENT:
-            return f"<.{self.text[2:-1]}"
+            return f".{self.text[2:-1]}"  # opening `<.name` and closing `</.name`
         if self.kind == TermKind.MIX_TASK:
             return self.text[4:]
         if self.kind == TermKind.COMMAND:
             return self.text.split()[-1]
+        if self.kind == TermKind.TYPE:
+            return ".".join(self.text.split(".")[-2:])  # "Query.dynamic"
         if self.kind == TermKind.TUPLE:
             return self.text[2:].partition(",")[0]  # the tag
         return self.text
@@ -89,13 +95,20 @@ def _classify(code: str) -> Term | None:
 
 
 def terms_in(text: str) -> list[Term]:
-    """Every API term in ``text``, in order of first appearance, without repeats."""
+    """Every API term in ``text``, in order of first appearance, without repeats; a
+    function named as a component ("the `simple_form/1` component") is also that
+    component."""
     seen: dict[Term, None] = {}
     if "`" in text:
-        for code in INLINE_CODE.findall(text):
-            term = _classify(code.strip())
+        components = "component" in text
+        for match in INLINE_CODE.finditer(text):
+            code = match.group(1).strip()
+            term = _classify(code)
             if term:
                 seen.setdefault(term)
+            if components and (name := COMPONENT_NAME.match(code)) and \
+                    COMPONENT_NOUN.match(text, match.end()):
+                seen.setdefault(Term(f"<.{name.group(1)}>", TermKind.COMPONENT))
     for attribute in _bare_attributes(text):
         seen.setdefault(Term(attribute, TermKind.ATTRIBUTE))
     return list(seen)
@@ -168,9 +181,14 @@ def _term_pattern(text: str, kind: TermKind) -> re.Pattern[str]:
         name = re.escape(text[1:])
         return re.compile(rf"(?<![\w])(?::{name}(?![\w?!])|{name}:(?=\s))")
     if kind == TermKind.ATTRIBUTE:
+        if "-" not in text:
+            # A plain word the docs call an attribute (`let`): only where it is one, given
+            # a value in a tag (`let={f}`), or named as the attribute in prose.
+            name = re.escape(text)
+            return re.compile(rf"(?<![\w:@.-]){name}(?=\s*=\s*[{{\"'])|(?<=`){name}(?=`\s+attr)")
         return re.compile(rf"(?<![\w-]){re.escape(text)}(?![\w-])")
     if kind == TermKind.COMPONENT:
-        return re.compile(rf"<\.{re.escape(text[2:-1])}(?![\w])")
+        return re.compile(rf"</?\.{re.escape(text[2:-1])}(?![\w])")  # opening or closing tag
     if kind == TermKind.MIX_TASK:
         return re.compile(rf"(?<![\w.]){re.escape(text[4:])}(?![\w.])")
     if kind == TermKind.MODULE_ATTRIBUTE:
@@ -185,10 +203,26 @@ def _term_pattern(text: str, kind: TermKind) -> re.Pattern[str]:
         return re.compile(rf"\{{\s*:{tag}\s*,")
     if kind == TermKind.NAME:
         return re.compile(rf"(?<![\w.@-]){re.escape(text)}(?![\w-])")
+    if kind == TermKind.SIGIL:  # `~L"…"`, `~L"""`, `~L` named in prose
+        return re.compile(rf"(?<![\w~]){re.escape(text)}(?![A-Za-z0-9])")
+    if kind == TermKind.EXTENSION:  # `index.html.leex`, `.leex`
+        return re.compile(rf"{re.escape(text)}(?![\w-])")
+    if kind == TermKind.TYPE:  # used in a typespec, `Ecto.Query.dynamic()`, not called
+        module, _, name = text.rpartition(".")
+        last = re.escape(module.rsplit(".", 1)[-1])
+        return re.compile(rf"(?<![\w.])(?:[A-Z][A-Za-z0-9]*\.)*{last}\.{re.escape(name)}\(\s*\)")
+    if kind == TermKind.VARIABLE:
+        # The variable read (`config[:x]`, `if config do`), not a call of the same name
+        # (`config :my_app, …`, `config(…)`), a keyword (`config: …`) or a path
+        # (`config/runtime.exs`).
+        return re.compile(rf"(?<![\w.@:/-]){re.escape(text)}(?![\w?!:(/-])"
+                          rf"(?!\.exs)(?!\s+[:\"'A-Z(\[])")
     # module: whole dotted name, not a prefix of a longer one; a library's one-word
     # module also by its hex package in a dependency (`{:floki, ...}`)
     module = rf"(?<![\w.]){re.escape(text)}(?![\w])(?!\.[A-Z])"
     if "." not in text:
         snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", text).lower()
         module += rf"|\{{\s*:{re.escape(snake)}\s*,"
+        # ... and named in prose as that package: "add the `floki` package"
+        module += rf"|`{re.escape(snake)}`(?=\s+(?:hex\s+)?(?:package|dependency|dep|library)s?\b)"
     return re.compile(module)
