@@ -24,7 +24,7 @@ The grammar works sentence by sentence on normalised text (see :mod:`crawler.ext
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from crawler.code import split_args
 from crawler.diff import section_titles
@@ -101,6 +101,15 @@ NOW_EXPECTS = re.compile(r"`([^`]+)`\s+now\s+(?:expects|requires|takes|needs|acc
 ADD_IN_FAVOR = re.compile(r"^\W*(?:\[[^\]]*\]\s*)?(?:add(?:ed|s)?|introduce[sd]?)\s+`([^`]+)`"
                           r"[^`]*?\bin\s+favou?r\s+of\s+(?:relying\s+on\s+|using\s+|calling\s+)?"
                           r"(?:the\s+)?`([^`]+)`(\s+behaviou?r)?", re.I)
+# "The `close/1` callback of `M` is now `close/2`": a new arity (changed) or a new name.
+IS_NOW = re.compile(r"^\W*(?:\[[^\]]*\]\s*)?(?:the\s+)?`([^`]+)`(?:\s+(?:callback|function|macro|"
+                    r"option|type))?(?:\s+of\s+(?:the\s+)?`([^`]+)`)?\s+is\s+now\s+`([^`]+)`", re.I)
+# "Add `validations/1` and `constraints/1` instead of allowing direct access on the struct
+# fields": reading those fields is retired.
+FIELD_ACCESSORS = re.compile(r"^\W*(?:\[[^\]]*\]\s*)?(?:add(?:ed|s)?|introduce[sd]?)\s+"
+                             r"((?:`[a-z_][a-z0-9_]*/1`(?:\s*,\s*|\s+and\s+|\s+or\s+)?)+)\s*"
+                             r"instead\s+of\s+(?:allowing\s+)?(?:the\s+)?direct\s+access\s+"
+                             r"(?:on|to)\s+(?:the\s+)?(?:struct\s+)?fields?\b", re.I)
 # "`M`'s `B` deprecation warning": B, as M is used, is deprecated.
 POSSESSIVE_DEPRECATION = re.compile(r"`([^`]+)`'s\s+`([^`]+)`\s+(?:behaviou?r\s+)?deprecation\b",
                                     re.I)
@@ -193,6 +202,7 @@ MAX_TAIL_WORDS = 6
 BARE_BULLET_WORDS = 4
 # Words a line must hold to announce anything (lower-cased): a cheap pre-filter.
 NOTICE_WORDS = ("deprecat", "remov", "no longer", "renam", "replac", "instead of", "in favo",
+                "is now `",
                 "supersede", "drop", "work any", "workany", "moving from", "migrating from",
                 "switching from", "upgrading from", "discourag", "must now", "should now")
 
@@ -506,6 +516,17 @@ def _sentence(sentence: str, section: str, context: _Context) -> None:
                                  shape=Shape(option=must.group(2), absent=True),
                                  version=context.version))
         return
+    if (context.changelog or context.heading_kind) and (match := IS_NOW.match(sentence)):
+        _is_now(match, sentence, section, context)
+        return
+    if match := FIELD_ACCESSORS.match(sentence):
+        module = _tag_module(sentence, "")
+        for name in re.findall(r"`([a-z_][a-z0-9_]*)/1`", match.group(1)):
+            _add(context, Notice(Term(name, TermKind.FIELD), NoticeKind.DEPRECATED, section,
+                                 sentence.strip(), f"{module}.{name}/1" if module else f"{name}/1",
+                                 (Term(module, TermKind.MODULE),) if module else (),
+                                 version=context.version))
+        return
     if match := NOW_EXPECTS.search(sentence):
         _now_expects(match, sentence, section, context)
         return
@@ -600,6 +621,23 @@ def _first_verb(sentence: str) -> tuple[NoticeKind, re.Match[str]] | None:
 def _verb_kind(sentence: str) -> NoticeKind | None:
     verb = _first_verb(sentence)
     return verb[0] if verb else None
+
+
+def _is_now(match: re.Match[str], sentence: str, section: str, context: _Context) -> None:
+    """"The `close/1` callback of `M` is now `close/2`": the old arity changed (the
+    function is ``M``'s); "`:a` is now `:b`": renamed. Both must be terms of one kind."""
+    old, new = subject_term(match.group(1)), subject_term(match.group(3))
+    if old is None or new is None or old.kind != new.kind or old.kind not in (
+            TermKind.FUNCTION, TermKind.OPTION, TermKind.MODULE) or old == new:
+        return
+    owner = subject_term(match.group(2)) if match.group(2) else None
+    if old.kind == TermKind.FUNCTION and owner is not None and owner.kind == TermKind.MODULE \
+            and "." not in old.text.partition("/")[0]:
+        old = Term(f"{owner.text}.{old.text}", TermKind.FUNCTION)  # the callback of M
+    same_name = old.text.partition("/")[0].rsplit(".", 1)[-1] == \
+        new.text.partition("/")[0].rsplit(".", 1)[-1]
+    _add(context, Notice(old, NoticeKind.CHANGED if same_name else NoticeKind.RENAMED, section,
+                         sentence.strip(), match.group(3), version=context.version))
 
 
 def _now_expects(match: re.Match[str], sentence: str, section: str, context: _Context) -> None:
@@ -885,6 +923,10 @@ def _replacement(rest: str) -> str | None:
 
 
 def _add(context: _Context, notice: Notice) -> None:
+    if notice.kind == NoticeKind.DEPRECATED and context.heading_kind == \
+            NoticeKind.SOFT_DEPRECATED:
+        # "`literal/1` is deprecated" under "Soft deprecations (no warnings emitted)".
+        notice = replace(notice, kind=NoticeKind.SOFT_DEPRECATED)
     context.found.append(notice)
 
 

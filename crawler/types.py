@@ -74,6 +74,7 @@ class TermKind(StrEnum):
     EXTENSION = "extension"  # a template file's extension: .leex
     VARIABLE = "variable"  # a variable a macro provides: the `config` variable
     TYPE = "type"  # a remote type of a module: Ecto.Query.dynamic()
+    FIELD = "field"  # a struct's field read directly: changeset.validations
 
 
 class BumpKind(StrEnum):

@@ -60,6 +60,8 @@ class Term:
             return self.text.split()[-1]
         if self.kind == TermKind.TYPE:
             return ".".join(self.text.split(".")[-2:])  # "Query.dynamic"
+        if self.kind == TermKind.FIELD:
+            return f".{self.text}"
         if self.kind == TermKind.TUPLE:
             return self.text[2:].partition(",")[0]  # the tag
         return self.text
@@ -211,6 +213,8 @@ def _term_pattern(text: str, kind: TermKind) -> re.Pattern[str]:
         module, _, name = text.rpartition(".")
         last = re.escape(module.rsplit(".", 1)[-1])
         return re.compile(rf"(?<![\w.])(?:[A-Z][A-Za-z0-9]*\.)*{last}\.{re.escape(name)}\(\s*\)")
+    if kind == TermKind.FIELD:  # `changeset.validations`: the receiver is group 1
+        return re.compile(rf"(?<![\w.@])([a-z_][a-z0-9_]*)\.{re.escape(text)}(?![\w?!(])")
     if kind == TermKind.VARIABLE:
         # The variable read (`config[:x]`, `if config do`), not a call of the same name
         # (`config :my_app, …`, `config(…)`), a keyword (`config: …`) or a path

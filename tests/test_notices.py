@@ -908,3 +908,29 @@ def test_a_rename_under_bug_fixes_is_a_notice_a_fix_is_not():
     assert [(n.term, n.kind) for n in found] == [
         (Term("Sprocket.Query.clause", TermKind.TYPE), NoticeKind.RENAMED),
         (Term("Sprocket.fetch_all/2", TermKind.FUNCTION), NoticeKind.RENAMED)]
+
+
+def test_a_callback_that_is_now_another_arity_changed_an_option_renamed():
+    found = changelog("Backwards incompatible changes",
+                      "- The `furl/1` callback of `Halyard.Sail` is now `furl/2` with the wind",
+                      "- The `:reef` option is now `:reef_points`.",
+                      "- The `trim` setting is now `true` by default.")
+
+    assert summary(found) == [("Halyard.Sail.furl/1", "changed", "furl/2"),
+                              (":reef", "renamed", ":reef_points")]
+
+
+def test_accessors_added_instead_of_direct_access_retire_reading_the_fields():
+    found = changelog("Enhancements", "- [Quill.Draft] Add `marks/1` and `anchors/1` instead of "
+                                      "allowing direct access on the struct fields")
+
+    assert [(n.term, n.scope, n.replacement) for n in found] == [
+        (Term(name, TermKind.FIELD), (Term("Quill.Draft", TermKind.MODULE),),
+         f"Quill.Draft.{name}/1") for name in ("marks", "anchors")]
+
+
+def test_deprecated_under_a_soft_deprecations_heading_is_soft():
+    [found] = changelog("Soft deprecations (no warnings emitted)",
+                        "- `Sprocket.quote_name/1` is deprecated in favor of `Sprocket.ident/1`")
+
+    assert found.kind == NoticeKind.SOFT_DEPRECATED

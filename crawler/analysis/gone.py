@@ -71,7 +71,8 @@ LISTED_KINDS = frozenset({TermKind.ATTRIBUTE, TermKind.MIX_TASK})
 MARKUP_KINDS = frozenset({TermKind.COMPONENT})
 # What a notice says that retires its term.
 RETIRING = frozenset({NoticeKind.DEPRECATED, NoticeKind.SOFT_DEPRECATED, NoticeKind.REMOVED,
-                      NoticeKind.RENAMED, NoticeKind.REPLACED})
+                      NoticeKind.RENAMED, NoticeKind.REPLACED,
+                      NoticeKind.CHANGED})  # "`close/1` … is now `close/2`"
 # Mentions by still-listed pages that make them the term's teachers, not passers-by.
 MIN_MENTIONS = 2
 

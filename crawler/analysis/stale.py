@@ -38,7 +38,7 @@ from crawler.vocab import Term
 # Kinds of term whose text does not say whose API it is.
 UNOWNED_KINDS = frozenset({TermKind.OPTION, TermKind.NAME, TermKind.MODULE_ATTRIBUTE,
                            TermKind.FLAG, TermKind.TUPLE, TermKind.SIGIL, TermKind.EXTENSION,
-                           TermKind.VARIABLE})
+                           TermKind.VARIABLE, TermKind.FIELD})
 # A function named with its arity in prose: `mount/3`.
 NAMED_ARITY = re.compile(r"/(\d+)")
 # How many lines above a line a call it continues may have opened.
@@ -132,6 +132,8 @@ def _with_blocks(lines: Iterable[tuple[int, str]]) -> list[_Line]:
 def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namespaces,
           packages: frozenset[str]) -> bool:
     term, text = finding.term, line.text
+    if term.kind == TermKind.FIELD:
+        return _field_read(finding, pattern, line, names, packages)
     if term.kind == TermKind.FUNCTION:
         uses = _function_uses(term, pattern, text, finding.package, names)
     else:
@@ -204,6 +206,22 @@ def _as_option(text: str, match: re.Match[str], finding: Finding) -> bool:
     return (after.startswith("=") or (before.endswith("`") and after.startswith("`"))
             or CONFIG_KEY.match(before) is not None or KEYWORD_BEFORE.search(before) is not None
             or any(s.kind == TermKind.OPTION for s in finding.scope))
+
+
+def _field_read(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namespaces,
+                packages: frozenset[str]) -> bool:
+    """A struct's field read directly: on a value named after the struct's module
+    (``changeset.validations`` of ``Ecto.Changeset``), else where the line is the
+    package's."""
+    owner = next((s.text for s in finding.scope if s.kind == TermKind.MODULE), None)
+    value = _snake(owner.rsplit(".", 1)[-1]) if owner else None
+    return any(match.group(1) == value if value else
+               _tied(line, match.start(), finding.package, names, packages)
+               for match in pattern.finditer(line.text))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 CONFIG_START = re.compile(r"^\s*config\s+:[a-z_]")
