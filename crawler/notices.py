@@ -113,6 +113,9 @@ FIELD_ACCESSORS = re.compile(r"^\W*(?:\[[^\]]*\]\s*)?(?:add(?:ed|s)?|introduce[s
 # "`M`'s `B` deprecation warning": B, as M is used, is deprecated.
 POSSESSIVE_DEPRECATION = re.compile(r"`([^`]+)`'s\s+`([^`]+)`\s+(?:behaviou?r\s+)?deprecation\b",
                                     re.I)
+# "This mechanism is discouraged": a sentence about what the one before it describes.
+ANAPHORA = re.compile(r"^\W*(?:this|that|these|those|such)\s+(?:mechanism|approach|pattern|style|"
+                      r"usage|syntax|form|feature|way|option|setting|configuration)s?\b", re.I)
 # "Passing `:adapter` via config is deprecated": the option set in a config file.
 IN_CONFIG = re.compile(r"(?i)\b(?:via|in|through|from)\s+(?:the\s+|your\s+)?"
                        r"(?:app(?:lication)?\s+)?config(?:uration)?(?:\s+files?)?\b")
@@ -440,8 +443,16 @@ def notices(text: str, changelog: bool = False) -> list[Notice]:
         if not _has_notice_word(line) and not (
                 context.heading_kind and context.heading_kind != NoticeKind.CHANGED):
             continue
+        previous = ""
         for sentence in _sentences(line):
-            _sentence(sentence, section, context)
+            if "`" in previous and "`" not in sentence and ANAPHORA.match(sentence):
+                # "You passed `:x` to `M` to do y. This mechanism is discouraged.": what
+                # the sentence before describes (up to its last code) is the subject.
+                _sentence(f"{previous[:previous.rindex('`') + 1]} {sentence}", section,
+                          context)
+            else:
+                _sentence(sentence, section, context)
+            previous = sentence
     return _dedupe(_standing(context))
 
 

@@ -934,3 +934,12 @@ def test_deprecated_under_a_soft_deprecations_heading_is_soft():
                         "- `Sprocket.quote_name/1` is deprecated in favor of `Sprocket.ident/1`")
 
     assert found.kind == NoticeKind.SOFT_DEPRECATED
+
+
+def test_this_mechanism_is_what_the_sentence_before_describes():
+    found = guide("Pass `:eager` to `Quill.load/2` to preload every draft. This option is no "
+                  "longer needed: drafts load on first access.",
+                  "Stream drafts with `Quill.stream/2`. This approach keeps memory flat.")
+
+    assert [(n.term.text, n.kind, [t.text for t in n.scope]) for n in found] == [
+        (":eager", NoticeKind.DEPRECATED, ["Quill.load/2"])]
