@@ -17,6 +17,8 @@ from functools import lru_cache
 from crawler.types import TermKind
 
 INLINE_CODE = re.compile(r"`([^`\n]{1,120})`")
+# The same spans, each with the word "component" that may follow it.
+CODE_AND_NOUN = re.compile(r"`([^`\n]{1,120})`((?: function)? components?\b)?")
 BARE_ATTRIBUTE = re.compile(r"(?<![\w-])(phx-[a-z][a-z0-9-]*[a-z0-9])(?![\w-])")
 MODULE = re.compile(r"^[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+$|^[A-Z][a-z]+[A-Z][A-Za-z0-9]*$")
 # An Elixir module (`Ecto.Repo`) or an Erlang one (`:telemetry`).
@@ -31,7 +33,6 @@ COMPONENT = re.compile(r"^<\.([a-z_][a-z0-9_]*)")
 OPTION = re.compile(r"^:([a-z_][a-z0-9_]*[?!]?)$")
 # "the `simple_form` component", "the `link/1` function component": a function component
 # named in prose by its function, which templates write `<.simple_form>`.
-COMPONENT_NOUN = re.compile(r"\s+(?:function\s+)?components?\b")
 COMPONENT_NAME = re.compile(r"^([a-z_][a-z0-9_]*)(?:/1)?$")
 
 @dataclass(frozen=True)
@@ -102,14 +103,11 @@ def terms_in(text: str) -> list[Term]:
     component."""
     seen: dict[Term, None] = {}
     if "`" in text:
-        components = "component" in text
-        for match in INLINE_CODE.finditer(text):
-            code = match.group(1).strip()
-            term = _classify(code)
+        for code, noun in CODE_AND_NOUN.findall(text):
+            term = _classify(code.strip())
             if term:
                 seen.setdefault(term)
-            if components and (name := COMPONENT_NAME.match(code)) and \
-                    COMPONENT_NOUN.match(text, match.end()):
+            if noun and (name := COMPONENT_NAME.match(code.strip())):
                 seen.setdefault(Term(f"<.{name.group(1)}>", TermKind.COMPONENT))
     for attribute in _bare_attributes(text):
         seen.setdefault(Term(attribute, TermKind.ATTRIBUTE))
