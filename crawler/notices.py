@@ -33,7 +33,7 @@ from crawler.vocab import INLINE_CODE, Term, classify
 
 # The version of this grammar. Raise it when a change reads notices differently: the
 # stored notices of current pages are then read again (crawler.store.refresh).
-GRAMMAR = 3
+GRAMMAR = 4
 
 # -- what a sentence announces -----------------------------------------------------------
 
@@ -83,6 +83,7 @@ IMPERATIVE = re.compile(
 IMPERATIVE_KIND = {"soft": NoticeKind.SOFT_DEPRECATED, "deprec": NoticeKind.DEPRECATED,
                    "remov": NoticeKind.REMOVED, "drop": NoticeKind.REMOVED,
                    "renam": NoticeKind.RENAMED, "replac": NoticeKind.REPLACED}
+RENAME_TO = re.compile(r"^\s+(?:the\s+)?`[^`]+`[^`;.]{0,30}?\s(?:to|as)\s+`")
 IMPERATIVE_STOP = re.compile(r"(?i)\s(?:to|with|by|in favou?r of|as)\s+`|[;]|,\s|\.\s|\(")
 # "`use Phoenix.Controller` must now specify the `:formats` option".
 MUST_NOW = re.compile(r"^\W*(?:the\s+)?`([^`]+)`\s+(?:must|should) now (?:specify|set|pass|"
@@ -90,6 +91,39 @@ MUST_NOW = re.compile(r"^\W*(?:the\s+)?`([^`]+)`\s+(?:must|should) now (?:specif
                       re.I)
 USE_INSTEAD = re.compile(r"\b(?:use|prefer|call|write|pass|set|configure)\s+`([^`]+)`[^`.;]{0,40}?"
                          r"\binstead of\s+(?:the\s+)?`([^`]+)`", re.I)
+# "`join/5` now expects `on: expr` as last argument instead of simply `expr`": the old
+# form of the argument is a retired way of calling the function.
+NOW_EXPECTS = re.compile(r"`([^`]+)`\s+now\s+(?:expects|requires|takes|needs|accepts only)\s+"
+                         r"`([^`]+)`\s+as\s+(?:the\s+|its\s+)?(first|last)\s+argument\s+"
+                         r"instead\s+of\s+(?:simply\s+|just\s+|only\s+|the\s+)?`([^`]+)`", re.I)
+# "Add `Y` as the new entrypoint in favor of (relying on) `X`": Y replaces X; "relying on
+# the `B` behaviour": what is replaced is Y's module used as a B.
+ADD_IN_FAVOR = re.compile(r"^\W*(?:\[[^\]]*\]\s*)?(?:add(?:ed|s)?|introduce[sd]?)\s+`([^`]+)`"
+                          r"[^`]*?\bin\s+favou?r\s+of\s+(?:relying\s+on\s+|using\s+|calling\s+)?"
+                          r"(?:the\s+)?`([^`]+)`(\s+behaviou?r)?", re.I)
+# "The `close/1` callback of `M` is now `close/2`": a new arity (changed) or a new name.
+IS_NOW = re.compile(r"^\W*(?:\[[^\]]*\]\s*)?(?:the\s+)?`([^`]+)`(?:\s+(?:callback|function|macro|"
+                    r"option|type))?(?:\s+of\s+(?:the\s+)?`([^`]+)`)?\s+is\s+now\s+`([^`]+)`", re.I)
+# "Add `validations/1` and `constraints/1` instead of allowing direct access on the struct
+# fields": reading those fields is retired.
+FIELD_ACCESSORS = re.compile(r"^\W*(?:\[[^\]]*\]\s*)?(?:add(?:ed|s)?|introduce[sd]?)\s+"
+                             r"((?:`[a-z_][a-z0-9_]*/1`(?:\s*,\s*|\s+and\s+|\s+or\s+)?)+)\s*"
+                             r"instead\s+of\s+(?:allowing\s+)?(?:the\s+)?direct\s+access\s+"
+                             r"(?:on|to)\s+(?:the\s+)?(?:struct\s+)?fields?\b", re.I)
+# "`M`'s `B` deprecation warning": B, as M is used, is deprecated.
+POSSESSIVE_DEPRECATION = re.compile(r"`([^`]+)`'s\s+`([^`]+)`\s+(?:behaviou?r\s+)?deprecation\b",
+                                    re.I)
+# "This mechanism is discouraged": a sentence about what the one before it describes.
+ANAPHORA = re.compile(r"^\W*(?:this|that|these|those|such)\s+(?:mechanism|approach|pattern|style|"
+                      r"usage|syntax|form|feature|way|option|setting|configuration)s?\b", re.I)
+# "Passing `:adapter` via config is deprecated": the option set in a config file.
+IN_CONFIG = re.compile(r"(?i)\b(?:via|in|through|from)\s+(?:the\s+|your\s+)?"
+                       r"(?:app(?:lication)?\s+)?config(?:uration)?(?:\s+files?)?\b")
+# "passing the `:layouts` to `Phoenix.Controller` and `:layout` to `Phoenix.LiveView`":
+# each option with its own scope.
+PAIRED_SCOPES = re.compile(r"`([^`]+)`\s+(?:options?\s+)?(?:to|of|for|on|in)\s+(?:the\s+)?`([^`]+)`"
+                           r"\s*,?\s+(?:and|or)\s+(?:the\s+)?`([^`]+)`\s+(?:options?\s+)?"
+                           r"(?:to|of|for|on|in)\s+(?:the\s+)?`([^`]+)`")
 Y_REPLACES_X = re.compile(r"`([^`]+)`\s+(?:now\s+)?(?:replaces|supersedes)\s+(?:the\s+)?`([^`]+)`",
                           re.I)
 TIME_MARK = re.compile(r"(?i)\b(?:from (?:this|now|that) (?:version|release|point)?|from now on|"
@@ -152,6 +186,18 @@ EXAMPLE_CALL = re.compile(r"^(?:[A-Z][\w.]*\.)?([a-z_][a-z0-9_]*[?!]?)\((.*)\)$"
 SIGNATURE_HEADING = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*[?!]?)\((?P<args>.*)\)\s*$")
 THIS_THING = re.compile(r"^\s*(?:>\s*)?this (?:function|macro|callback|module|type)\b", re.I)
 VERSION = re.compile(r"\bv?(\d+)\.(\d+)(?:\.\d+)?(?:-[\w.]+)?\b")
+SIGIL = re.compile(r"^~[A-Za-z]+$")
+EXTENSION = re.compile(r"^(?:\.[a-z][a-z0-9]*)+$")  # `.leex`, `.html.leex`
+# A type as a typespec declares it (`@opaque dynamic`), or as ExDoc links it
+# (`t:Ecto.Query.dynamic/0`).
+TYPE_DECLARED = re.compile(r"^@(?:type|typep|opaque)\s+([a-z_][a-z0-9_]*)\b")
+TYPE_LINKED = re.compile(r"^t:((?:[A-Z][A-Za-z0-9]*\.)*[A-Z][A-Za-z0-9]*)\.([a-z_][a-z0-9_]*)/\d$")
+# A changelog bullet's "[Module]" tag.
+TAG = re.compile(r"^\s*(?:[-*]\s*)?\[([^\]]*)\]")
+# Nouns after a bare word that make it a term of their own kind: "the `config` variable",
+# "the `simple_form` component".
+KIND_NOUN = re.compile(r"^\s*(?:(variable)|(?:function\s+)?(component))s?\b", re.I)
+ATTRIBUTE_NOUN = re.compile(r"^\s*(?:attribute|attr)s?\b", re.I)
 
 # At most this many words may stand between a passive verb and its subject's last code.
 MAX_TAIL_WORDS = 6
@@ -161,7 +207,8 @@ MAX_SENTENCE = 600
 # At most this many words may follow the term of a bare bullet under a heading.
 BARE_BULLET_WORDS = 4
 # Words a line must hold to announce anything (lower-cased): a cheap pre-filter.
-NOTICE_WORDS = ("deprecat", "remov", "no longer", "renam", "replac", "instead of",
+NOTICE_WORDS = ("deprecat", "remov", "no longer", "renam", "replac", "instead of", "in favo",
+                "is now `",
                 "supersede", "drop", "work any", "workany", "moving from", "migrating from",
                 "switching from", "upgrading from", "discourag", "must now", "should now")
 
@@ -213,18 +260,23 @@ class Shape:
     example: tuple[str, ...] | None = None
     value: str | None = None  # the option's value as the docs write it: `opt: {:x, _}`
     absent: bool = False  # retired: calling without ``option`` ("must now specify :formats")
+    config: bool = False  # retired: ``option`` set in config ("passing `:adapter` via config")
 
     def as_dict(self) -> dict[str, object]:
-        return {"arg": self.arg, "option": self.option,
-                "example": list(self.example) if self.example is not None else None,
-                "value": self.value, "absent": self.absent}
+        d: dict[str, object] = {
+            "arg": self.arg, "option": self.option,
+            "example": list(self.example) if self.example is not None else None,
+            "value": self.value, "absent": self.absent}
+        if self.config:
+            d["config"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Shape:
         example = d.get("example")
         return cls(d.get("arg"), d.get("option"),
                    tuple(example) if example is not None else None, d.get("value"),
-                   bool(d.get("absent")))
+                   bool(d.get("absent")), bool(d.get("config")))
 
 
 @dataclass(frozen=True)
@@ -279,7 +331,20 @@ def subject_term(code: str, after: str = "", strong: bool = False) -> Term | Non
     if term is not None:
         if term.kind == TermKind.MODULE and not _is_api_module(term.text):
             return None
+        if term.kind == TermKind.FUNCTION and re.match(r"^[a-z_]\w*/1$", term.text) and (
+                (kind_noun := KIND_NOUN.match(after)) and kind_noun.group(2)):
+            return Term(f"<.{term.text[:-2]}>", TermKind.COMPONENT)  # `simple_form/1` component
         return term
+    if SIGIL.match(code):
+        return Term(code, TermKind.SIGIL)
+    if EXTENSION.match(code):
+        return Term(code, TermKind.EXTENSION)
+    if match := TYPE_LINKED.match(code):
+        return Term(f"{match.group(1)}.{match.group(2)}", TermKind.TYPE)
+    if IDENT.match(code) and (kind_noun := KIND_NOUN.match(after)):
+        if kind_noun.group(1):
+            return Term(code, TermKind.VARIABLE)
+        return Term(f"<.{code}>", TermKind.COMPONENT)
     if match := CONFIG_KEY.match(code):
         return Term(f":{match.group(2)}", TermKind.OPTION)
     if match := MODULE_ATTRIBUTE.match(code):
@@ -345,6 +410,15 @@ class _Context:
     version: str | None = None
     found: list[Notice] = field(default_factory=list)
     withdrawn: dict[str, int] = field(default_factory=dict)  # term text -> index in found
+    text: str = ""  # the whole page
+    _options: frozenset[str] | None = None
+
+    def page_options(self) -> frozenset[str]:
+        """The options the page spells in code (`:hints`, `hints:`), read once."""
+        if self._options is None:
+            self._options = frozenset(a or b for a, b in re.findall(
+                r"`:([a-z_][a-z0-9_]*)`|`([a-z_][a-z0-9_]*):", self.text))
+        return self._options
 
 
 def notices(text: str, changelog: bool = False) -> list[Notice]:
@@ -356,7 +430,7 @@ def notices(text: str, changelog: bool = False) -> list[Notice]:
     title = next((line[2:] for line in lines if line.startswith("# ")), "")
     first = classify(title.split(" ", 1)[0])
     context = _Context(changelog, first.text if first and first.kind == TermKind.MODULE
-                       else None)
+                       else None, text=text)
     in_code = False
     for line, section in zip(lines, sections, strict=True):
         if line.startswith("```"):
@@ -372,8 +446,16 @@ def notices(text: str, changelog: bool = False) -> list[Notice]:
         if not _has_notice_word(line) and not (
                 context.heading_kind and context.heading_kind != NoticeKind.CHANGED):
             continue
+        previous = ""
         for sentence in _sentences(line):
-            _sentence(sentence, section, context)
+            if "`" in previous and "`" not in sentence and ANAPHORA.match(sentence):
+                # "You passed `:x` to `M` to do y. This mechanism is discouraged.": what
+                # the sentence before describes (up to its last code) is the subject.
+                _sentence(f"{previous[:previous.rindex('`') + 1]} {sentence}", section,
+                          context)
+            else:
+                _sentence(sentence, section, context)
+            previous = sentence
     return _dedupe(_standing(context))
 
 
@@ -448,6 +530,39 @@ def _sentence(sentence: str, section: str, context: _Context) -> None:
                                  shape=Shape(option=must.group(2), absent=True),
                                  version=context.version))
         return
+    if (context.changelog or context.heading_kind) and (match := IS_NOW.match(sentence)):
+        _is_now(match, sentence, section, context)
+        return
+    if match := FIELD_ACCESSORS.match(sentence):
+        module = _tag_module(sentence, "")
+        for name in re.findall(r"`([a-z_][a-z0-9_]*)/1`", match.group(1)):
+            _add(context, Notice(Term(name, TermKind.FIELD), NoticeKind.DEPRECATED, section,
+                                 sentence.strip(), f"{module}.{name}/1" if module else f"{name}/1",
+                                 (Term(module, TermKind.MODULE),) if module else (),
+                                 version=context.version))
+        return
+    if match := NOW_EXPECTS.search(sentence):
+        _now_expects(match, sentence, section, context)
+        return
+    if match := POSSESSIVE_DEPRECATION.search(sentence):
+        implementation, used = subject_term(match.group(1)), subject_term(match.group(2))
+        if implementation is not None and used is not None:
+            _as_used_by(used, implementation, NoticeKind.DEPRECATED, section, sentence, None,
+                        context)
+            return
+    if context.changelog and not context.bug_fixes and (match := ADD_IN_FAVOR.match(sentence)):
+        new, old = subject_term(match.group(1)), subject_term(
+            match.group(2), sentence[match.end():match.end() + 40], strong=True)
+        if old is not None:
+            module = new.text.partition("/")[0].rpartition(".")[0] if new and \
+                new.kind == TermKind.FUNCTION else new.text if new else ""
+            if match.group(3) and old.kind == TermKind.MODULE and module:
+                _as_used_by(old, Term(module, TermKind.MODULE), NoticeKind.REPLACED, section,
+                            sentence, match.group(1), context)
+            else:
+                _add(context, Notice(old, NoticeKind.REPLACED, section, sentence.strip(),
+                                     match.group(1), version=context.version))
+            return
     if (match := USE_INSTEAD.search(sentence)) and not context.bug_fixes and (
             context.changelog or context.heading_kind or TIME_MARK.search(sentence)):
         # In a guide "use X instead of Y" is often plain advice (`insert!/2` instead of
@@ -463,10 +578,14 @@ def _sentence(sentence: str, section: str, context: _Context) -> None:
             _add(context, Notice(old, NoticeKind.REPLACED, section, sentence.strip(),
                                  match.group(1), version=context.version))
         return
-    if (context.changelog or context.heading_kind) and not context.bug_fixes and (
-            m := IMPERATIVE.match(sentence)):
+    if (context.changelog or context.heading_kind) and (m := IMPERATIVE.match(sentence)) and (
+            not context.bug_fixes or RENAME_TO.search(sentence[m.end():])):
+        # Under "Bug fixes" an imperative fixes ("Remove compile dependency on …"), but
+        # "Rename `X` to `Y`" renames wherever it is listed.
         verb = m["verb"].lower()
         kind = next(k for stem, k in IMPERATIVE_KIND.items() if verb.startswith(stem))
+        if context.bug_fixes and kind != NoticeKind.RENAMED:
+            return
         if kind == NoticeKind.REPLACED and not re.search(r"(?i)\b(?:with|by)\s+`", sentence):
             return  # "Replace internal queue" is no notice; "Replace `X` with `Y`" is
         _passive_or_object(sentence, m.end(), None, kind, section, context, imperative=True,
@@ -518,6 +637,76 @@ def _verb_kind(sentence: str) -> NoticeKind | None:
     return verb[0] if verb else None
 
 
+def _is_now(match: re.Match[str], sentence: str, section: str, context: _Context) -> None:
+    """"The `close/1` callback of `M` is now `close/2`": the old arity changed (the
+    function is ``M``'s); "`:a` is now `:b`": renamed. Both must be terms of one kind."""
+    old, new = subject_term(match.group(1)), subject_term(match.group(3))
+    if old is None or new is None or old.kind != new.kind or old.kind not in (
+            TermKind.FUNCTION, TermKind.OPTION, TermKind.MODULE) or old == new:
+        return
+    owner = subject_term(match.group(2)) if match.group(2) else None
+    if old.kind == TermKind.FUNCTION and owner is not None and owner.kind == TermKind.MODULE \
+            and "." not in old.text.partition("/")[0]:
+        old = Term(f"{owner.text}.{old.text}", TermKind.FUNCTION)  # the callback of M
+    same_name = old.text.partition("/")[0].rsplit(".", 1)[-1] == \
+        new.text.partition("/")[0].rsplit(".", 1)[-1]
+    _add(context, Notice(old, NoticeKind.CHANGED if same_name else NoticeKind.RENAMED, section,
+                         sentence.strip(), match.group(3), version=context.version))
+
+
+def _now_expects(match: re.Match[str], sentence: str, section: str, context: _Context) -> None:
+    """"`f/5` now expects `on: expr` as last argument instead of `expr`": f called with
+    the old form in that place (its other arguments anything) is deprecated."""
+    function = subject_term(match.group(1))
+    if function is None or function.kind != TermKind.FUNCTION or "/" not in function.text:
+        return
+    arity = int(function.text.rpartition("/")[2])
+    if arity < 1:
+        return
+    rest = ("_",) * (arity - 1)
+    example = (*rest, match.group(4)) if match.group(3).lower() == "last" \
+        else (match.group(4), *rest)
+    _add(context, Notice(function, NoticeKind.DEPRECATED, section, sentence.strip(),
+                         match.group(2), shape=Shape(example=example), version=context.version))
+
+
+def _as_used_by(used: Term, implementation: Term, kind: NoticeKind, section: str,
+                sentence: str, replacement: str | None, context: _Context) -> None:
+    """``used`` as ``implementation`` uses it is retired, not ``used`` itself: a line that
+    names both. A behaviour (`EEx.Engine` of `Phoenix.LiveView.TagEngine`) is also used
+    by passing the implementation as the option named after it (`engine: TagEngine`)."""
+    _add(context, Notice(used, kind, section, sentence.strip(), replacement, (implementation,),
+                         version=context.version))
+    if used.kind == TermKind.MODULE and implementation.kind == TermKind.MODULE:
+        option = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", used.text.rsplit(".", 1)[-1]).lower()
+        _add(context, Notice(Term(f":{option}", TermKind.OPTION), kind, section,
+                             sentence.strip(), replacement,
+                             shape=Shape(option=option, value=implementation.text),
+                             version=context.version))
+
+
+def _tag_module(sentence: str, tag: str) -> str | None:
+    """The module of a changelog bullet's "[Module]" tag."""
+    if not tag and (match := TAG.match(sentence)):
+        tag = match.group(1)
+    term = subject_term(tag) if tag else None
+    return term.text if term is not None and term.kind == TermKind.MODULE else None
+
+
+def _paired(subject: str) -> list[tuple[Term, tuple[Term, ...]]]:
+    """"`:a` to `X` and `:b` to `Y`": each option with its own scope (none: no pairs)."""
+    match = PAIRED_SCOPES.search(subject)
+    if not match:
+        return []
+    out = []
+    for code, scope in ((match.group(1), match.group(2)), (match.group(3), match.group(4))):
+        term, own = subject_term(code), _scope_terms(f"`{scope}`")
+        if term is None or term.kind not in (TermKind.OPTION, TermKind.NAME) or not own:
+            return []
+        out.append((term, own))
+    return out
+
+
 def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeKind,
                        section: str, context: _Context, imperative: bool = False,
                        tag: str = "") -> None:
@@ -554,7 +743,16 @@ def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeK
     replacement = _replacement(after) if not imperative else _replacement(after or sentence)
     with_shape = re.match(r"(?i)^\W*(?:the\s+)?`[^`]+`\s+with\s", subject.strip())
     spans = _spans(head, strong)
+    if "@" in head and (tagged := _tag_module(sentence, tag)):
+        # "[Ecto.Query] Rename `@opaque dynamic` type": the module's type.
+        spans = [(m, t if t is not None or not (d := TYPE_DECLARED.match(m.group(1)))
+                  else Term(f"{tagged}.{d.group(1)}", TermKind.TYPE)) for m, t in spans]
     terms = [t for _, t in spans if t is not None]
+    if pairs := _paired(subject):
+        for paired, own in pairs:
+            _add(context, Notice(paired, kind, section, sentence.strip(), replacement, own,
+                                 version=context.version))
+        return
     value = _option_value(head)
     if value is not None:
         option, atom = value
@@ -582,10 +780,14 @@ def _passive_or_object(sentence: str, start: int, end: int | None, kind: NoticeK
         elif term.kind == TermKind.ATTRIBUTE and "=" in match.group(1):
             # `phx-update="append"`: that value of the attribute, not the attribute.
             shape = Shape(value=match.group(1).split("=", 1)[1].strip())
-        own_scope = scope if term.kind in (TermKind.OPTION, TermKind.NAME,
-                                           TermKind.FLAG) else ()
-        if term.kind == TermKind.NAME and not own_scope and PLAIN_WORD.match(term.text):
-            continue  # "the `config` key": a plain word needs a scope to judge a line by
+        own_scope = scope if term.kind in (TermKind.OPTION, TermKind.NAME, TermKind.FLAG,
+                                           TermKind.VARIABLE) else ()
+        if term.kind in (TermKind.NAME, TermKind.VARIABLE) and not own_scope and \
+                PLAIN_WORD.match(term.text):
+            if term.kind == TermKind.VARIABLE or not ATTRIBUTE_NOUN.match(head[match.end():]):
+                continue  # "the `config` key": a plain word needs a scope to judge a line by
+            # "the `let` attribute": an attribute of HEEx tags, judged where one is written.
+            term = Term(term.text, TermKind.ATTRIBUTE)
         _add(context, Notice(term, kind, section, sentence.strip(), replacement, own_scope,
                              shape, version=context.version))
 
@@ -594,10 +796,20 @@ def _shape_of_option(head: str, scope_text: str, after: str, kind: NoticeKind,
                      sentence: str, section: str, context: _Context) -> None:
     """A kind of value retired for an option: "Deprecate MFAs on `:with`", "a tuple can
     no longer be passed to `:where`"."""
-    arg = next((k for pattern, k in ARG_WORDS if pattern.search(head)), None)
+    found = next(((k, m) for pattern, k in ARG_WORDS if (m := pattern.search(head))), None)
     lead = re.compile(r"(?i)^\s*(?:on|for|to|in|as|with)\s+(?:the\s+)?`([^`]+)`")
     target = lead.match(scope_text) or lead.match(after)
-    if arg is None or target is None:
+    if found is None:
+        return
+    arg, word = found
+    if target is None:
+        # "Keyword hints are no longer supported": the word after the kind of value is an
+        # option when the page spells it as one in code (`:hints`).
+        named = re.match(r"\s+([a-z_][a-z0-9_]*)\b", head[word.end():])
+        if named and named.group(1) in context.page_options():
+            _add(context, Notice(Term(f":{named.group(1)}", TermKind.OPTION), kind, section,
+                                 sentence.strip(), shape=Shape(arg=arg, option=named.group(1)),
+                                 version=context.version))
         return
     option = subject_term(target.group(1))
     if option is not None and option.kind == TermKind.OPTION:
@@ -652,6 +864,14 @@ def _usage(subject: str, after: str, kind: NoticeKind, sentence: str, section: s
     spans = _spans(subject)
     functions = [t for _, t in spans if t is not None and t.kind == TermKind.FUNCTION]
     options = [t for _, t in spans if t is not None and t.kind == TermKind.OPTION]
+    if not functions and options and IN_CONFIG.search(INLINE_CODE.sub(" ", subject)):
+        # "Passing `:adapter` via config is deprecated": the option where config sets it.
+        for set_in_config in options:
+            _add(context, Notice(set_in_config, kind, section, sentence.strip(),
+                                 _replacement(after),
+                                 shape=Shape(option=set_in_config.text[1:], config=True),
+                                 version=context.version))
+        return
     if not functions:
         if options and (scope := _scope_terms(subject) + _after_scope(after)):
             # "Passing `:accept` as a string to `f/3`" names f only as code we skipped.
@@ -719,6 +939,10 @@ def _replacement(rest: str) -> str | None:
 def _add(context: _Context, notice: Notice) -> None:
     if len(notice.sentence) > MAX_SENTENCE:
         notice = replace(notice, sentence=quoted(notice.sentence, notice.term.text))
+    if notice.kind == NoticeKind.DEPRECATED and context.heading_kind == \
+            NoticeKind.SOFT_DEPRECATED:
+        # "`literal/1` is deprecated" under "Soft deprecations (no warnings emitted)".
+        notice = replace(notice, kind=NoticeKind.SOFT_DEPRECATED)
     context.found.append(notice)
 
 

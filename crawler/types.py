@@ -70,6 +70,11 @@ class TermKind(StrEnum):
     COMMAND = "command"  # a shell command: npm run deploy
     NAME = "name"  # a bare name the docs call an option, attribute or package: longPollFallback
     TUPLE = "tuple"  # a tagged tuple shape: {:one_of, …}
+    SIGIL = "sigil"  # a sigil: ~L
+    EXTENSION = "extension"  # a template file's extension: .leex
+    VARIABLE = "variable"  # a variable a macro provides: the `config` variable
+    TYPE = "type"  # a remote type of a module: Ecto.Query.dynamic()
+    FIELD = "field"  # a struct's field read directly: changeset.validations
 
 
 class BumpKind(StrEnum):

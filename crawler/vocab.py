@@ -17,6 +17,8 @@ from functools import lru_cache
 from crawler.types import TermKind
 
 INLINE_CODE = re.compile(r"`([^`\n]{1,120})`")
+# The same spans, each with the word "component" that may follow it.
+CODE_AND_NOUN = re.compile(r"`([^`\n]{1,120})`((?: function)? components?\b)?")
 BARE_ATTRIBUTE = re.compile(r"(?<![\w-])(phx-[a-z][a-z0-9-]*[a-z0-9])(?![\w-])")
 MODULE = re.compile(r"^[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+$|^[A-Z][a-z]+[A-Z][A-Za-z0-9]*$")
 # An Elixir module (`Ecto.Repo`) or an Erlang one (`:telemetry`).
@@ -29,6 +31,9 @@ MIX_TASK = re.compile(r"^mix ([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)")
 ATTRIBUTE = re.compile(r"^(phx-[a-z][a-z0-9-]*[a-z0-9])(?:=.*)?$")
 COMPONENT = re.compile(r"^<\.([a-z_][a-z0-9_]*)")
 OPTION = re.compile(r"^:([a-z_][a-z0-9_]*[?!]?)$")
+# "the `simple_form` component", "the `link/1` function component": a function component
+# named in prose by its function, which templates write `<.simple_form>`.
+COMPONENT_NAME = re.compile(r"^([a-z_][a-z0-9_]*)(?:/1)?$")
 
 @dataclass(frozen=True)
 class Term:
@@ -49,11 +54,15 @@ class Term:
         if self.kind == TermKind.OPTION:
             return self.text[1:]  # ":name" or "name:"
         if self.kind == TermKind.COMPONENT:
-            return f"<.{self.text[2:-1]}"
+            return f".{self.text[2:-1]}"  # opening `<.name` and closing `</.name`
         if self.kind == TermKind.MIX_TASK:
             return self.text[4:]
         if self.kind == TermKind.COMMAND:
             return self.text.split()[-1]
+        if self.kind == TermKind.TYPE:
+            return ".".join(self.text.split(".")[-2:])  # "Query.dynamic"
+        if self.kind == TermKind.FIELD:
+            return f".{self.text}"
         if self.kind == TermKind.TUPLE:
             return self.text[2:].partition(",")[0]  # the tag
         return self.text
@@ -89,13 +98,17 @@ def _classify(code: str) -> Term | None:
 
 
 def terms_in(text: str) -> list[Term]:
-    """Every API term in ``text``, in order of first appearance, without repeats."""
+    """Every API term in ``text``, in order of first appearance, without repeats; a
+    function named as a component ("the `simple_form/1` component") is also that
+    component."""
     seen: dict[Term, None] = {}
     if "`" in text:
-        for code in INLINE_CODE.findall(text):
+        for code, noun in CODE_AND_NOUN.findall(text):
             term = _classify(code.strip())
             if term:
                 seen.setdefault(term)
+            if noun and (name := COMPONENT_NAME.match(code.strip())):
+                seen.setdefault(Term(f"<.{name.group(1)}>", TermKind.COMPONENT))
     for attribute in _bare_attributes(text):
         seen.setdefault(Term(attribute, TermKind.ATTRIBUTE))
     return list(seen)
@@ -168,9 +181,14 @@ def _term_pattern(text: str, kind: TermKind) -> re.Pattern[str]:
         name = re.escape(text[1:])
         return re.compile(rf"(?<![\w])(?::{name}(?![\w?!])|{name}:(?=\s))")
     if kind == TermKind.ATTRIBUTE:
+        if "-" not in text:
+            # A plain word the docs call an attribute (`let`): only where it is one, given
+            # a value in a tag (`let={f}`), or named as the attribute in prose.
+            name = re.escape(text)
+            return re.compile(rf"(?<![\w:@.-]){name}(?=\s*=\s*[{{\"'])|(?<=`){name}(?=`\s+attr)")
         return re.compile(rf"(?<![\w-]){re.escape(text)}(?![\w-])")
     if kind == TermKind.COMPONENT:
-        return re.compile(rf"<\.{re.escape(text[2:-1])}(?![\w])")
+        return re.compile(rf"</?\.{re.escape(text[2:-1])}(?![\w])")  # opening or closing tag
     if kind == TermKind.MIX_TASK:
         return re.compile(rf"(?<![\w.]){re.escape(text[4:])}(?![\w.])")
     if kind == TermKind.MODULE_ATTRIBUTE:
@@ -185,10 +203,28 @@ def _term_pattern(text: str, kind: TermKind) -> re.Pattern[str]:
         return re.compile(rf"\{{\s*:{tag}\s*,")
     if kind == TermKind.NAME:
         return re.compile(rf"(?<![\w.@-]){re.escape(text)}(?![\w-])")
+    if kind == TermKind.SIGIL:  # `~L"…"`, `~L"""`, `~L` named in prose
+        return re.compile(rf"(?<![\w~]){re.escape(text)}(?![A-Za-z0-9])")
+    if kind == TermKind.EXTENSION:  # `index.html.leex`, `.leex`
+        return re.compile(rf"{re.escape(text)}(?![\w-])")
+    if kind == TermKind.TYPE:  # used in a typespec, `Ecto.Query.dynamic()`, not called
+        module, _, name = text.rpartition(".")
+        last = re.escape(module.rsplit(".", 1)[-1])
+        return re.compile(rf"(?<![\w.])(?:[A-Z][A-Za-z0-9]*\.)*{last}\.{re.escape(name)}\(\s*\)")
+    if kind == TermKind.FIELD:  # `changeset.validations`: the receiver is group 1
+        return re.compile(rf"(?<![\w.@])([a-z_][a-z0-9_]*)\.{re.escape(text)}(?![\w?!(])")
+    if kind == TermKind.VARIABLE:
+        # The variable read (`config[:x]`, `if config do`), not a call of the same name
+        # (`config :my_app, …`, `config(…)`), a keyword (`config: …`) or a path
+        # (`config/runtime.exs`).
+        return re.compile(rf"(?<![\w.@:/-]){re.escape(text)}(?![\w?!:(/-])"
+                          rf"(?!\.exs)(?!\s+[:\"'A-Z(\[])")
     # module: whole dotted name, not a prefix of a longer one; a library's one-word
     # module also by its hex package in a dependency (`{:floki, ...}`)
     module = rf"(?<![\w.]){re.escape(text)}(?![\w])(?!\.[A-Z])"
     if "." not in text:
         snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", text).lower()
         module += rf"|\{{\s*:{re.escape(snake)}\s*,"
+        # ... and named in prose as that package: "add the `floki` package"
+        module += rf"|`{re.escape(snake)}`(?=\s+(?:hex\s+)?(?:package|dependency|dep|library)s?\b)"
     return re.compile(module)

@@ -835,3 +835,133 @@ def test_a_notice_in_a_sentence_of_a_whole_page_cites_the_words_around_its_term(
 def test_quoted_keeps_a_sentence_of_ordinary_length_whole():
     sentence = "`Sparkle.View` is deprecated in favor of `Sparkle.Template`."
     assert quoted(sentence, "Sparkle.View") == sentence
+
+
+# -- kinds named by a noun or their spelling; phrasings of issue 14 -------------------------
+
+
+@pytest.mark.parametrize(("sentence", "term"), [
+    ("The `settings` variable is no longer available in `Lumen.Router`.",
+     Term("settings", TermKind.VARIABLE)),
+    ("The `field_group/1` component is deprecated.", Term("<.field_group>", TermKind.COMPONENT)),
+    ("The `field_group` function component is deprecated.",
+     Term("<.field_group>", TermKind.COMPONENT)),
+    ("The `~M` sigil is deprecated.", Term("~M", TermKind.SIGIL)),
+    ("The `.mtex` extension is deprecated.", Term(".mtex", TermKind.EXTENSION)),
+])
+def test_a_noun_or_a_spelling_says_what_kind_of_term_it_is(sentence, term):
+    assert [n.term for n in guide(sentence)] == [term]
+
+
+def test_a_plain_word_the_docs_call_an_attribute_is_one_without_a_scope():
+    [found] = changelog("Removals", "- Remove previously deprecated `bind` attribute. Use `:bind`")
+
+    assert (found.term, found.kind) == (Term("bind", TermKind.ATTRIBUTE), NoticeKind.REMOVED)
+    assert found.term.pattern().search("<.card bind={c}>")
+    assert not found.term.pattern().search("<.card :bind={c}>")
+
+
+def test_a_variable_without_a_scope_gives_nothing():
+    assert guide("The `settings` variable is no longer available.") == []
+
+
+def test_an_option_named_by_the_word_after_a_kind_of_value_when_the_page_spells_it():
+    found = changelog("Changes", "- [Sprocket.Query] Keyword filters are no longer supported",
+                      "- [Sprocket.Query] Keyword arguments are no longer supported",
+                      "- The `:filters` option now accepts maps")
+
+    assert [(n.term.text, n.shape) for n in found] == [
+        (":filters", Shape(arg=ArgKind.KEYWORD_LIST, option="filters"))]
+
+
+def test_a_new_form_of_an_argument_retires_the_old_one():
+    [found] = changelog("Changes", "- `route/3` now expects `to: handler` as last argument "
+                                   "instead of simply `handler`. This makes room for `:as`")
+
+    assert (found.term.text, found.kind, found.replacement) == (
+        "route/3", NoticeKind.DEPRECATED, "to: handler")
+    assert found.shape == Shape(example=("_", "_", "handler"))
+
+
+def test_an_option_passed_in_config_is_a_usage_of_the_option():
+    [found] = changelog("Deprecations", "- Setting `:transport` in your config is deprecated "
+                                        "in favor of passing it to `use Marlin.Mailer`")
+
+    assert found.term.text == ":transport"
+    assert found.shape == Shape(option="transport", config=True)
+    assert Notice.from_dict(json.loads(json.dumps(found.as_dict()))) == found
+
+
+def test_each_option_paired_with_its_own_module():
+    found = guide("> Earlier versions passed the `:palette` to `Verdant.Page` and `:tint` to "
+                  "`Verdant.Panel`, but this approach is discouraged.")
+
+    assert [(n.term.text, [t.text for t in n.scope]) for n in found] == [
+        (":palette", ["Verdant.Page"]), (":tint", ["Verdant.Panel"])]
+
+
+def test_an_addition_in_favor_of_an_api_replaces_it():
+    found = changelog("Enhancements", "- Add `Corvid.render_to_iodata/2` in favor of "
+                                      "`Corvid.render/2`", "- Add `Corvid.preview/1`")
+
+    assert summary(found) == [("Corvid.render/2", "replaced", "Corvid.render_to_iodata/2")]
+
+
+@pytest.mark.parametrize("bullet", [
+    "- Add `Corvid.Engine.compile/2` as the entry point in favor of relying on the "
+    "`EEx.Engine` behaviour",
+    "- Include the caller in `Corvid.Engine`'s `EEx.Engine` deprecation warning",
+])
+def test_a_behaviour_retired_as_a_module_uses_it(bullet):
+    behaviour, option = changelog("Enhancements", bullet)
+
+    assert (behaviour.term.text, [t.text for t in behaviour.scope]) == (
+        "EEx.Engine", ["Corvid.Engine"])
+    assert (option.term.text, option.shape) == (
+        ":engine", Shape(option="engine", value="Corvid.Engine"))
+
+
+def test_a_rename_under_bug_fixes_is_a_notice_a_fix_is_not():
+    found = changelog("Bug fixes",
+                      "- [Sprocket.Query] Rename `@type clause` type to `@type clause_expr`",
+                      "- [Sprocket] Rename `Sprocket.fetch_all/2` to `Sprocket.all/2`",
+                      "- [Sprocket] Remove stale lock on `Sprocket.Pool`")
+
+    assert [(n.term, n.kind) for n in found] == [
+        (Term("Sprocket.Query.clause", TermKind.TYPE), NoticeKind.RENAMED),
+        (Term("Sprocket.fetch_all/2", TermKind.FUNCTION), NoticeKind.RENAMED)]
+
+
+def test_a_callback_that_is_now_another_arity_changed_an_option_renamed():
+    found = changelog("Backwards incompatible changes",
+                      "- The `furl/1` callback of `Halyard.Sail` is now `furl/2` with the wind",
+                      "- The `:reef` option is now `:reef_points`.",
+                      "- The `trim` setting is now `true` by default.")
+
+    assert summary(found) == [("Halyard.Sail.furl/1", "changed", "furl/2"),
+                              (":reef", "renamed", ":reef_points")]
+
+
+def test_accessors_added_instead_of_direct_access_retire_reading_the_fields():
+    found = changelog("Enhancements", "- [Quill.Draft] Add `marks/1` and `anchors/1` instead of "
+                                      "allowing direct access on the struct fields")
+
+    assert [(n.term, n.scope, n.replacement) for n in found] == [
+        (Term(name, TermKind.FIELD), (Term("Quill.Draft", TermKind.MODULE),),
+         f"Quill.Draft.{name}/1") for name in ("marks", "anchors")]
+
+
+def test_deprecated_under_a_soft_deprecations_heading_is_soft():
+    [found] = changelog("Soft deprecations (no warnings emitted)",
+                        "- `Sprocket.quote_name/1` is deprecated in favor of `Sprocket.ident/1`")
+
+    assert found.kind == NoticeKind.SOFT_DEPRECATED
+
+
+def test_this_mechanism_is_what_the_sentence_before_describes():
+    found = guide("Pass `:eager` to `Quill.load/2` to preload every draft. This option is no "
+                  "longer needed: drafts load on first access.",
+                  "Stream drafts with `Quill.stream/2`. This approach keeps memory flat.")
+
+    assert [(n.term.text, n.kind, [t.text for t in n.scope]) for n in found] == [
+        (":eager", NoticeKind.DEPRECATED, ["Quill.load/2"])]

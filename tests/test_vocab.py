@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from crawler.types import TermKind
 from crawler.vocab import Term, classify, terms_in, vocabulary
 
 # -- classify / terms_in -------------------------------------------------------------
@@ -176,3 +177,30 @@ def test_every_match_of_a_term_contains_its_literal(term, line):
 
     assert match
     assert term.literal() in line
+
+
+def test_a_function_named_as_a_component_is_that_component_too():
+    terms = terms_in("Wrap them in the `field_group/1` component, or the `badge` function "
+                     "component; `render/1` renders.")
+
+    assert Term("<.field_group>", TermKind.COMPONENT) in terms
+    assert Term("<.badge>", TermKind.COMPONENT) in terms
+    assert Term("<.render>", TermKind.COMPONENT) not in terms
+
+
+@pytest.mark.parametrize(("term", "written", "expected"), [
+    (Term("<.field_group>", TermKind.COMPONENT), "</.field_group>", True),
+    (Term("~M", TermKind.SIGIL), 'do: ~M"<p>{@x}</p>"', True),
+    (Term("~M", TermKind.SIGIL), "~MX(a)", False),
+    (Term(".mtex", TermKind.EXTENSION), "show.html.mtex", True),
+    (Term("settings", TermKind.VARIABLE), "if settings[:strict] do", True),
+    (Term("settings", TermKind.VARIABLE), "settings :my_app, strict: true", False),
+    (Term("settings", TermKind.VARIABLE), "settings: [strict: true]", False),
+    (Term("settings", TermKind.VARIABLE), "config/settings.exs", False),
+    (Term("Sprocket.Query.clause", TermKind.TYPE), ":: Sprocket.Query.clause()", True),
+    (Term("Sprocket.Query.clause", TermKind.TYPE), "Sprocket.Query.clause(q, :a)", False),
+    (Term("Sparse", TermKind.MODULE), "Add the `sparse` package.", True),
+    (Term("Sparse", TermKind.MODULE), "A `sparse` matrix.", False),
+])
+def test_new_kinds_match_where_they_are_used(term, written, expected):
+    assert bool(term.pattern().search(written)) is expected

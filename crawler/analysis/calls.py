@@ -152,6 +152,7 @@ def arg_kinds(arg: str) -> frozenset[str]:
 
 LITERAL = re.compile(r'^(?::[\w?!]+|"[^"]*"|\'[^\']*\'|-?\d[\d_.]*|true|false|nil)$')
 VARIABLE = re.compile(r"^[a-z_][\w?!]*$")
+MODULE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+$")
 
 
 def has_shape(call: Call, shape: Shape) -> bool:
@@ -188,6 +189,9 @@ def like(written: str, pattern: str, top: bool = True) -> bool:
     written, pattern = written.strip(), pattern.strip()
     if pattern.startswith("_") or pattern in ("...", "…"):
         return True
+    if MODULE_NAME.match(pattern):
+        # A module given as a value: itself, or an alias of it (`TagEngine`).
+        return written == pattern or pattern.endswith(f".{written}")
     if VARIABLE.match(pattern):
         # A named value (`{username, password}`) is a value of the caller's, not a tag:
         # `{:basic, token}` is another shape.

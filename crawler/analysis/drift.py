@@ -424,7 +424,12 @@ def _skill_candidates(text: str) -> list[str]:
     if bare != line:
         out.append(bare)
     if "`" in line:
-        out.extend(_spans(line))
+        for span in _spans(line):
+            out.append(span)
+            if span.startswith("/**") and span.endswith("*/"):
+                # `/** @type {…} */` in a sentence is the line ` * @type {…}` of the docs'
+                # block comment.
+                out.append("* " + span[3:-2].strip())
     return out
 
 

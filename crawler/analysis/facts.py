@@ -139,12 +139,15 @@ class PageNotice:
 @dataclass(frozen=True)
 class LastTaught:
     """A term the docs taught once and mention nowhere now, with the last snapshot
-    that taught it (its page's URL and title, and its text)."""
+    that taught it (its page's URL and title, and its text); ``notice``: what an
+    earlier page said became of it (its kind, replacement, and the scope or shape of a
+    retired usage the docs no longer show), None when it was only taught."""
 
     term: Term
     url: str
     title: str
     text: str
+    notice: Notice | None = None
 
 
 @dataclass(frozen=True)

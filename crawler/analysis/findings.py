@@ -67,11 +67,25 @@ def docs_findings(facts: DocsFacts) -> list[Finding]:
             notice.term, notice.kind, Evidence(found.url, notice.section, notice.sentence),
             notice.replacement, package, notice.scope, notice.shape))
     for gone in facts.gone:
+        said = gone.notice
+        if said is not None and (said.scope or said.shape):
+            # A retired usage the docs stopped showing: still retired, as they said.
+            findings.setdefault((said.term, said.scope, said.shape), Finding(
+                said.term, said.kind, Evidence(
+                    gone.url, said.section,
+                    f"{said.sentence} (no page shows it any more; said by "
+                    f"{gone.title or gone.url})"),
+                said.replacement, package_of(gone.url), said.scope, said.shape))
+            continue
+        # Gone after a notice: what the notice said (deprecated stays deprecated: the
+        # docs dropped it, they did not say it was removed).
         findings.setdefault((gone.term, (), None), Finding(
-            gone.term, NoticeKind.REMOVED, Evidence(
+            gone.term, said.kind if said is not None else NoticeKind.REMOVED, Evidence(
                 gone.url, _section_of(gone.text, gone.term),
                 f"{gone.term.text} is no longer mentioned anywhere in the docs "
-                f"(last taught by {gone.title or gone.url})"), None, package_of(gone.url)))
+                f"(last taught by {gone.title or gone.url})"
+                + (f"; {said.sentence}" if said is not None else "")),
+            said.replacement if said is not None else None, package_of(gone.url)))
     return list(findings.values())
 
 

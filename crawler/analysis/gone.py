@@ -53,8 +53,9 @@ the database a batch at a time, the evaluation set (``tests/eval``) from pages i
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from urllib.parse import urlsplit
@@ -70,7 +71,8 @@ LISTED_KINDS = frozenset({TermKind.ATTRIBUTE, TermKind.MIX_TASK})
 MARKUP_KINDS = frozenset({TermKind.COMPONENT})
 # What a notice says that retires its term.
 RETIRING = frozenset({NoticeKind.DEPRECATED, NoticeKind.SOFT_DEPRECATED, NoticeKind.REMOVED,
-                      NoticeKind.RENAMED, NoticeKind.REPLACED})
+                      NoticeKind.RENAMED, NoticeKind.REPLACED,
+                      NoticeKind.CHANGED})  # "`close/1` … is now `close/2`"
 # Mentions by still-listed pages that make them the term's teachers, not passers-by.
 MIN_MENTIONS = 2
 
@@ -146,15 +148,44 @@ def expand(entries: Iterable[str], url: str) -> set[str]:
     return out
 
 
-def announced(notices: Iterable[NoticeDict]) -> set[str]:
-    """The entries (``kind:text``) that stored notices retire outright: a usage (a
-    shape) or a use in some functions only (a scope) is not the term, nor is an option
-    whose notice names a function (``Deprecate passing `:dom_id` to `stream/4```: the
-    option of one function, which another may still take)."""
-    return {f"{n['term_kind']}:{n['term']}" for n in notices
-            if n["kind"] in RETIRING and not n.get("shape") and not n.get("scope")
-            and not (n["term_kind"] == TermKind.OPTION and any(
-                t.kind == TermKind.FUNCTION for t in terms_in(n["sentence"])))}
+def announced(notices: Iterable[NoticeDict]) -> dict[str, NoticeDict]:
+    """The entries (``kind:text``) that stored notices retire outright, each with the
+    first notice that does (a changelog's newest): a usage (a shape) or a use in some
+    functions only (a scope) is not the term, nor is an option whose notice names a
+    function (``Deprecate passing `:dom_id` to `stream/4```: the option of one function,
+    which another may still take)."""
+    out: dict[str, NoticeDict] = {}
+    for n in notices:
+        if n["kind"] in RETIRING and not n.get("shape") and not n.get("scope") and not (
+                n["term_kind"] == TermKind.OPTION and any(
+                    t.kind == TermKind.FUNCTION for t in terms_in(n["sentence"]))):
+            out.setdefault(f"{n['term_kind']}:{n['term']}", n)
+    return out
+
+
+def retired_usages(notices: Iterable[NoticeDict]) -> list[NoticeDict]:
+    """The stored notices that retire a term only in some places (a scope: `fl-contains`
+    in `element/3`) or one value of an attribute (`phx-update="append"`): what
+    :func:`carried` can tell is still retired once the docs stop showing it."""
+    return [n for n in notices if n["kind"] in RETIRING and (
+        (n.get("scope") and not n.get("shape")) or _attribute_value(n) is not None)]
+
+
+def _attribute_value(notice: NoticeDict) -> str | None:
+    shape = notice.get("shape") or {}
+    if notice["term_kind"] != TermKind.ATTRIBUTE or not shape.get("value") or any(
+            shape.get(k) for k in ("arg", "option", "example", "absent")):
+        return None
+    return str(shape["value"])
+
+
+def usage_probe(notice: NoticeDict) -> Term:
+    """What a text must show to still show a retired usage: the attribute given that
+    value (`phx-update="append"`), else the term."""
+    value = _attribute_value(notice)
+    if value is not None:
+        return Term(f"{notice['term']}={value}", TermKind.ATTRIBUTE)
+    return Term(notice["term"], TermKind(notice["term_kind"]))
 
 
 def needs_strength(kind: str) -> bool:
@@ -205,13 +236,28 @@ class Taught:
         self.current = current
         self._latest: dict[str, tuple[int, list[Teacher]]] = {}
         self.announced: set[str] = set()  # entries some snapshot retired (a notice)
+        # The newest notice retiring each announced entry (by run).
+        self._notices: dict[str, tuple[int, NoticeDict]] = {}
+        # The newest notice of each retired usage (retired_usages), with its teacher.
+        self._usages: dict[str, tuple[int, Teacher, NoticeDict]] = {}
 
     def add(self, entries: Iterable[str], teacher: Teacher,
-            retired: Iterable[str] = ()) -> None:
-        """The vocabulary ``entries`` of the snapshot ``teacher``, and the entries its
-        notices retire (:func:`announced`)."""
+            retired: Iterable[str] | Mapping[str, NoticeDict] = (),
+            usages: Iterable[NoticeDict] = ()) -> None:
+        """The vocabulary ``entries`` of the snapshot ``teacher``, the entries its
+        notices retire (:func:`announced`, with their notices when a mapping) and the
+        usages they retire (:func:`retired_usages`)."""
         if teacher.package not in self.current.packages:
             return  # the package has no current page: its teaching tells nothing
+        for notice in usages:
+            key = json.dumps([notice["term_kind"], notice["term"], notice.get("scope"),
+                              notice.get("shape")], sort_keys=True)
+            if key not in self._usages or teacher.run > self._usages[key][0]:
+                self._usages[key] = (teacher.run, teacher, notice)
+        if isinstance(retired, Mapping):
+            for entry, notice in retired.items():
+                if entry not in self._notices or teacher.run > self._notices[entry][0]:
+                    self._notices[entry] = (teacher.run, notice)
         retired = set(retired) - self.current.vocabulary
         self.announced |= retired
         for entry in expand(entries, teacher.url) | retired:
@@ -246,6 +292,16 @@ class Taught:
         return owns(teacher.package, module,
                     self.current.documented.get(teacher.package, frozenset()))
 
+    def notice_of(self, term: Term) -> NoticeDict | None:
+        """The newest notice that retired ``term`` (None: it was only taught)."""
+        found = self._notices.get(f"{term.kind}:{term.text}")
+        return found[1] if found else None
+
+    def usages(self) -> list[tuple[Teacher, NoticeDict]]:
+        """Every retired usage of a package that still has current pages, with the
+        snapshot whose notice retired it."""
+        return [(teacher, notice) for _, teacher, notice in self._usages.values()]
+
     def candidates(self) -> dict[Term, list[Teacher]]:
         """Every term taught and held by no current vocabulary, with its teachers."""
         terms = parse_vocabulary(sorted(self._latest))
@@ -259,17 +315,36 @@ def _key(term: Term) -> str:
     return max(WORD.findall(term.literal()) or [""], key=len)
 
 
-def still_mentioned(texts: Iterable[tuple[str | None, str]], terms: Iterable[Term]
-                    ) -> set[Term]:
+def mentions_term(term: Term, text: str) -> int:
+    """How often ``text`` mentions ``term``; a function named with another arity
+    (``live_component/1`` for ``live_component/2``) is another function."""
+    if term.literal() not in text:
+        return 0
+    arity = term.text.rpartition("/")[2] if term.kind == TermKind.FUNCTION else ""
+    if not arity:
+        return len(term.pattern().findall(text))
+    return sum(1 for m in term.pattern().finditer(text)
+               if not (other := OTHER_ARITY.match(text, m.end())) or other.group(1) == arity)
+
+
+OTHER_ARITY = re.compile(r"[\w?!]*/(\d+)")
+
+
+def still_mentioned(texts: Iterable[tuple[str | None, str] | tuple[str | None, str, bool]],
+                    terms: Iterable[Term], retired: Collection[Term] = ()) -> set[Term]:
     """The ``terms`` that some of ``texts`` mentions, anywhere; ``texts`` are (module,
-    text) pairs, the module of a module page (:func:`page_module`) or None. A module
-    page lists its functions bare (``blend(a, b, ratio)``): there, a bare mention of one
-    of them mentions the qualified function (``Glimmer.Palette.blend/3``, also
-    ``Palette.blend/3``).
+    text) pairs, or (module, text, changelog) triples: the module of a module page
+    (:func:`page_module`) or None, and whether the page is a changelog. A module page
+    lists its functions bare (``blend(a, b, ratio)``): there, a bare mention of one of
+    them mentions the qualified function (``Glimmer.Palette.blend/3``, also
+    ``Palette.blend/3``). A function named with another arity is not mentioned; a term
+    ``retired`` by a notice is not kept by a changelog's mention (history: what a release
+    did with it once).
 
     A text's words are read once; a term's pattern only runs on a text that holds its
     longest word and its literal text. The scan stops once every term has been seen.
     """
+    retired = frozenset(retired)
     by_key: dict[str, list[Term]] = {}
     bare: dict[str, list[tuple[str, Term, Term]]] = {}  # last part of the module: ...
     for term in terms:
@@ -280,7 +355,8 @@ def still_mentioned(texts: Iterable[tuple[str | None, str]], terms: Iterable[Ter
             bare.setdefault(module.rpartition(".")[2], []).append(
                 (module, term, Term(name, TermKind.FUNCTION)))
     seen: set[Term] = set()
-    for page, text in texts:
+    for item in texts:
+        page, text, changelog = (*item, False)[:3]
         if not by_key:
             break
         # While the words are few, a substring test each is cheaper than reading the
@@ -288,11 +364,11 @@ def still_mentioned(texts: Iterable[tuple[str | None, str]], terms: Iterable[Ter
         words = [w for w in by_key if w in text] if len(by_key) <= FEW_WORDS \
             else set(WORD.findall(text)) & by_key.keys()
         found = {t for word in words for t in by_key[word]
-                 if t.literal() in text and t.pattern().search(text)}
+                 if not (changelog and t in retired) and mentions_term(t, text)}
         if page:
             found.update(t for module, t, name in bare.get(page.rpartition(".")[2], ())
                          if t not in seen and (page == module or page.endswith(f".{module}"))
-                         and name.pattern().search(text))
+                         and mentions_term(name, text))
         for term in found - seen:
             seen.add(term)
             words_of = by_key[_key(term)]
@@ -309,8 +385,7 @@ def mentions(texts: Iterable[tuple[int, str]], wanted: Mapping[int, Iterable[Ter
     counts: dict[tuple[int, Term], int] = {}
     for snapshot, text in texts:
         for term in wanted.get(snapshot, ()):
-            counts[snapshot, term] = len(term.pattern().findall(text)) \
-                if term.literal() in text else 0
+            counts[snapshot, term] = mentions_term(term, text)
     return counts
 
 
@@ -320,13 +395,14 @@ def _module_of(term: Term) -> Term | None:
     return Term(qualifier, TermKind.MODULE) if qualifier else None
 
 
-def gone_terms(taught: Taught, mentioned: Callable[[list[Term]], set[Term]],
+def gone_terms(taught: Taught, mentioned: Callable[[list[Term], frozenset[Term]], set[Term]],
                texts: Callable[[list[int]], Iterator[tuple[int, str]]],
                crawled_only: bool = True) -> dict[Term, Teacher]:
     """The terms the docs stopped teaching, each with the snapshot that is its evidence.
 
-    ``mentioned`` tells which of some terms a current text still mentions (see
-    :func:`still_mentioned`); ``texts`` gives the texts of some snapshots. The strength
+    ``mentioned`` tells which of some terms a current text still mentions, given those
+    a notice retired (see :func:`still_mentioned`); ``texts`` gives the texts of some
+    snapshots. The strength
     of the evidence is weighed first, from the texts of the listed pages that taught a
     term that needs counting: the current texts are then searched for the few terms
     that could be gone, and the best teacher is picked among the pages of those.
@@ -364,7 +440,8 @@ def gone_terms(taught: Taught, mentioned: Callable[[list[Term]], set[Term]],
                 if term in strong_terms or _module_of(term) in modules}
     if not possible:
         return {}
-    still = mentioned(list(possible))
+    still = mentioned(list(possible), frozenset(
+        t for t in possible if f"{t.kind}:{t.text}" in taught.announced))
     gone_modules = modules - still
     found = {term: teachers for term, teachers in possible.items() if term not in still
              and (term in strong_terms or _module_of(term) in gone_modules)}
@@ -384,3 +461,19 @@ def gone_terms(taught: Taught, mentioned: Callable[[list[Term]], set[Term]],
             continue  # not crawled this time (failed, or no longer configured)
         out[term] = best
     return out
+
+
+def carried(taught: Taught, mentioned: Callable[[list[Term], frozenset[Term]], set[Term]],
+            crawled_only: bool = True) -> list[tuple[Teacher, NoticeDict]]:
+    """The retired usages (:func:`retired_usages`) of earlier snapshots that no current
+    text shows any more (a changelog's mention is history): the docs said they were on
+    their way out and stopped showing them, so they stay retired. Each with the
+    snapshot whose notice said so; a package not crawled this time carries nothing."""
+    usages = [(teacher, notice) for teacher, notice in taught.usages()
+              if not crawled_only or taught.current.packages[teacher.package]]
+    if not usages:
+        return []
+    probes = {usage_probe(notice) for _, notice in usages}
+    still = mentioned(sorted(probes, key=lambda t: (t.kind, t.text)), frozenset(probes))
+    return [(teacher, notice) for teacher, notice in usages
+            if usage_probe(notice) not in still]

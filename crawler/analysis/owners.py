@@ -100,6 +100,15 @@ class Namespaces:
             return self.segments[parts[-1]]
         return frozenset()
 
+    def spelled(self, module: str) -> frozenset[str]:
+        """The packages the longest leading segments of ``module`` spell
+        (``Phoenix.LiveView.JS``: phoenix_live_view, not phoenix); empty: none."""
+        parts = module.split(".")
+        for k in range(len(parts), 0, -1):
+            if owners := self._spelled(parts[:k]):
+                return owners
+        return frozenset()
+
     def _spelled(self, parts: list[str]) -> frozenset[str]:
         return frozenset(p for p in self.packages if _package_key(p) == _spelling(parts))
 
@@ -149,7 +158,10 @@ def line_owners(line: str, at: int, names: Namespaces,
         owners = names.of_module(spec)
         if owners is not None and not (subject and _names(spec, subject)):
             return owners
-    around = [c for c in calls_in(line) if c.start <= at < max(c.end, c.start + 1)]
+    # A definition (`def preload(assigns)`) is the line's own function, whose name says
+    # nothing of whose API it is.
+    around = [c for c in calls_in(line) if c.start <= at < max(c.end, c.start + 1)
+              and not c.definition]
     for call in reversed(around):  # the innermost call first
         if subject is not None and call.module is not None and _names(call.module, subject):
             continue
@@ -159,7 +171,7 @@ def line_owners(line: str, at: int, names: Namespaces,
         # The line's other calls say what the subject works on (`Floki.parse_document(
         # render(view))` parses a LiveView's output; `Req.get!(url)`'s is a web page's).
         for call in calls_in(line):
-            if call.module is not None and _names(call.module, subject):
+            if call.definition or (call.module is not None and _names(call.module, subject)):
                 continue
             if (owners := _of_call(call, names)) is not None:
                 return owners
@@ -178,12 +190,16 @@ def _modules_on(line: str, names: Namespaces, subject: str | None) -> frozenset[
     line names only other libraries' modules (`plug Plug.Logger, log: :debug`); None
     when it names none."""
     foreign = False
+    prose = "`" in line
     for match in MODULE_REF.finditer(line):
         if subject is not None and _names(match.group(1), subject):
             continue
         owners = names.of_module(match.group(1))
         if owners:
             return owners
+        if owners is not None and prose and "." not in match.group(1) and \
+                line[:match.start()].count("`") % 2 == 0:
+            continue  # "On ClickHouse, …": a product's name in a sentence, not a module
         foreign = foreign or owners is not None
     return frozenset() if foreign else None
 

@@ -23,7 +23,7 @@ from crawler.hexdocs import package_of, url_forms
 from crawler.notices import Notice
 from crawler.store.gap_records import gap_of
 from crawler.store.models import GapRecord, Page, Run, SkillCheck, Snapshot, SourceState
-from crawler.types import Item, PageStatus, RunStatus
+from crawler.types import Item, NoticeDict, PageStatus, RunStatus
 from crawler.vocab import Term, is_changelog
 
 # Rows fetched at a time when scanning snapshots (their terms, or their whole texts).
@@ -57,10 +57,12 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
                         is_changelog(url, title or ""))
             notices.extend(PageNotice(url, Notice.from_dict(raw)) for raw in page_notices or [])
         found = []
-        for term, snapshot_id in gone_terms(session, current.docs(session)).items():
+        terms, usages = _gone(session, current.docs(session))
+        for term, snapshot_id, notice in (*terms, *usages):
             last_taught = session.get_one(Snapshot, snapshot_id)
             page = session.get_one(Page, last_taught.page_id)
-            found.append(LastTaught(term, page.url, page.title, last_taught.content))
+            found.append(LastTaught(term, page.url, page.title, last_taught.content,
+                                    Notice.from_dict(notice) if notice else None))
         snippets, current_code = snippet_facts(session)
     return DocsFacts(tuple(notices), tuple(found), _frozen(current.taught),
                      _frozen(current.guides), snippets, current_code)
@@ -160,9 +162,25 @@ def _batches(rows: Iterable[T], size: int) -> Iterator[list[T]]:
 
 def gone_terms(session: Session, current: gone.CurrentDocs | None = None,
                crawled_only: bool = True) -> dict[Term, int]:
+    """The terms the docs taught once and mention nowhere now, each with the snapshot
+    that is its evidence (see :func:`_gone`): what ``docwatch prune`` must keep."""
+    terms, usages = _gone(session, current, crawled_only)
+    out = {term: snapshot for term, snapshot, _ in terms}
+    for term, snapshot, _ in usages:
+        out.setdefault(term, snapshot)
+    return out
+
+
+_Gone = list[tuple[Term, int, NoticeDict | None]]
+
+
+def _gone(session: Session, current: gone.CurrentDocs | None = None,
+          crawled_only: bool = True) -> tuple[_Gone, _Gone]:
     """The terms the docs taught once and mention nowhere now
     (:func:`crawler.analysis.gone.gone_terms`), each with the snapshot that is its
-    evidence: what ``docwatch prune`` must keep.
+    evidence and the notice that retired it (None: only taught); and the retired usages
+    the docs stopped showing (:func:`crawler.analysis.gone.carried`), each with the
+    snapshot of its notice.
 
     ``crawled_only=False`` also keeps the terms of packages that the latest run of
     their source did not fetch, so that a failing crawl does not cost their evidence.
@@ -188,10 +206,16 @@ def gone_terms(session: Session, current: gone.CurrentDocs | None = None,
             taught.add(terms or [], gone.Teacher(snapshot_id, run_id, url, title,
                                                  gone.package_key(url, source),
                                                  status == PageStatus.ACTIVE),
-                       gone.announced(notices or []))
-    found = gone.gone_terms(taught, lambda terms: _still_mentioned(session, terms),
-                            lambda ids: _texts(session, ids), crawled_only=crawled_only)
-    return {term: teacher.snapshot for term, teacher in found.items()}
+                       gone.announced(notices or []), gone.retired_usages(notices or []))
+
+    def mentioned(terms: list[Term], retired: frozenset[Term]) -> set[Term]:
+        return _still_mentioned(session, terms, retired)
+
+    found = gone.gone_terms(taught, mentioned, lambda ids: _texts(session, ids),
+                            crawled_only=crawled_only)
+    usages = gone.carried(taught, mentioned, crawled_only=crawled_only)
+    return ([(term, teacher.snapshot, taught.notice_of(term)) for term, teacher in found.items()],
+            [(gone.usage_probe(notice), teacher.snapshot, notice) for teacher, notice in usages])
 
 
 class _Current:
@@ -237,16 +261,20 @@ def _current_pages(*columns: Any) -> Select[Any]:
             .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE))
 
 
-def _still_mentioned(session: Session, terms: list[Term]) -> set[Term]:
-    """The ``terms`` some current page still mentions, its texts read a batch at a time
-    (the scan stops once every term has been seen)."""
+def _still_mentioned(session: Session, terms: list[Term],
+                     retired: frozenset[Term] = frozenset()) -> set[Term]:
+    """The ``terms`` some current page still mentions (a changelog's mention does not
+    count for the ``retired`` ones), its texts read a batch at a time (the scan stops
+    once every term has been seen)."""
     texts = session.execute(
-        select(Page.url, Snapshot.content).join(Page, Page.latest_snapshot_id == Snapshot.id)
+        select(Page.url, Snapshot.title, Snapshot.content)
+        .join(Page, Page.latest_snapshot_id == Snapshot.id)
         .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
         .execution_options(yield_per=TEXTS_BATCH))
     try:
-        return gone.still_mentioned(((gone.page_module(url), text) for url, text in texts),
-                                    terms)
+        return gone.still_mentioned(((gone.page_module(url), text,
+                                      is_changelog(url, title or ""))
+                                     for url, title, text in texts), terms, retired)
     finally:
         texts.close()
 

@@ -37,7 +37,8 @@ from crawler.vocab import Term
 
 # Kinds of term whose text does not say whose API it is.
 UNOWNED_KINDS = frozenset({TermKind.OPTION, TermKind.NAME, TermKind.MODULE_ATTRIBUTE,
-                           TermKind.FLAG, TermKind.TUPLE})
+                           TermKind.FLAG, TermKind.TUPLE, TermKind.SIGIL, TermKind.EXTENSION,
+                           TermKind.VARIABLE, TermKind.FIELD})
 # A function named with its arity in prose: `mount/3`.
 NAMED_ARITY = re.compile(r"/(\d+)")
 # How many lines above a line a call it continues may have opened.
@@ -131,6 +132,8 @@ def _with_blocks(lines: Iterable[tuple[int, str]]) -> list[_Line]:
 def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namespaces,
           packages: frozenset[str]) -> bool:
     term, text = finding.term, line.text
+    if term.kind == TermKind.FIELD:
+        return _field_read(finding, pattern, line, names, packages)
     if term.kind == TermKind.FUNCTION:
         uses = _function_uses(term, pattern, text, finding.package, names)
     else:
@@ -151,6 +154,8 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
     if finding.shape is not None and term.kind == TermKind.OPTION:
         # `opt: {:x, _}`: the option given that value, wherever it is written.
         shape = finding.shape
+        if shape.config and not _in_config(line):
+            return False  # set in config is retired, not given in code
         return any(_value_fits(value, shape)
                    for value in _option_values(text, shape.option or term.text[1:])) and (
             not finding.scope or any(_in_scope(line, at, finding.scope) for at, _ in uses))
@@ -168,8 +173,17 @@ def _uses(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namesp
         return any(_same_function(call, term) and has_shape(call, finding.shape)
                    for call in calls_in(line.text))
     if finding.scope:
+        if finding.package is not None and finding.package not in packages and any(
+                _foreign(s, finding.package, names) for s in finding.scope):
+            # One package's notice about another's API (Phoenix's guide on an option of
+            # `Phoenix.LiveView`) is the business of skills about the first.
+            return False
+        # A module used as a module scope says (`EEx.Engine` of `TagEngine`) needs that
+        # scope named; an option or name is also met by the scope's package's macros.
+        loose = term.kind != TermKind.MODULE
         return any(_in_scope(line, at, finding.scope)
-                   or _in_module(line, at, finding.scope, names, packages) for at, _ in uses)
+                   or (loose and _in_module(line, at, finding.scope, names, packages))
+                   for at, _ in uses)
     module = _module_of(term)
     # Another library's module cannot say it is this package's business (`Floki`).
     subject = module if module and not _owned(module, finding.package, names) else None
@@ -192,6 +206,37 @@ def _as_option(text: str, match: re.Match[str], finding: Finding) -> bool:
     return (after.startswith("=") or (before.endswith("`") and after.startswith("`"))
             or CONFIG_KEY.match(before) is not None or KEYWORD_BEFORE.search(before) is not None
             or any(s.kind == TermKind.OPTION for s in finding.scope))
+
+
+def _field_read(finding: Finding, pattern: re.Pattern[str], line: _Line, names: Namespaces,
+                packages: frozenset[str]) -> bool:
+    """A struct's field read directly: on a value named after the struct's module
+    (``changeset.validations`` of ``Ecto.Changeset``), else where the line is the
+    package's."""
+    owner = next((s.text for s in finding.scope if s.kind == TermKind.MODULE), None)
+    value = _snake(owner.rsplit(".", 1)[-1]) if owner else None
+    return any(match.group(1) == value if value else
+               _tied(line, match.start(), finding.package, names, packages)
+               for match in pattern.finditer(line.text))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+CONFIG_START = re.compile(r"^\s*config\s+:[a-z_]")
+
+
+def _in_config(line: _Line) -> bool:
+    """Whether the line is (or continues, indented) a ``config :app, …`` statement."""
+    if CONFIG_START.match(line.text):
+        return True
+    if not line.text[:1].isspace():
+        return False
+    for above in reversed(line.above):
+        if not above[:1].isspace() and above.strip():
+            return CONFIG_START.match(above) is not None
+    return False
 
 
 def _names_package(name: str, package: str | None) -> bool:
@@ -308,6 +353,15 @@ def _scope_on(text: str, at: int, scope: Term, opened: bool = False) -> bool:
     return False
 
 
+def _foreign(scope: Term, package: str, names: Namespaces) -> bool:
+    """Whether a module scope is another package's API, by the package its name spells
+    (the docs of both may teach it)."""
+    if scope.kind != TermKind.MODULE:
+        return False
+    owners = names.spelled(scope.text.removeprefix("use "))
+    return bool(owners) and package not in owners
+
+
 def _in_module(line: _Line, at: int, scope: tuple[Term, ...], names: Namespaces,
                packages: frozenset[str]) -> bool:
     """A module scope named in passing ("the `:x` option in `Phoenix.Router`") is met
@@ -399,6 +453,8 @@ def usage_of(shape: Shape | None) -> str | None:
             return f"without :{shape.option}"
         if shape.value is not None:
             return f"with {shape.option}: {shape.value}"
+        if shape.config:
+            return f"with :{shape.option} set in config"
         return f"with :{shape.option}" + (f" as a {shape.arg}" if shape.arg else "")
     if shape.value is not None:
         return f"={shape.value}"  # an attribute's value: phx-update="append"

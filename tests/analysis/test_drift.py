@@ -196,6 +196,15 @@ def test_skill_lines_that_copy_the_old_line_drifted():
     assert [n for n, change in drifted(lines, [CHANGE], frozenset())] == [1, 2, 3]
 
 
+def test_a_block_comment_line_quoted_on_one_line_drifted():
+    change = SnippetChange(URL, "Typing", ' * @type {import("lantern").LampSpec}',
+                           ' * @type {import("lantern").Lamp}', "-old\n+new")
+    lines = [(1, 'Type it with `/** @type {import("lantern").LampSpec} */` above it.'),
+             (2, 'Type it with `/** @type {import("lantern").Lamp} */` above it.')]
+
+    assert [n for n, _ in drifted(lines, [change], frozenset())] == [1]
+
+
 def test_a_line_still_shown_by_some_current_page_did_not_drift():
     # The old line left the wiring page, but a current page still shows it (with other
     # variable names): it moved, it did not change.

@@ -31,10 +31,9 @@ class Page:
         return gone.package_key(self.url, "docs")
 
 
-def gone_of(pages: list[Page], fetched: frozenset[str] | None = None,
-            crawled_only: bool = True) -> dict[str, str]:
-    """The gone terms (text: kind) and the URL of their evidence; ``fetched``: the
-    packages this crawl fetched (None: all)."""
+def taught_of(pages: list[Page], fetched: frozenset[str] | None = None):
+    """The :class:`gone.Taught` of ``pages`` (each ``old`` an earlier snapshot), how the
+    current texts are searched, and the earlier texts by snapshot."""
     current = [p for p in pages if p.text is not None]
     packages = {p.package: fetched is None or p.package in fetched for p in current}
     documented: dict[str, frozenset[str]] = {}
@@ -46,14 +45,26 @@ def gone_of(pages: list[Page], fetched: frozenset[str] | None = None,
     olds = {i: p.old for i, p in enumerate(pages) if p.old is not None}
     for i, old in olds.items():
         page = pages[i]
-        retired = gone.announced(n.as_dict() for n in notices(old, is_changelog(page.url, "")))
+        stored = [n.as_dict() for n in notices(old, is_changelog(page.url, ""))]
         taught.add(vocabulary(old), gone.Teacher(i, 1, page.url, "", page.package,
-                                                 page.text is not None), retired)
-    found = gone.gone_terms(
-        taught,
-        lambda terms: gone.still_mentioned(
-            [(gone.page_module(p.url), p.text or "") for p in current], terms),
-        lambda ids: ((i, olds[i]) for i in ids), crawled_only=crawled_only)
+                                                 page.text is not None),
+                   gone.announced(stored), gone.retired_usages(stored))
+
+    def mentioned(terms, retired):
+        return gone.still_mentioned(
+            [(gone.page_module(p.url), p.text or "", is_changelog(p.url, ""))
+             for p in current], terms, retired)
+
+    return taught, mentioned, olds
+
+
+def gone_of(pages: list[Page], fetched: frozenset[str] | None = None,
+            crawled_only: bool = True) -> dict[str, str]:
+    """The gone terms (text: kind) and the URL of their evidence; ``fetched``: the
+    packages this crawl fetched (None: all)."""
+    taught, mentioned, olds = taught_of(pages, fetched)
+    found = gone.gone_terms(taught, mentioned, lambda ids: ((i, olds[i]) for i in ids),
+                            crawled_only=crawled_only)
     return {f"{t.kind}:{t.text}": teacher.url for t, teacher in found.items()}
 
 
@@ -277,3 +288,52 @@ def test_a_task_whose_own_page_left_the_index_is_gone():
              Page(GUIDE, None, "# Effects\n")]
 
     assert gone_of(pages) == {"mix_task:mix glimmer.gen.fx": page}
+
+
+def test_a_term_gone_after_a_notice_keeps_what_the_notice_said():
+    changelog = f"{HEX}/halyard/changelog.html"
+    old = ("# Changelog\n\n## v1.2.0\n\n### Soft deprecations\n\n"
+           "- `Halyard.hoist/2` is soft-deprecated in favor of `Halyard.raise_sail/2`\n")
+    taught, mentioned, olds = taught_of([Page(changelog, old, "# Changelog\n\n## v2.0.0\n")])
+
+    [term] = gone.gone_terms(taught, mentioned, lambda ids: ((i, olds[i]) for i in ids))
+
+    notice = taught.notice_of(term)
+    assert notice is not None
+    assert (notice["kind"], notice["replacement"]) == ("soft-deprecated", "Halyard.raise_sail/2")
+
+
+def test_a_function_named_with_another_arity_is_not_mentioned():
+    prepare = Term("prepare/1", TermKind.FUNCTION)
+
+    assert gone.still_mentioned([(None, "`prepare/2` still loads one.")], [prepare]) == set()
+    assert gone.still_mentioned([(None, "call `prepare(x)`")], [prepare]) == {prepare}
+
+
+def test_a_changelog_mention_does_not_keep_a_retired_term_a_guide_does():
+    trace = Term("glow_trace", TermKind.NAME)
+    texts = [(None, "- Opt in to `:glow_trace` in development", True)]
+
+    assert gone.still_mentioned(texts, [trace], retired=[trace]) == set()
+    assert gone.still_mentioned(texts, [trace]) == {trace}
+    assert gone.still_mentioned([(None, "Set `glow_trace: true`.", False)], [trace],
+                                retired=[trace]) == {trace}
+
+
+def test_a_retired_usage_no_page_shows_any_more_stays_retired():
+    changelog = f"{HEX}/glimmer/changelog.html"
+    old = ("# Changelog\n\n## v0.8.0\n\n### Deprecations\n\n"
+           '- Deprecate `phx-glow="pulse"` in favor of `phx-glow="fade"`\n'
+           '- Deprecate `phx-glow="spin"` in favor of `phx-glow="fade"`\n'
+           "- The `:trail` option of `Glimmer.animate/2` has been removed\n")
+    guide = Page(f"{HEX}/glimmer/effects.html",
+                 text='Use `phx-glow="fade"`, or `phx-glow="spin"` for a while yet.')
+    taught, mentioned, _ = taught_of([Page(changelog, old, "# Changelog\n\n## v1.0.0\n"),
+                                      guide])
+
+    carried = gone.carried(taught, mentioned)
+
+    # "spin" is still shown: the deprecation is not the docs' last word on it
+    assert sorted(gone.usage_probe(n).text for _, n in carried) == [
+        ":trail", 'phx-glow="pulse"']
+    assert {t.url for t, _ in carried} == {changelog}

@@ -8,7 +8,8 @@ see those pages: every current page's ``vocab.notices``/``vocab.vocabulary`` (as
 between the snapshots (the rule of ``analysis/gone.py``, fed as ``analysis/queries.py``
 feeds it from the database), the code lines that changed between them
 (``analysis/drift``, as ``analysis/queries.snippet_facts`` finds them), then
-``findings.docs_findings`` and ``stale.check_skills`` on a skill file of its lines.
+``findings.docs_findings`` and ``stale.check_skills`` on a skill file of its lines. The
+skill watches the docs of every page's package, or of the case's ``watches:`` only.
 
 A page may say ``listed: false`` (it left the index: ``old`` is the last text it held,
 it has no current text) or ``fetched: false`` (this crawl could not fetch it: ``text``
@@ -47,7 +48,7 @@ from crawler.analysis.skill_files import SkillFile
 from crawler.analysis.stale import StaleLine, check_skills
 from crawler.notices import Notice, notices
 from crawler.types import NoticeKind
-from crawler.vocab import is_changelog, vocabulary
+from crawler.vocab import Term, is_changelog, vocabulary
 
 DATA = Path(__file__).parent / "data"
 # The classes of evidence, in the order the table shows them.
@@ -95,6 +96,8 @@ class Case:
     klass: str
     pages: tuple[DocPage, ...]
     labels: tuple[Label, ...]
+    # The packages the skill watches (None: those of every page).
+    watches: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,9 @@ def _case(raw: dict, source: str) -> Case:
                              bool(page.get("fetched", True))))
     if not pages:
         raise LabelError(f"{case_id}: no docs")
-    return Case(case_id, klass, tuple(pages), parse_labels(case_id, raw.get("lines") or []))
+    watches = raw.get("watches")
+    return Case(case_id, klass, tuple(pages), parse_labels(case_id, raw.get("lines") or []),
+                tuple(watches) if watches is not None else None)
 
 
 def parse_labels(case_id: str, lines: Iterable[dict]) -> tuple[Label, ...]:
@@ -303,16 +308,19 @@ def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
     for i, old in olds.items():
         page = by_url[i]
         title = _first_heading(old) or page.title
-        retired = gone.announced(json.loads(json.dumps(
-            [n.as_dict() for n in notices(old, is_changelog(page.url, title))])))
+        stored = json.loads(json.dumps(
+            [n.as_dict() for n in notices(old, is_changelog(page.url, title))]))
         taught.add(vocabulary(old), gone.Teacher(
             i, 1, page.url, title, gone.package_key(page.url, page.package), page.listed),
-            retired)
-    found = gone.gone_terms(
-        taught,
-        lambda terms: gone.still_mentioned(
-            [(gone.page_module(p.url), p.text) for p in current], terms),
-        lambda ids: ((i, olds[i]) for i in ids))
+            gone.announced(stored), gone.retired_usages(stored))
+
+    def mentioned(terms: list[Term], retired: frozenset[Term]) -> set[Term]:
+        return gone.still_mentioned(
+            [(gone.page_module(p.url), p.text, is_changelog(p.url, p.title)) for p in current],
+            terms, retired)
+
+    found = gone.gone_terms(taught, mentioned, lambda ids: ((i, olds[i]) for i in ids))
+    usages = gone.carried(taught, mentioned)
     taught_by: dict[str, set[str]] = {}
     guides: dict[str, set[str]] = {}
     for page in current:
@@ -325,8 +333,12 @@ def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
                      for change in snippet_changes(page.url, page.old, page.text))
     current_code = frozenset(still_shown((page.text for page in by_url if page.listed),
                                          snippets))
-    return DocsFacts(tuple(page_notices), tuple(
-        LastTaught(term, t.url, t.title, olds[t.snapshot]) for term, t in found.items()),
+    return DocsFacts(tuple(page_notices), (
+        *(LastTaught(term, t.url, t.title, olds[t.snapshot],
+                     Notice.from_dict(n) if (n := taught.notice_of(term)) else None)
+          for term, t in found.items()),
+        *(LastTaught(gone.usage_probe(n), t.url, t.title, olds[t.snapshot], Notice.from_dict(n))
+          for t, n in usages)),
         {p: frozenset(t) for p, t in taught_by.items()},
         {p: frozenset(t) for p, t in guides.items()}, snippets, current_code)
 
@@ -348,7 +360,7 @@ def judge(case_id: str, klass: str, labels: Sequence[Label], facts: DocsFacts,
 def evaluate_case(case: Case) -> list[Outcome]:
     """Each labelled line of ``case`` with what ``check_skills`` flags on it."""
     return judge(case.id, case.klass, case.labels, docs_facts_of(case.pages),
-                 {p.package for p in case.pages})
+                 case.watches if case.watches is not None else {p.package for p in case.pages})
 
 
 def scored(outcomes: Iterable[Outcome]) -> Evaluation:
