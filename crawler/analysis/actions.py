@@ -64,7 +64,8 @@ def _grouped(actions: list[_Action]) -> Iterable[str]:
         if len(group) <= GROUPED_AFTER:
             yield action.text
         elif action is group[0]:
-            titles = ", ".join(a.title for a in group[:SHOWN_TITLES]) + " …"
+            titles = ", ".join(a.title for a in group[:SHOWN_TITLES]) \
+                + (" …" if len(group) > SHOWN_TITLES else "")
             yield action.group.format(n=len(group), titles=titles)
 
 
