@@ -27,9 +27,11 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,39 @@ from crawler.report.render import slugify
 
 #: Where the demo's configuration puts its one skill file.
 SKILL_PATH = Path("skills") / "lumen-live" / "SKILL.md"
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """The request handler of a test's own HTTP server (:func:`start_server`): one call
+    answers a request, and nothing is logged."""
+
+    def answer(self, status: int, body: bytes = b"",
+               content_type: str = "text/html; charset=utf-8",
+               headers: Mapping[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def start_server(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """``handler`` served on 127.0.0.1 from a background thread: the server (for
+    :func:`stop_server`) and its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def stop_server(server: ThreadingHTTPServer) -> None:
+    server.shutdown()
+    server.server_close()
 
 
 def write_config(folder: Path, base: str, *, sources: str = "", skills: str = "",

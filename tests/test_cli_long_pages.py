@@ -9,15 +9,13 @@ import random
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import query
+from conftest import QuietHandler, query, start_server, stop_server
 
 from crawler.diff import MAX_LINE
 
@@ -46,25 +44,15 @@ class Site:
 def site() -> Iterator[Site]:
     served = Site()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             body = served.paragraphs.get(self.path.strip("/"))
-            self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
+            self.answer(200 if body is not None else 404, body or b"")
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    served.base = f"http://127.0.0.1:{server.server_address[1]}/"
+    server, base = start_server(Handler)
+    served.base = f"{base}/"
     yield served
-    server.shutdown()
-    server.server_close()
+    stop_server(server)
 
 
 def project(folder: Path, url: str) -> tuple[Path, str]:

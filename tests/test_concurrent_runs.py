@@ -11,11 +11,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import execute, query
+from conftest import QuietHandler, execute, query, start_server, stop_server
 from test_runs import wait_for
 
 PAGES = 30  # per source: enough writes for the two runs' transactions to meet
@@ -42,11 +41,11 @@ class TwoSourceSite:
         self._released = threading.Event()
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 source = self.path.strip("/").split("/")[0]
                 if source not in site.SOURCES:
-                    self._answer(404, b"")
+                    self.answer(404, b"")
                     return
                 site._asked[source].set()
                 if site.meet:
@@ -57,22 +56,9 @@ class TwoSourceSite:
                 body = (f"<html><head><title>{self.path}</title></head><body><main>"
                         f"<h1>{self.path}</h1><p>The {source} text, version {site.version}."
                         f"</p></main></body></html>").encode()
-                self._answer(200, body)
+                self.answer(200, body)
 
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server, self.base = start_server(Handler)
 
     def urls(self, source: str) -> list[str]:
         return [f"{self.base}/{source}/{n}.html" for n in range(1, PAGES + 1)]
@@ -82,8 +68,7 @@ class TwoSourceSite:
 
     def close(self) -> None:
         self.release()
-        self._server.shutdown()
-        self._server.server_close()
+        stop_server(self._server)
 
 
 @pytest.fixture

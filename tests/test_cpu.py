@@ -13,11 +13,10 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import write_config
+from conftest import QuietHandler, start_server, stop_server, write_config
 
 import crawler.cpu
 from crawler.config import load_config
@@ -75,7 +74,7 @@ class HeldExdocSite:
                   for i in range(PAGES)]
         sidebar = "sidebarNodes=" + json.dumps({"extras": extras, "modules": [], "tasks": []})
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 page = re.fullmatch(r"/pkg/g(\d+)\.html", self.path)
                 if self.path == "/pkg/":
@@ -88,30 +87,17 @@ class HeldExdocSite:
                         released.wait()
                     self._answer("text/html", guide_html(int(page[1])))
                 else:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self.answer(404)
 
             def _answer(self, content_type: str, body: str) -> None:
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.answer(200, body.encode(), content_type)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.root = f"http://127.0.0.1:{self._server.server_address[1]}/pkg/"
+        self._server, base = start_server(Handler)
+        self.root = f"{base}/pkg/"
 
     def close(self) -> None:
         self.released.set()
-        self._server.shutdown()
-        self._server.server_close()
+        stop_server(self._server)
 
 
 def guide_html(number: int) -> str:

@@ -13,11 +13,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import query
+from conftest import QuietHandler, query, start_server, stop_server
 from conftest import write_config as write_demo_config
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
@@ -39,37 +38,24 @@ class HeldPage:
     def __init__(self) -> None:
         released = self._released = threading.Event()
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if self.path == "/robots.txt":
-                    self._answer(404, b"")
+                    self.answer(404, b"")
                 else:
                     released.wait()
-                    self._answer(200, b"<html><body><main><p>Held, then released.</p>"
+                    self.answer(200, b"<html><body><main><p>Held, then released.</p>"
                                       b"</main></body></html>")
 
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/held.html"
+        self._server, base = start_server(Handler)
+        self.url = f"{base}/held.html"
 
     def release(self) -> None:
         self._released.set()
 
     def close(self) -> None:
         self.release()
-        self._server.shutdown()
-        self._server.server_close()
+        stop_server(self._server)
 
 
 @pytest.fixture
@@ -239,43 +225,32 @@ class FirstCrawlSite:
                     f"<title>{name}</title><id>{base}/{name}.xml</id>"
                     f"<updated>2024-01-03T00:00:00Z</updated>{entries}</feed>").encode()
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 base = f"http://{self.headers['Host']}"
                 if self.path == "/news.xml":
-                    self._answer(feed("news", base, served.news_posts), "application/atom+xml")
+                    self._tagged(feed("news", base, served.news_posts), "application/atom+xml")
                 elif self.path == "/blog.xml":
-                    self._answer(feed("blog", base, 3), "application/atom+xml")
+                    self._tagged(feed("blog", base, 3), "application/atom+xml")
                 elif self.path.startswith("/blog/"):
                     asked.set()
                     released.wait()
-                    self._answer(b"<html><body><article><p>The whole post.</p></article>"
+                    self._tagged(b"<html><body><article><p>The whole post.</p></article>"
                                  b"</body></html>")
                 elif self.path == "/late.html":
                     asked.wait(30)
-                    self._answer(b"<html><body><main><p>A page.</p></main></body></html>")
+                    self._tagged(b"<html><body><main><p>A page.</p></main></body></html>")
                 else:
-                    self._answer(b"", status=404)
+                    self._tagged(b"", status=404)
 
-            def _answer(self, body: bytes, content_type: str = "text/html",
+            def _tagged(self, body: bytes, content_type: str = "text/html",
                         status: int = 200) -> None:
                 etag = f'"{hashlib.sha1(body).hexdigest()}"'
                 if status == 200 and self.headers.get("If-None-Match") == etag:
                     status, body = 304, b""
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("ETag", etag)
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(status, body, content_type, {"ETag": etag})
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server, self.base = start_server(Handler)
 
     def config(self, folder: Path) -> Path:
         path = folder / "sources.yaml"
@@ -300,8 +275,7 @@ sources:
 
     def close(self) -> None:
         self.release()
-        self._server.shutdown()
-        self._server.server_close()
+        stop_server(self._server)
 
 
 def sources_reviewed(folder: Path, date: str) -> tuple[list[tuple[str, int, bool]], list[str]]:
