@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from test_stale import SKILL, write_site
@@ -72,13 +74,16 @@ def test_a_skill_no_earlier_report_checked_is_added_and_says_what_it_covers():
     assert (first.skill, first.added, first.previous) == ("new", True, DAY2)
 
 
-@pytest.fixture(scope="module")
-def day3(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("decisions")
+def crawl_three_days(tmp: Path, before_crawl: Callable[[], None] = lambda: None,
+                     after_fix: Callable[[], None] = lambda: None):
+    """The glimmer site crawled on DAY1 (v1) and DAY2 (v2), then the skill's phx-glow
+    line fixed (``after_fix``: what else the maintainer does) and DAY3 crawled: the
+    DAY3 report's Markdown and JSON. ``before_crawl`` runs once the skill is in place."""
     write_site(tmp / "site")
     skill = tmp / "skills" / "glimmer-effects" / "SKILL.md"
     skill.parent.mkdir(parents=True)
     shutil.copy(SKILL, skill)
+    before_crawl()
     with DocServer(root=tmp / "site", version="v1") as site:
         (tmp / "sources.yaml").write_text(f"""
 report: {{title: "Glimmer Watch", dir: out}}
@@ -95,9 +100,15 @@ skills:
         # The maintainer fixes the phx-glow line, and leaves the other one.
         skill.write_text(skill.read_text().replace('`<div phx-glow="on">`',
                                                    '`<div class="glow">`'))
+        after_fix()
         outcome = crawl(config, date=DAY3, database=database)
     md, js = outcome.report_paths[:2]
     return md.read_text(encoding="utf-8"), json.loads(js.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def day3(tmp_path_factory):
+    return crawl_three_days(tmp_path_factory.mktemp("decisions"))
 
 
 def test_the_next_report_says_which_line_the_edit_resolved_and_which_remain(day3):
@@ -128,39 +139,23 @@ def day3_from_git(tmp_path_factory):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     tmp = tmp_path_factory.mktemp("decisions-git")
-    write_site(tmp / "site")
     skills = tmp / "skills"
-    skill = skills / "glimmer-effects" / "SKILL.md"
-    skill.parent.mkdir(parents=True)
-    shutil.copy(SKILL, skill)
-    (skills / "NOTES.md").write_text("Skills of the Glimmer team.\n")
-    git(skills, "init", "-q")
-    git(skills, "config", "user.name", "Skill Keeper")
-    git(skills, "config", "user.email", "keeper@example.org")
-    git(skills, "add", ".")
-    git(skills, "commit", "-q", "-m", "Add the glimmer-effects skill",
-        date="2020-01-01T00:00:00+00:00")  # long before the reports
-    with DocServer(root=tmp / "site", version="v1") as site:
-        (tmp / "sources.yaml").write_text(f"""
-report: {{title: "Glimmer Watch", dir: out}}
-sources:
-  - {{name: docs, kind: exdoc, urls: ["{site.base_url}/glimmer/"]}}
-skills:
-  - {{name: glimmer-effects, path: skills/glimmer-effects/SKILL.md}}
-""")
-        config = load_config(tmp / "sources.yaml")
-        database = f"sqlite:///{tmp}/db.sqlite3"
-        for date, version in [(DAY1, "v1"), (DAY2, "v2")]:
-            site.set_version(version)
-            crawl(config, date=date, database=database)
-        skill.write_text(skill.read_text().replace('`<div phx-glow="on">`',
-                                                   '`<div class="glow">`'))
+
+    def commit_the_skills() -> None:
+        (skills / "NOTES.md").write_text("Skills of the Glimmer team.\n")
+        git(skills, "init", "-q")
+        git(skills, "config", "user.name", "Skill Keeper")
+        git(skills, "config", "user.email", "keeper@example.org")
+        git(skills, "add", ".")
+        git(skills, "commit", "-q", "-m", "Add the glimmer-effects skill",
+            date="2020-01-01T00:00:00+00:00")  # long before the reports
+
+    def commit_the_fix() -> None:
         git(skills, "commit", "-q", "-am", "Glimmer effects: glow with a class, not phx-glow")
         (skills / "NOTES.md").write_text("Skills of the Glimmer team, reviewed.\n")
         git(skills, "commit", "-q", "-am", "Notes: reviewed")  # another file
-        outcome = crawl(config, date=DAY3, database=database)
-    md, js = outcome.report_paths[:2]
-    return md.read_text(encoding="utf-8"), json.loads(js.read_text(encoding="utf-8"))
+
+    return crawl_three_days(tmp, commit_the_skills, commit_the_fix)
 
 
 def test_the_decisions_quote_the_commits_to_the_skill_file_since_the_last_report(
