@@ -24,7 +24,7 @@ DAY1, DAY2 = "2024-03-01", "2024-03-02"
 class TwoSourceSite:
     """The pages of two sources, ``alpha`` and ``beta``, on one local server.
 
-    A page's text carries ``version``. While ``meet`` is set, the first request of each
+    A page's text carries ``version``. After :meth:`meet`, the first request of each
     source waits until the other source asked too: two runs started together are then in
     flight at the same time, however the machine schedules them. A source in ``held``,
     or a path in ``held_paths``, gets no answer until :meth:`release`.
@@ -34,7 +34,7 @@ class TwoSourceSite:
 
     def __init__(self) -> None:
         self.version = 1
-        self.meet = False
+        self._meeting = False
         self.held: set[str] = set()
         self.held_paths: set[str] = set()
         self._asked = {s: threading.Event() for s in self.SOURCES}
@@ -48,7 +48,7 @@ class TwoSourceSite:
                     self.answer(404, b"")
                     return
                 site._asked[source].set()
-                if site.meet:
+                if site._meeting:
                     other = next(s for s in site.SOURCES if s != source)
                     site._asked[other].wait(60)
                 if source in site.held or self.path in site.held_paths:
@@ -62,6 +62,13 @@ class TwoSourceSite:
 
     def urls(self, source: str) -> list[str]:
         return [f"{self.base}/{source}/{n}.html" for n in range(1, PAGES + 1)]
+
+    def meet(self) -> None:
+        """From now on each source's requests wait until the other source asked (what
+        was asked before, e.g. by the baseline crawl, does not count)."""
+        for asked in self._asked.values():
+            asked.clear()
+        self._meeting = True
 
     def release(self) -> None:
         self._released.set()
@@ -129,7 +136,7 @@ def baseline(two_sources: TwoSourceSite, tmp_path: Path, database_url: str) -> P
 def test_crawls_of_disjoint_sources_run_together_and_the_dates_report_holds_both(
         two_sources, baseline, tmp_path, database_url):
     db = database_url
-    two_sources.meet = True
+    two_sources.meet()
     runs = [start(baseline, db, DAY2, "alpha"), start(baseline, db, DAY2, "beta")]
     for proc in runs:
         _out, err = proc.communicate(timeout=120)
