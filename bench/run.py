@@ -833,7 +833,7 @@ def micro_report(pages: int) -> Any:
             source="hexdocs", package=package, url=f"{base}/{package}/guide-{i}.html",
             title=f"Guide {i}", change=ChangeKind.MODIFIED, summary=diff.summary(),
             group="Guides",
-            sections=diff.sections, lines_added=diff.lines_added,
+            sections=tuple(diff.sections), lines_added=diff.lines_added,
             lines_removed=diff.lines_removed, diff=diff.unified,
             text=f"{diff.added_text}\n{diff.removed_text}"))
     for i in range(10):
@@ -893,16 +893,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """``[crawl]`` (default), ``micro``, or the internal ``report-time``."""
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
     parser.add_argument("command", nargs="?", default="crawl",
-                        choices=["crawl", "micro", "table", "profile", "report-time"],
+                        choices=["crawl", "micro", "table", "profile", "scale",
+                                 "report-time", "explain-night"],
                         help="crawl (default): the crawl benchmark; micro: micro-benchmarks; "
                         "table: print the table of --results FILE again; profile: a cold "
-                        "crawl under py-spy, CPU by component and function")
+                        "crawl under py-spy, CPU by component and function; scale: "
+                        "docwatch at N package roots on SQLite and PostgreSQL (bench/scale.py)")
     parser.add_argument("--world", type=Path, default=DEFAULT_WORLD,
                         help="the world folder (serve.py)")
     parser.add_argument("--replicate", type=int, default=DEFAULT_REPLICATE,
                         help=f"replicas of each package (default {DEFAULT_REPLICATE}: "
                         f"{PAGES_PER_COPY} pages per copy on day 1)")
-    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--latency-ms", type=float, default=None,
+                        help="the world's latency per request (default 20; scale: 0)")
     parser.add_argument("--runs", type=int, default=3, help="docwatch runs (median)")
     parser.add_argument("--urlwatch-runs", type=int, default=None,
                         help="urlwatch cold+warm pairs (default: --runs)")
@@ -920,6 +923,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=20, help="micro: runs per measure")
     parser.add_argument("--results", type=Path, help="table: a results-*.json to print")
     parser.add_argument("--rate", type=int, default=250, help="profile: samples per second")
+    # scale
+    parser.add_argument("--roots", default="500,2000",
+                        help="scale: package roots per size, comma-separated")
+    parser.add_argument("--databases", default="sqlite,postgresql",
+                        help="scale: sqlite, postgresql or both")
+    parser.add_argument("--skills", type=int, default=100, help="scale: skills to check")
+    parser.add_argument("--no-day-change", action="store_true",
+                        help="scale: no day-2 crawl (its report holds every changed page)")
+    parser.add_argument("--explain", action="store_true",
+                        help="scale: EXPLAIN every statement of a night on PostgreSQL")
+    parser.add_argument("--db-url", help=argparse.SUPPRESS)
     # report-time (internal)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
@@ -932,7 +946,13 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     _ensure_crawler()
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command == "micro":
+    if args.latency_ms is None:
+        args.latency_ms = 0.0 if args.command == "scale" else 20.0
+    if args.command in ("scale", "explain-night"):
+        import scale
+
+        (scale.scale_main if args.command == "scale" else scale.explain_night_main)(args)
+    elif args.command == "micro":
         micro_main(args)
     elif args.command == "table":
         table_main(args)

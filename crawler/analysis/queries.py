@@ -307,22 +307,23 @@ def page_texts(engine: Engine, urls: Collection[str]) -> dict[str, str]:
 CHECK_HISTORY = 60
 
 
-def past_skill_checks(engine: Engine, before: dt.date) -> dict[str, list[SkillCheckFact]]:
-    """Each skill's checks by reports of dates before ``before``, newest first (at most
-    ``CHECK_HISTORY`` of them)."""
+def past_skill_checks(engine: Engine, before: dt.date,
+                      skills: Iterable[str]) -> dict[str, list[SkillCheckFact]]:
+    """The checks of each of ``skills`` by reports of dates before ``before``, newest
+    first (at most ``CHECK_HISTORY`` of them: one indexed read per skill, whatever the
+    length of the history)."""
     out: dict[str, list[SkillCheckFact]] = {}
     with Session(engine) as session:
-        rows = session.execute(
-            select(SkillCheck.skill, SkillCheck.run_date, SkillCheck.digest, SkillCheck.stale,
-                   SkillCheck.checked_at)
-            .where(SkillCheck.run_date < before)
-            .order_by(SkillCheck.skill, SkillCheck.run_date.desc()))
-        for skill, date, digest, stale, checked_at in rows:
-            checks = out.setdefault(skill, [])
-            if len(checks) < CHECK_HISTORY:
-                checks.append(SkillCheckFact(skill, date, digest, tuple(
+        for skill in dict.fromkeys(skills):
+            rows = session.execute(
+                select(SkillCheck.run_date, SkillCheck.digest, SkillCheck.stale,
+                       SkillCheck.checked_at)
+                .where(SkillCheck.skill == skill, SkillCheck.run_date < before)
+                .order_by(SkillCheck.run_date.desc()).limit(CHECK_HISTORY)).all()
+            if rows:
+                out[skill] = [SkillCheckFact(skill, date, digest, tuple(
                     StaleKey(term, text, line) for line, term, text in stale or []),
-                    checked_at))
+                    checked_at) for date, digest, stale, checked_at in rows]
     return out
 
 

@@ -283,7 +283,7 @@ def build_report(engine: Engine, config: Config, date: dt.date,
     gaps = find_gaps(changes, config.skills, groups, skill_files)
     highlights = _highlights(engine, bumps, changes)
     checks = current_checks(skill_files, stale, date)
-    history = past_skill_checks(engine, date)
+    history = past_skill_checks(engine, date, (s.name for s in config.skills))
     earlier = _unique(earlier_open_gaps(engine, date))
     carried = carry_gaps(earlier, config.skills, skill_files,
                          page_texts(engine, list(dict.fromkeys(o.gap.url for o in earlier))),

@@ -272,7 +272,8 @@ class SkillCheck(Base):
     lines, so a later report can say what changed since (its Decisions)."""
 
     __tablename__ = "skill_checks"
-    __table_args__ = (UniqueConstraint("run_date", "skill"),)
+    __table_args__ = (UniqueConstraint("run_date", "skill"),
+                      Index("ix_skill_checks_skill_date", "skill", "run_date"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_date: Mapped[dt.date] = mapped_column(index=True)
@@ -303,5 +304,5 @@ class GapRecord(Base):
     new_skill: Mapped[str | None] = mapped_column(Text)
     # The date of the first report that listed it, and of the one that found it covered.
     first_seen: Mapped[dt.date] = mapped_column(index=True)
-    covered_on: Mapped[dt.date | None]
+    covered_on: Mapped[dt.date | None] = mapped_column(index=True)
     covered_by: Mapped[str | None] = mapped_column(String(200))
