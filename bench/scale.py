@@ -257,7 +257,7 @@ ROWS: list[tuple[str, Any, str]] = [
      "{:.1f}"),
     ("report, warm date (s)", lambda r: r["report"]["wall_s"], "{:.1f}"),
     ("report peak RSS (MB)", lambda r: r["report"]["maxrss_mb"], "{:.0f}"),
-    ("skills check, skills (s)", lambda r: r["skills_check"]["wall_s"], "{:.1f}"),
+    ("skills check (s)", lambda r: r["skills_check"]["wall_s"], "{:.1f}"),
     ("skills check peak RSS (MB)", lambda r: r["skills_check"]["maxrss_mb"], "{:.0f}"),
     ("day-change CPU per page (ms)", lambda r: _per_page(r["day_change"])
      if "day_change" in r else None, "{:.2f}"),

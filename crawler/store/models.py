@@ -187,7 +187,8 @@ class Snapshot(Base):
     """The normalised text of a page at a point in time (written when its hash changes)."""
 
     __tablename__ = "snapshots"
-    __table_args__ = (Index("ix_snapshots_page_run", "page_id", "run_id"),)
+    __table_args__ = (Index("ix_snapshots_page_run", "page_id", "run_id"),
+                      Index("ix_snapshots_grammar", "grammar"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"))

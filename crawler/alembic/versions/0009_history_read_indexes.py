@@ -1,8 +1,9 @@
 """Indexes for the reads a nightly report makes of the skills' history
 
 A report reads each skill's latest checks (skill_checks by skill, newest dates first)
-and the gaps still open (skill_gaps with no covered_on, or a recent one). Without these
-indexes both read every row ever recorded: a night's report grew with the history.
+and the gaps still open (skill_gaps with no covered_on, or a recent one), and every run
+looks for the snapshots an older grammar read (snapshots.grammar). Without these
+indexes each read every row ever recorded: a night grew with the history.
 
 Revision ID: 0009
 Revises: 0008
@@ -20,6 +21,7 @@ depends_on: str | Sequence[str] | None = None
 INDEXES = [
     ('ix_skill_checks_skill_date', 'skill_checks', ['skill', 'run_date']),
     ('ix_skill_gaps_covered_on', 'skill_gaps', ['covered_on']),
+    ('ix_snapshots_grammar', 'snapshots', ['grammar']),
 ]
 
 
