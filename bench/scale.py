@@ -132,12 +132,10 @@ def measure_size(world: World, tmp: Path, roots: int, database: str,
     database."""
     folder = tmp / f"{database}-{roots}"
     folder.mkdir()
-    world.set_day(1)
     shutil.copytree(tmp / "skills", folder / "skills")
     config = folder / "sources.yaml"
     write_bench_config(tmp / "sources.yaml", config, args.concurrency, args.per_host)
     data = yaml.safe_load(config.read_text())
-    data["skills"] = yaml.safe_load((tmp / "sources.yaml").read_text()).get("skills", [])
     data["report"]["dir"] = str(folder / "reports")
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     skills = write_scale_skills(config, args.skills, replicas_for(roots))
@@ -196,35 +194,31 @@ def _explain(config: Path, db: str, warm: str, folder: Path) -> list[dict[str, A
 
 
 def explain_night_main(args: argparse.Namespace) -> None:
-    """Internal: a nightly crawl + ``skills check`` with every statement recorded, then
-    the ``EXPLAIN`` of each distinct one; prints the history-table scans as JSON."""
-    from sqlalchemy import event, text
+    """Internal: ``docwatch crawl`` and ``docwatch skills check``, in this process with
+    every statement recorded, then the ``EXPLAIN`` of each distinct one; prints the
+    history-table scans as JSON."""
+    from sqlalchemy import Engine, create_engine, event
 
-    from crawler.analysis.findings import docs_findings
-    from crawler.analysis.owners import Namespaces
-    from crawler.analysis.queries import docs_facts
-    from crawler.analysis.skill_files import read_skill_files
-    from crawler.analysis.stale import check_skills
-    from crawler.config import load_config
-    from crawler.pipeline import crawl
-    from crawler.store.db import open_database
+    from crawler.cli import cli
 
-    config = load_config(args.config)
-    engine = open_database(args.db_url)
     seen: dict[str, Any] = {}
 
-    @event.listens_for(engine, "before_cursor_execute")
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
                executemany: bool) -> None:
         if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "WITH")):
             seen.setdefault(statement, parameters[0] if executemany else parameters)
 
-    crawl(config, date=dt.date.fromisoformat(args.date), engine=engine)
-    facts = docs_facts(engine, [s.name for s in config.typed_sources])
-    check_skills(read_skill_files(config), docs_findings(facts), Namespaces.of(facts.taught),
-                 facts)
-    event.remove(engine, "before_cursor_execute", record)
+    event.listen(Engine, "before_cursor_execute", record)  # every engine the commands open
+    common = ["--config", str(args.config), "--db", args.db_url]
+    for command in (["crawl", *common, "--date", args.date, "-q"], ["skills", "check", *common]):
+        try:
+            cli.main(command, prog_name="docwatch", standalone_mode=False)
+        except SystemExit as done:  # skills check: 1 when a line is stale
+            if done.code not in (None, 0, 1):
+                raise
+    event.remove(Engine, "before_cursor_execute", record)
     scans = []
+    engine = create_engine(args.db_url)
     with engine.connect() as conn:
         for statement, parameters in seen.items():
             plan = [row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement,
@@ -235,7 +229,7 @@ def explain_night_main(args: argparse.Namespace) -> None:
             if whole:
                 scans.append({"tables": whole, "statement": " ".join(statement.split()),
                               "plan": plan})
-        conn.execute(text("SELECT 1"))
+    engine.dispose()
     print(f"{len(seen)} distinct statements", file=sys.stderr)
     print(json.dumps(scans))
 
