@@ -97,5 +97,16 @@ def _follow_up(reason: FlagReason, change: PageChange | None) -> list[_Action]:
                         title)
                 for section in change.new_sections]
     if change.is_rewrite:
-        out.append(_Action(new, f"Re-read {title}: {change.summary}"))
+        out.append(_Action(new, f"Re-read {title}: {_gist(change)}"))
     return out
+
+
+def _gist(change: PageChange) -> str:
+    """What a rewrite is about: a changelog's, the versions it adds (the line count of
+    a page of release notes says nothing)."""
+    versions = change.versions_added
+    if not versions:
+        return change.summary
+    if len(versions) == 1:
+        return f"it adds version {versions[0]}"
+    return f"it adds {len(versions)} versions, {versions[-1]} to {versions[0]}"

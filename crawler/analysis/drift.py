@@ -13,6 +13,7 @@ comments and the names of local variables normalised away, and nothing else
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import re
@@ -52,6 +53,10 @@ PAIR_IN_SECTION = 0.6
 PAIR_INLINE = 0.7
 # The longest line kept whole in a hunk, and the term of a stale line.
 MAX_SHOWN = 80
+# A variable bound by a line of a block (``args = [...]``, ``const opts = {...}``), and
+# the longest value of one that a copied line is expected to write in its place.
+_BINDING = re.compile(r"(?:(?:let|const|var)\s+)?([a-z_]\w*)\s*=(?![=>~])\s*(\S.*?);?$")
+MAX_INLINED = 120
 
 # A token and the whitespace before it; the group named is its kind.
 _TOKEN = re.compile(r"""\s*(?:
@@ -224,6 +229,7 @@ def changes_between(url: str, old: Sequence[CodeLine], new: Sequence[CodeLine],
     for line, is_added in zip(new, added, strict=True):
         if is_added:
             by_section.setdefault((line.section, line.inline), []).append(line)
+    bindings = _bindings(old)
     out: list[SnippetChange] = []
     seen: set[str] = set()
     for tag, i1, i2, j1, j2 in line_opcodes([line.text for line in old],
@@ -254,9 +260,47 @@ def changes_between(url: str, old: Sequence[CodeLine], new: Sequence[CodeLine],
             before = old[i - 1] if i else None
             context = before.text if before is not None and not line.inline \
                 and before.block == line.block and before.text in new_texts else None
-            out.append(SnippetChange(url, line.section, line.text,
-                                     partner.text if partner else None,
-                                     _hunk(context, line.text, partner)))
+            change = SnippetChange(url, line.section, line.text,
+                                   partner.text if partner else None,
+                                   _hunk(context, line.text, partner))
+            out.append(change)
+            for inlined in _inlined(old, i, bindings):
+                if keys(inlined)[0] not in seen:
+                    seen.add(keys(inlined)[0])
+                    out.append(dataclasses.replace(change, old=inlined))
+    return out
+
+
+def _bindings(lines: Sequence[CodeLine]) -> dict[int, list[tuple[int, str, str]]]:
+    """The variables the lines of each block bind (``args = [...]``): block -> (index of
+    the line, name, value)."""
+    out: dict[int, list[tuple[int, str, str]]] = {}
+    for index, line in enumerate(lines):
+        if not line.inline and "=" in line.text \
+                and (match := _BINDING.match(line.text.strip())):
+            name, value = match.groups()
+            if name not in KEYWORDS and len(value) <= MAX_INLINED:
+                out.setdefault(line.block, []).append((index, name, value.strip()))
+    return out
+
+
+def _inlined(lines: Sequence[CodeLine], index: int,
+             bindings: dict[int, list[tuple[int, str, str]]]) -> list[str]:
+    """The line ``index`` of ``lines`` with a variable that a line above it in the same
+    block binds written in its place: the way a skill copies an example whose value the
+    docs put in a variable first."""
+    line = lines[index]
+    if line.inline or _BINDING.match(line.text.strip()):
+        return []
+    bound = {name: value for at, name, value in bindings.get(line.block, ()) if at < index}
+    out = []
+    for name, value in bound.items():
+        if name not in line.text:
+            continue
+        uses = re.compile(rf"(?<![\w.:@&~/-]){re.escape(name)}(?![\w(:?!=-])")
+        if len(found := list(uses.finditer(line.text))) == 1:
+            start, end = found[0].span()
+            out.append(line.text[:start] + value + line.text[end:])
     return out
 
 

@@ -184,6 +184,25 @@ def test_the_report_order_and_the_actions_cut_at_the_maximum_do_not_depend_on_fe
                            "Re-read Guide0: +60 -0 lines")
 
 
+
+def test_a_rewritten_changelog_is_re_read_for_the_versions_it_adds_not_its_line_count():
+    changelog = dataclasses.replace(
+        page("phoenix", "changelog", lines=240), title="Changelog for v1.8",
+        new_sections=("1.8.1 (2025-08-29)", "1.8.0 (2025-08-05)", "1.8.0 (2025-08-05) › Bug fixes",
+                      "1.8.0-rc.0 (2025-03-20)"))
+    guide = page("phoenix", "routing", lines=240)
+    [flag] = flag_skills([changelog, guide], [SkillConfig(name="phoenix",
+                                                          watches=[f"{DOCS}/phoenix/*"])])
+
+    actions = suggest_actions(flag, [changelog, guide])
+
+    assert "Re-read Changelog for v1.8: it adds 3 versions, 1.8.0-rc.0 to 1.8.1" in actions
+    assert "Re-read Routing: +240 -0 lines" in actions
+    one = dataclasses.replace(changelog, new_sections=("1.8.2 (2025-11-26)",))
+    assert "Re-read Changelog for v1.8: it adds version 1.8.2" in suggest_actions(
+        flag_skills([one], [SkillConfig(name="phoenix", watches=[f"{DOCS}/phoenix/*"])])[0],
+        [one])
+
 def test_fetch_problems_are_listed_by_source_then_url_however_the_fetches_finished():
     problems = [FetchProblem("blog", "https://blog.test/feed.xml", "HTTP 500", 3, 500),
                 FetchProblem("hexdocs", "https://hexdocs.pm/b.html", "timed out", 3, None),

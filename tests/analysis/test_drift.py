@@ -175,6 +175,39 @@ def test_code_in_a_list_item_or_a_quote_counts():
     assert (change.old, change.new) == ("Lantern.glow(lamp, 3)", "Lantern.glow(lamp, level: 3)")
 
 
+
+def test_a_skill_that_writes_out_the_variable_the_example_bound_drifted_too():
+    # The docs put the query in a variable first; a skill writes it into the option.
+    old = page("## Prefixes", fenced('query_args = ["SET search_path TO tenant", []]',
+                                     "config :my_app, MyApp.Repo,",
+                                     "  after_connect: {Postgrex, :query!, query_args}"))
+    new = page("## Prefixes", fenced("config :my_app, MyApp.Repo,",
+                                     '  parameters: [search_path: ["tenant"]]'))
+    changes = snippet_changes(URL, old, new)
+    inlined = 'after_connect: {Postgrex, :query!, ["SET search_path TO tenant", []]}'
+
+    assert [c.old for c in changes] == [
+        'query_args = ["SET search_path TO tenant", []]',
+        "after_connect: {Postgrex, :query!, query_args}", inlined]
+    assert changes[2].hunk == changes[1].hunk  # the evidence is the docs' own lines
+    lines = [(1, f"  {inlined}"), (2, "after_connect: {Postgrex, :query!, args}"),
+             (3, 'after_connect: {Postgrex, :query!, ["SET search_path TO other", []]}'),
+             (4, '  parameters: [search_path: ["tenant"]]')]
+    # Line 2 copies the docs' own line (its variable named otherwise); line 3 writes
+    # another value than the one the docs bound.
+    assert [n for n, _ in drifted(lines, changes, frozenset())] == [1, 2]
+
+
+def test_a_variable_bound_in_another_block_or_below_is_not_written_out():
+    old = page("## A", fenced("opts = [size: 3]"),
+               fenced("Lantern.glow(lamp, opts)", "opts = [size: 4]"))
+    new = page("## A", fenced("opts = [size: 3]"), fenced("Lantern.glow(lamp, level: 3)"))
+
+    olds = [c.old for c in snippet_changes(URL, old, new)]
+
+    assert "Lantern.glow(lamp, opts)" in olds
+    assert not any("size:" in old and "glow" in old for old in olds)
+
 # -- drifted / still_shown ---------------------------------------------------------------
 
 CHANGE = SnippetChange(URL, "Connecting",

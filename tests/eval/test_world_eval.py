@@ -29,8 +29,8 @@ needs_world = pytest.mark.skipif(not world_present(WORLD),
 # not fall below them. Raise a floor when the engine gets better; lower one only when
 # new cases make the set harder (a new file of cases: measure again, say so in the
 # commit). A class without lines scores 1.0.
-RECALL_FLOOR = {"named": 1.0, "term-kinds": 1.0, "usage": 0.85, "drift": 0.5,
-                "disappeared": 0.97, "current": 0.75, "cross-package": 1.0, OVERALL: 0.92}
+RECALL_FLOOR = {"named": 1.0, "term-kinds": 1.0, "usage": 0.85, "drift": 1.0,
+                "disappeared": 0.97, "current": 0.75, "cross-package": 1.0, OVERALL: 0.93}
 PRECISION_FLOOR = {"named": 1.0, "term-kinds": 1.0, "usage": 1.0, "drift": 1.0,
                    "disappeared": 1.0, "current": 1.0, "cross-package": 1.0, OVERALL: 1.0}
 KINDS_RIGHT_FLOOR = 113  # of the overall true positives

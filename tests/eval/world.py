@@ -259,4 +259,6 @@ def main_world(world: Path | None, written: Evaluation, *, table_only: bool = Fa
     print("\nWritten and world together:\n")
     print(table({"written": written.scores[OVERALL], "world": result.scores[OVERALL],
                  OVERALL: both.scores[OVERALL]}))
+    print("\nBoth sets, by class:\n")
+    print(table(both.scores))
     return 0
