@@ -205,13 +205,17 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     run_id = start_run(engine, run_date, [s.name for s in selected], locks)
     log.info("run %d started: %s", run_id, ", ".join(s.name for s in selected))
     writer = BatchWriter(engine)
-    recorders = [SourceRecorder.open(engine, run_id, s.name, s.kind,
-                                     remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing,
-                                     run_date=run_date, alerts=config.alerts, writer=writer)
-                 for s in selected]
+    recorders: list[SourceRecorder] = []
     status, message = RunStatus.COMPLETED, None
     fetch_stats = FetchStats()
     try:
+        # Inside the try: a database that fails while the sources' memory is read (a
+        # damaged page of its file) closes the run as failed, never leaves it running.
+        recorders.extend(
+            SourceRecorder.open(engine, run_id, s.name, s.kind,
+                                remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing,
+                                run_date=run_date, alerts=config.alerts, writer=writer)
+            for s in selected)
         stopped = _run_until_stopped(_crawl_all(config, selected, recorders, writer,
                                                 fetch_stats, progress), stop)
     except KeyboardInterrupt:
@@ -225,8 +229,14 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     if stopped:
         how = "by a signal" if stopping_signal(stop) is not None else "on request"
         status, message = RunStatus.INTERRUPTED, f"stopped {how} before every page was checked"
-    return _finish(config, selected, run_id, run_date, engine, locks, recorders,
-                   fetch_stats, status, message)
+    try:
+        return _finish(config, selected, run_id, run_date, engine, locks, recorders,
+                       fetch_stats, status, message)
+    except DBAPIError as exc:
+        # The pages are stored but the database failed the run's end (its report, the
+        # skills' record): the run is not 'completed' with no report, it failed.
+        _record_failure(engine, run_id, _stats(recorders, fetch_stats), exc)
+        raise
 
 
 def _record_failure(engine: Engine, run_id: int, stats: dict[str, int],

@@ -7,8 +7,10 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import write_config
 
@@ -88,3 +90,44 @@ def test_a_full_disk_fails_the_run_in_one_sentence_and_records_why(tmp_path, sit
     with sqlite3.connect(database) as db:
         assert db.execute("select status, message from runs").fetchall() == [
             ("failed", "disk I/O error")]
+
+
+def damage_table(database: Path, table: str) -> None:
+    """Overwrite the first page of ``table``'s b-tree in the file, as a bad disk block or
+    a stray write would: the file still opens, reading that table fails."""
+    with closing(sqlite3.connect(database)) as db:
+        (root,), (size,) = (db.execute("select rootpage from sqlite_master where type = "
+                                       "'table' and name = ?", (table,)).fetchone(),
+                            db.execute("pragma page_size").fetchone())
+    with database.open("r+b") as file:
+        file.seek((root - 1) * size)
+        file.write(b"\xff" * size)
+
+
+@pytest.mark.parametrize("table", [
+    "sources",  # read as the run starts (each source's memory)
+    "skill_checks",  # read once the pages are stored (the report's Decisions)
+])
+def test_a_damaged_database_fails_the_run_in_one_sentence_and_closes_it(tmp_path, site,
+                                                                       table):
+    config = write_config(tmp_path, site.base_url)
+    database = tmp_path / "docwatch.sqlite3"
+    url = f"sqlite:///{database}"
+    for day in ("2024-01-02", "2024-01-03"):  # a history, with skill checks recorded
+        assert docwatch("crawl", "--config", str(config), "--db", url, "--date", day,
+                        "-q")[0] == 0
+    damage_table(database, table)
+
+    done = subprocess.run([sys.executable, "-m", "crawler", "crawl", "--config", str(config),
+                           "--db", url, "--date", "2024-01-04"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+
+    assert done.returncode == EXIT_DATABASE, done.stderr
+    assert done.stderr.splitlines() == [
+        "error: the database cannot be used: database disk image is malformed "
+        "(see --db / DOCWATCH_DATABASE_URL)"]
+    with closing(sqlite3.connect(database)) as db:
+        assert db.execute("select run_date, status, message from runs order by id").fetchall(
+            ) == [("2024-01-02", "completed", None), ("2024-01-03", "completed", None),
+                  ("2024-01-04", "failed", "database disk image is malformed")]
