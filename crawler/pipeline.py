@@ -192,11 +192,31 @@ def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | N
     selected = select_sources(config, sources)
     run_date = date or dt.datetime.now(dt.UTC).date()
     engine = engine or open_database(database_url(database))
-    with run_lock(engine, [s.name for s in selected]) as locks:
-        check_run_date(engine, run_date, backfill=backfill)
-        return _locked_crawl(config, selected, run_date, engine, locks,
-                             progress or Progress(),
-                             stop if stop is not None else threading.Event())
+    held: SourceLocks | None = None
+    try:
+        with run_lock(engine, [s.name for s in selected]) as locks:
+            held = locks
+            check_run_date(engine, run_date, backfill=backfill)
+            return _locked_crawl(config, selected, run_date, engine, locks,
+                                 progress or Progress(),
+                                 stop if stop is not None else threading.Event())
+    finally:
+        if held is not None:
+            _checkpoint_when_alone(engine, held)
+
+
+def _checkpoint_when_alone(engine: Engine, locks: SourceLocks) -> None:
+    """Once the run's locks are released (its last write), empty SQLite's write-ahead log
+    into the database file, so that the file alone is a backup; not while another run
+    writes (a checkpoint would hold it up), nor when the database itself failed."""
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        if locks.alone():
+            checkpoint(engine)
+    except DBAPIError as exc:
+        log.warning("the write-ahead log was not checkpointed: %s",
+                    describe_database_error(exc))
 
 
 def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.date,
@@ -267,8 +287,6 @@ def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date:
         record_skill_checks(engine, report.skill_checks)  # for the next report's Decisions
         record_gaps(engine, report.date, report.gaps, report.covered_gaps)  # ... and its gaps
     problems = deliver(report, paths, config)
-    if locks.alone():  # (a checkpoint would hold up another run's writes)
-        checkpoint(engine)  # the database file alone is then a backup (SQLite's WAL emptied)
     tallies = {r.source: r.tally for r in recorders}
     outcome = RunOutcome(run_id, status, run_date, paths, tallies, problems, report)
     log.info("run %d %s: %d pages checked, %d changed, %d errors", run_id, status,
