@@ -24,7 +24,7 @@ from crawler.cpu import Offloader, offloader
 from crawler.errors import DocwatchError
 from crawler.history import last_run_date
 from crawler.http import Fetcher, FetchSettings, FetchStats
-from crawler.report import Report, build_report, publish
+from crawler.report import Report, ReportUnwritable, build_report, publish
 from crawler.report.deliver import deliver
 from crawler.sources import SOURCE_KINDS, make_source
 from crawler.sources.base import CrawlContext, Failure, Listing, SourceConfig
@@ -252,9 +252,10 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     try:
         return _finish(config, selected, run_id, run_date, engine, locks, recorders,
                        fetch_stats, status, message)
-    except DBAPIError as exc:
-        # The pages are stored but the database failed the run's end (its report, the
-        # skills' record): the run is not 'completed' with no report, it failed.
+    except (DBAPIError, ReportUnwritable) as exc:
+        # The pages are stored but the run's end failed (the database, reading for the
+        # report or recording the skills; the report folder, full or read-only): the run
+        # is not 'completed' with no report, it failed, saying why.
         _record_failure(engine, run_id, _stats(recorders, fetch_stats), exc)
         raise
 
@@ -263,8 +264,12 @@ def _record_failure(engine: Engine, run_id: int, stats: dict[str, int],
                     exc: BaseException) -> None:
     """Close the run as failed, saying why in one sentence, where the database still
     accepts the write; the exception that failed the run is what the caller sees."""
-    message = (describe_database_error(exc) if isinstance(exc, DBAPIError)
-               else f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, DBAPIError):
+        message = describe_database_error(exc)
+    elif isinstance(exc, DocwatchError):
+        message = str(exc)  # already a sentence for the user
+    else:
+        message = f"{type(exc).__name__}: {exc}"
     try:
         finish_run(engine, run_id, RunStatus.FAILED, stats, message)
     except DBAPIError as second:  # the database itself failed: a later run closes it
