@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from crawler.errors import DocwatchError
 
@@ -68,8 +69,23 @@ def open_database(url: str) -> Engine:
         engine = create_engine(url)
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except DBAPIError as exc:
+        if file is not None and file.is_file() and _on_read_only_file_system(file):
+            # SQLite says "unable to open database file": say why.
+            raise DatabaseUnusable(
+                f"{file} is on a read-only file system: SQLite writes beside it (its -wal "
+                "and -shm files) even to read it; copy it to a writable folder") from exc
+        raise
     return engine
+
+
+def _on_read_only_file_system(file: Path) -> bool:
+    try:
+        return bool(os.statvfs(file.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -4,9 +4,11 @@ traceback; the run row says why where the database still takes the write."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -131,3 +133,36 @@ def test_a_damaged_database_fails_the_run_in_one_sentence_and_closes_it(tmp_path
         assert db.execute("select run_date, status, message from runs order by id").fetchall(
             ) == [("2024-01-02", "completed", None), ("2024-01-03", "completed", None),
                   ("2024-01-04", "failed", "database disk image is malformed")]
+
+
+@pytest.fixture
+def read_only_copy(tmp_path: Path, site) -> Iterator[tuple[Path, Path]]:
+    """A docwatch database with a run, on a tmpfs remounted read-only (a read-only file
+    system for real: needs mount rights, else skipped), and the configuration."""
+    config = write_config(tmp_path, site.base_url)
+    made = tmp_path / "made.sqlite3"
+    assert docwatch("crawl", "--config", str(config), "--db", f"sqlite:///{made}",
+                    "--date", "2024-01-02", "-q")[0] == 0
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+                             capture_output=True, check=False) if os.geteuid() == 0 else None
+    if mounted is None or mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        shutil.copyfile(made, folder / "docwatch.sqlite3")
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        yield folder / "docwatch.sqlite3", config
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_database_on_a_read_only_file_system_says_so(read_only_copy):
+    database, config = read_only_copy
+
+    for args in (["crawl", "--config", str(config), "--date", "2024-01-03"], ["runs"]):
+        status, output = docwatch(*args, "--db", f"sqlite:///{database}")
+        assert status == EXIT_DATABASE, output
+        assert output == (f"error: {database} is on a read-only file system: SQLite writes "
+                          "beside it (its -wal and -shm files) even to read it; copy it to a "
+                          "writable folder\n")
