@@ -166,3 +166,20 @@ def test_a_database_on_a_read_only_file_system_says_so(read_only_copy):
         assert output == (f"error: {database} is on a read-only file system: SQLite writes "
                           "beside it (its -wal and -shm files) even to read it; copy it to a "
                           "writable folder\n")
+
+
+def test_another_programs_sqlite_database_is_refused_and_left_as_it_was(tmp_path, site):
+    other = tmp_path / "notes.sqlite3"
+    with closing(sqlite3.connect(other)) as db, db:
+        db.execute("create table notes (body text)")
+        db.execute("insert into notes values ('mine')")
+    config = write_config(tmp_path, site.base_url)
+
+    for args in (["crawl", "--config", str(config)], ["runs"]):
+        status, output = docwatch(*args, "--db", f"sqlite:///{other}")
+        assert status == EXIT_DATABASE, output
+        assert output == (f"error: {other} is another program's SQLite database (tables: "
+                          "notes), not a docwatch database: check --db\n")
+    with closing(sqlite3.connect(other)) as db:
+        assert db.execute("select name from sqlite_master").fetchall() == [("notes",)]
+    assert site.log.count() == 0
