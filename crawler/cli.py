@@ -9,7 +9,8 @@ be fetched, 2 when the configuration (or a command-line value) is invalid, 3 whe
 run holds the database, 130 when interrupted. The reading commands exit 0 when they
 showed what was asked, 1 when there is nothing to show (no database, an unknown URL,
 no run on that date) and 2 on an invalid configuration or command-line value. Every
-command exits 4, with one sentence, when the database itself cannot be used.
+command exits 4, with one sentence, when the database itself cannot be used, and
+``crawl`` and ``report`` exit 5 when the report folder takes no file (full, read-only).
 ``schedule`` exits 0 once stopped and 2 when its configuration is invalid at startup.
 
 The library never touches the process: this module alone installs the SIGINT/SIGTERM
@@ -52,6 +53,7 @@ T = TypeVar("T")
 # The exit statuses of every command, declared here only.
 EXIT_OK, EXIT_ALL_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_DATABASE = 4  # the database itself failed (unreachable, full, read-only, not ours)
+EXIT_REPORT = 5  # the report folder took no file (a full disk, read-only)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The signals that stop a run (between pages) or the scheduler.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -81,9 +83,11 @@ _db_option = click.option(
 @contextlib.contextmanager
 def _database_failures() -> Iterator[None]:
     """A failure of the database itself ends the command with one sentence and
-    ``EXIT_DATABASE``, never a traceback."""
+    ``EXIT_DATABASE``, never a traceback; so does a report folder that takes no file
+    (``EXIT_REPORT``)."""
     from sqlalchemy.exc import DBAPIError
 
+    from crawler.report import ReportUnwritable
     from crawler.store.db import DatabaseUnusable, describe_database_error
 
     try:
@@ -91,6 +95,9 @@ def _database_failures() -> Iterator[None]:
     except DatabaseUnusable as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_DATABASE)
+    except ReportUnwritable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_REPORT)
     except DBAPIError as exc:
         click.echo(f"error: the database cannot be used: {describe_database_error(exc)} "
                    "(see --db / DOCWATCH_DATABASE_URL)", err=True)

@@ -305,6 +305,15 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and part.startswith("function-")
 
 
+def _not_a_folder(folder: Path) -> Path | None:
+    """The file that keeps ``folder`` from being (or being created as) a folder: itself,
+    or the nearest of its parents that exists; None when nothing does."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
 def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
     """Read and validate ``path``; raise :class:`ConfigError` listing every problem found."""
     path = Path(path)
@@ -362,9 +371,11 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
             field = "packages" if "packages" in config.sources[i] else "urls"
             problems.append(f"{path}:{located.line_of(('sources', i, field))}: "
                             f"{_dotted(('sources', i, field))}: nothing to crawl (empty)")
-    if config.report_dir.exists() and not config.report_dir.is_dir():
+    blocker = _not_a_folder(config.report_dir)
+    if blocker is not None:
+        where = "" if blocker == config.report_dir else f"{config.report_dir} cannot be made: "
         problems.append(f"{path}:{located.line_of(('report', 'dir'))}: report.dir: "
-                        f"{config.report_dir} is a file, not a folder")
+                        f"{where}{blocker} is a file, not a folder")
 
     seen_skills: set[str] = set()
     for i, skill in enumerate(config.skills):

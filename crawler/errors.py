@@ -14,6 +14,7 @@ in the module that raises it, and imported from there::
     ├── CopyRefused          crawler.store.copy
     ├── CopyFailed           crawler.store.copy
     ├── DatabaseUnusable     crawler.store.db
+    ├── ReportUnwritable     crawler.report
     ├── FetchError           crawler.http
     │   └── ConnectionFailed crawler.http
     ├── StarterExists        crawler.init
@@ -57,6 +58,11 @@ in the module that raises it, and imported from there::
     database itself (SQLAlchemy's ``DBAPIError``: unreachable, full, read-only, not a
     database), in one sentence, the run closed as failed where the database still
     takes the write.
+``ReportUnwritable``
+    ``report.publish``: the report folder took no file (a full disk, a read-only file
+    system, a file where the folder should be). ``docwatch crawl`` and ``docwatch
+    report`` print it and exit 5; a crawl's pages are stored and its run is closed as
+    failed with that sentence.
 ``FetchError`` (and ``ConnectionFailed``: no HTTP answer at all)
     ``http.Fetcher``: a URL that could not be fetched after its retries (``url``,
     ``status``, ``attempts``). It never reaches the CLI: the sources record it as the

@@ -331,8 +331,11 @@ def diff_snapshots(engine: Engine, page: PageRef, since: dt.date | None = None,
     if since is not None:
         old: SnapshotEntry | None = snapshot_at(engine, page, since)
     else:
-        earlier = [s for s in snapshots(engine, page) if s.id < new.id]
-        old = earlier[-1] if earlier else None
+        # The version before ``new`` in logical date order (a backfilled run's snapshot
+        # has a later id than the runs dated after it).
+        entries = snapshots(engine, page)
+        at = next(i for i, entry in enumerate(entries) if entry.id == new.id)
+        old = entries[at - 1] if at else None
     if old is None:
         return SnapshotDiff(page, None, new)
     old_text, new_text = snapshot_text(engine, old), snapshot_text(engine, new)

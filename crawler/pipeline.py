@@ -24,7 +24,7 @@ from crawler.cpu import Offloader, offloader
 from crawler.errors import DocwatchError
 from crawler.history import last_run_date
 from crawler.http import Fetcher, FetchSettings, FetchStats
-from crawler.report import Report, build_report, publish
+from crawler.report import Report, ReportUnwritable, build_report, publish
 from crawler.report.deliver import deliver
 from crawler.sources import SOURCE_KINDS, make_source
 from crawler.sources.base import CrawlContext, Failure, Listing, SourceConfig
@@ -192,11 +192,31 @@ def crawl(config: Config, *, date: dt.date | None = None, sources: list[str] | N
     selected = select_sources(config, sources)
     run_date = date or dt.datetime.now(dt.UTC).date()
     engine = engine or open_database(database_url(database))
-    with run_lock(engine, [s.name for s in selected]) as locks:
-        check_run_date(engine, run_date, backfill=backfill)
-        return _locked_crawl(config, selected, run_date, engine, locks,
-                             progress or Progress(),
-                             stop if stop is not None else threading.Event())
+    held: SourceLocks | None = None
+    try:
+        with run_lock(engine, [s.name for s in selected]) as locks:
+            held = locks
+            check_run_date(engine, run_date, backfill=backfill)
+            return _locked_crawl(config, selected, run_date, engine, locks,
+                                 progress or Progress(),
+                                 stop if stop is not None else threading.Event())
+    finally:
+        if held is not None:
+            _checkpoint_when_alone(engine, held)
+
+
+def _checkpoint_when_alone(engine: Engine, locks: SourceLocks) -> None:
+    """Once the run's locks are released (its last write), empty SQLite's write-ahead log
+    into the database file, so that the file alone is a backup; not while another run
+    writes (a checkpoint would hold it up), nor when the database itself failed."""
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        if locks.alone():
+            checkpoint(engine)
+    except DBAPIError as exc:
+        log.warning("the write-ahead log was not checkpointed: %s",
+                    describe_database_error(exc))
 
 
 def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.date,
@@ -205,13 +225,17 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     run_id = start_run(engine, run_date, [s.name for s in selected], locks)
     log.info("run %d started: %s", run_id, ", ".join(s.name for s in selected))
     writer = BatchWriter(engine)
-    recorders = [SourceRecorder.open(engine, run_id, s.name, s.kind,
-                                     remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing,
-                                     run_date=run_date, alerts=config.alerts, writer=writer)
-                 for s in selected]
+    recorders: list[SourceRecorder] = []
     status, message = RunStatus.COMPLETED, None
     fetch_stats = FetchStats()
     try:
+        # Inside the try: a database that fails while the sources' memory is read (a
+        # damaged page of its file) closes the run as failed, never leaves it running.
+        recorders.extend(
+            SourceRecorder.open(engine, run_id, s.name, s.kind,
+                                remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing,
+                                run_date=run_date, alerts=config.alerts, writer=writer)
+            for s in selected)
         stopped = _run_until_stopped(_crawl_all(config, selected, recorders, writer,
                                                 fetch_stats, progress), stop)
     except KeyboardInterrupt:
@@ -225,16 +249,27 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
     if stopped:
         how = "by a signal" if stopping_signal(stop) is not None else "on request"
         status, message = RunStatus.INTERRUPTED, f"stopped {how} before every page was checked"
-    return _finish(config, selected, run_id, run_date, engine, locks, recorders,
-                   fetch_stats, status, message)
+    try:
+        return _finish(config, selected, run_id, run_date, engine, locks, recorders,
+                       fetch_stats, status, message)
+    except (DBAPIError, ReportUnwritable) as exc:
+        # The pages are stored but the run's end failed (the database, reading for the
+        # report or recording the skills; the report folder, full or read-only): the run
+        # is not 'completed' with no report, it failed, saying why.
+        _record_failure(engine, run_id, _stats(recorders, fetch_stats), exc)
+        raise
 
 
 def _record_failure(engine: Engine, run_id: int, stats: dict[str, int],
                     exc: BaseException) -> None:
     """Close the run as failed, saying why in one sentence, where the database still
     accepts the write; the exception that failed the run is what the caller sees."""
-    message = (describe_database_error(exc) if isinstance(exc, DBAPIError)
-               else f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, DBAPIError):
+        message = describe_database_error(exc)
+    elif isinstance(exc, DocwatchError):
+        message = str(exc)  # already a sentence for the user
+    else:
+        message = f"{type(exc).__name__}: {exc}"
     try:
         finish_run(engine, run_id, RunStatus.FAILED, stats, message)
     except DBAPIError as second:  # the database itself failed: a later run closes it
@@ -257,8 +292,6 @@ def _finish(config: Config, selected: list[SourceConfig], run_id: int, run_date:
         record_skill_checks(engine, report.skill_checks)  # for the next report's Decisions
         record_gaps(engine, report.date, report.gaps, report.covered_gaps)  # ... and its gaps
     problems = deliver(report, paths, config)
-    if locks.alone():  # (a checkpoint would hold up another run's writes)
-        checkpoint(engine)  # the database file alone is then a backup (SQLite's WAL emptied)
     tallies = {r.source: r.tally for r in recorders}
     outcome = RunOutcome(run_id, status, run_date, paths, tallies, problems, report)
     log.info("run %d %s: %d pages checked, %d changed, %d errors", run_id, status,

@@ -368,6 +368,19 @@ def test_a_report_dir_that_is_a_file_is_refused(in_tmp):
     assert problem == "sources.yaml:6: report.dir: reports is a file, not a folder"
 
 
+@pytest.mark.parametrize("folder", ["reports/2026", "reports/a/b"])
+def test_a_report_dir_inside_a_file_is_refused_before_the_crawl(in_tmp, folder):
+    (in_tmp / "reports").write_text("not a folder")
+    Path("sources.yaml").write_text(PAGE_SOURCE + f"report:\n  dir: {folder}\n")
+    db = in_tmp / "db.sqlite3"
+
+    result = CliRunner().invoke(cli, ["crawl", "--db", f"sqlite:///{db}"])
+
+    assert result.exit_code == 2 and not db.exists()
+    assert result.stderr == (f"error: sources.yaml:6: report.dir: {folder} cannot be made: "
+                             "reports is a file, not a folder\n")
+
+
 def test_a_key_that_is_not_a_plain_value_is_a_config_error_not_a_traceback():
     problem = only_problem("sources:\n  - ? [a, b]\n    : 1\n")
     assert problem == "sources.yaml:2: sources[0]: a key must be a plain value, not a list"

@@ -409,3 +409,30 @@ def test_a_source_that_crashes_fails_alone_and_the_report_is_written(tmp_path, s
     [problem] = [e for e in data["errors"] if e["source"] == "flaky"]
     assert problem["error"] == ("docwatch could not crawl this source (RuntimeError: a bug in "
                                 "this kind); the other sources were crawled")
+
+
+def test_a_skill_file_broken_during_the_run_skips_that_skill_only(tmp_path, site):
+    # A copy of the demo's skill, as a second skill; both files are UTF-8 when the
+    # configuration is read, then the copy is overwritten (an editor saving Latin-1).
+    copy = tmp_path / "skills" / "lumen-copy" / "SKILL.md"
+    copy.parent.mkdir(parents=True)
+    path = write_demo_config(tmp_path, site.base_url, skills=(
+        "  - name: lumen-copy\n    path: skills/lumen-copy/SKILL.md\n"
+        f'    watches: ["{site.base_url}/lumen_live/*"]\n'))
+    copy.write_text((tmp_path / "skills" / "lumen-live" / "SKILL.md").read_text())
+    config = load_config(path)
+    crawl(config, date=DAY1, database=db_url(tmp_path))
+    site.set_version("v2")
+    copy.write_bytes(copy.read_bytes() + "\nCafé\n".encode("latin-1"))
+
+    outcome = crawl(config, date=DAY2, database=db_url(tmp_path))
+
+    # The run, its report and every other skill go on; the broken file is not read.
+    assert outcome.status == "completed" and outcome.changed
+    data = json.loads(outcome.report_paths[1].read_text())
+    assert [skill["name"] for skill in data["skills"]] == ["lumen-live", "lumen-routing",
+                                                           "lumen-copy"]
+    assert [tuple(row) for row in query(db_url(tmp_path), "select run_date, skill from "
+                                        "skill_checks order by run_date, skill")] == [
+        ("2024-01-02", "lumen-copy"), ("2024-01-02", "lumen-live"),
+        ("2024-02-02", "lumen-live")]

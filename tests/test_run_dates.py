@@ -69,6 +69,13 @@ def test_a_backfilled_run_is_read_in_date_order(project):
     assert "@ 2026-02-23 (run 1" in at_late.output
     assert "@ 2025-01-01 (run 2" in at_early.output
     assert at_late.stdout != at_early.stdout
+    # docwatch diff compares in the same order: the latest version (2026-02-23) with the
+    # one before it (the backfill of 2025-01-01), whether --to is given or not.
+    for to in ([], ["--to", "2026-03-01"]):
+        diff = runner.invoke(cli, ["diff", url, *to, "--no-color", "--db", database])
+        assert diff.exit_code == 0, diff.output
+        assert [line.split(" (")[0] for line in diff.stdout.splitlines()[:2]] == [
+            f"--- {url} @ 2025-01-01", f"+++ {url} @ 2026-02-23"]
 
 
 @pytest.mark.parametrize("date", ["0001-01-01", "1999-12-31", "9999-12-31"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from crawler.config import Config
+from crawler.errors import DocwatchError
 from crawler.report.folder import FOLDER_PAGES
 from crawler.report.model import Report, build_report
 from crawler.report.render import (
@@ -24,14 +25,25 @@ from crawler.report.render import (
 )
 
 
+class ReportUnwritable(DocwatchError):
+    """The report folder took no file: a full disk, a read-only file system, a file
+    where the folder should be."""
+
+
 def publish(report: Report, config: Config) -> list[Path]:
     """Write the report's files, then rebuild the folder's pages (index, Atom feed);
-    return the report paths."""
-    paths = write_report_files(report, config.report_dir)
-    for page in FOLDER_PAGES.values():  # after the report files: they list them
-        page.write(config.report_dir, config.report)
+    return the report paths. Raises :class:`ReportUnwritable` when the folder takes no
+    file (the files already there stay as they were: each is written whole or not)."""
+    try:
+        paths = write_report_files(report, config.report_dir)
+        for page in FOLDER_PAGES.values():  # after the report files: they list them
+            page.write(config.report_dir, config.report)
+    except OSError as exc:
+        raise ReportUnwritable(f"the report could not be written into {config.report_dir}: "
+                               f"{exc.strerror or exc}") from exc
     return paths
 
 
-__all__ = ["FOLDER_PAGES", "RENDERERS", "Report", "build_report", "publish", "render",
+__all__ = ["FOLDER_PAGES", "RENDERERS", "Report", "ReportUnwritable", "build_report",
+           "publish", "render",
            "render_json", "render_markdown", "write_report", "write_report_files"]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from crawler.errors import DocwatchError
 
@@ -68,8 +69,37 @@ def open_database(url: str) -> Engine:
         engine = create_engine(url)
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    upgrade(engine)
+    try:
+        if file is not None:
+            _refuse_a_foreign_sqlite_file(engine, file)
+        upgrade(engine)
+    except DBAPIError as exc:
+        if file is not None and file.is_file() and _on_read_only_file_system(file):
+            # SQLite says "unable to open database file": say why.
+            raise DatabaseUnusable(
+                f"{file} is on a read-only file system: SQLite writes beside it (its -wal "
+                "and -shm files) even to read it; copy it to a writable folder") from exc
+        raise
     return engine
+
+
+def _refuse_a_foreign_sqlite_file(engine: Engine, file: Path) -> None:
+    """A SQLite file with tables but no docwatch schema is another program's database:
+    migrating into it would mix docwatch's tables into it."""
+    with engine.connect() as connection:
+        tables = inspect(connection).get_table_names()
+    if tables and "alembic_version" not in tables:
+        engine.dispose()
+        shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+        raise DatabaseUnusable(f"{file} is another program's SQLite database (tables: "
+                               f"{shown}), not a docwatch database: check --db")
+
+
+def _on_read_only_file_system(file: Path) -> bool:
+    try:
+        return bool(os.statvfs(file.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

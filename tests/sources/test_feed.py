@@ -458,6 +458,22 @@ def test_allow_hosts_lets_articles_on_another_host_be_fetched(
         server.url("/blog/glow.html"), other_url}
 
 
+
+def test_an_article_redirected_outside_the_allowed_hosts_is_not_fetched(
+        server: DocServer, other_host: DocServer, tmp_path: Path):
+    # The feed's own link to the article answers 301 to the other host, which the feed may
+    # not fetch from (allow_hosts: []): the hop is refused like a direct link would be.
+    server.set_fault("/blog/glow.html", Fault(
+        kind="redirect", status=301,
+        location=f"http://localhost:{other_host.port}/posts/wicks.html"))
+
+    second = crawl_with_articles(server, other_host, tmp_path, allow_hosts="[]")
+
+    assert second.post("Glow API deep dive")["url"] == server.url("/blog/glow.html")
+    assert other_host.log.count() == 0
+    # The guest article's words ("glowworm") never reached the report.
+    assert reasons(second, "lantern-glow") == []
+
 # --- max_entries_per_run: a big feed's articles, a few per run ------------------------------
 
 BIG_FEED_ENTRIES = 500

@@ -21,6 +21,14 @@ def counts(path) -> tuple[int, int, int]:
                      for table in ("runs", "pages", "snapshots"))
 
 
+def every_table(path) -> dict[str, int]:
+    with sqlite3.connect(path) as db:
+        tables = [name for (name,) in db.execute(
+            "select name from sqlite_master where type = 'table'")]
+        return {table: db.execute(f"select count(*) from {table}").fetchone()[0]
+                for table in tables}
+
+
 def test_the_database_file_copied_alone_after_a_run_holds_everything(tmp_path, site):
     database = tmp_path / "db" / "docwatch.sqlite3"
     crawl(load_config(write_config(tmp_path, site.base_url)), date=dt.date(2024, 1, 2),
@@ -31,6 +39,10 @@ def test_the_database_file_copied_alone_after_a_run_holds_everything(tmp_path, s
 
     runs, pages, snapshots = counts(copy)
     assert (runs, pages) == (1, counts(database)[1]) and pages > 0 and snapshots == pages
+    # Every table as the run left it: its lock released too, written after the report.
+    assert every_table(copy) == every_table(database) and every_table(copy)["run_lock"] == 0
+    result = CliRunner().invoke(cli, ["runs", "--db", f"sqlite:///{copy}"])
+    assert result.exit_code == 0 and " 1  2024-01-02  completed " in result.output
 
 
 def test_db_backup_writes_a_usable_single_file_copy_and_never_overwrites(tmp_path, site):

@@ -4,11 +4,15 @@ traceback; the run row says why where the database still takes the write."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import write_config
 
@@ -88,3 +92,94 @@ def test_a_full_disk_fails_the_run_in_one_sentence_and_records_why(tmp_path, sit
     with sqlite3.connect(database) as db:
         assert db.execute("select status, message from runs").fetchall() == [
             ("failed", "disk I/O error")]
+
+
+def damage_table(database: Path, table: str) -> None:
+    """Overwrite the first page of ``table``'s b-tree in the file, as a bad disk block or
+    a stray write would: the file still opens, reading that table fails."""
+    with closing(sqlite3.connect(database)) as db:
+        (root,), (size,) = (db.execute("select rootpage from sqlite_master where type = "
+                                       "'table' and name = ?", (table,)).fetchone(),
+                            db.execute("pragma page_size").fetchone())
+    with database.open("r+b") as file:
+        file.seek((root - 1) * size)
+        file.write(b"\xff" * size)
+
+
+@pytest.mark.parametrize("table", [
+    "sources",  # read as the run starts (each source's memory)
+    "skill_checks",  # read once the pages are stored (the report's Decisions)
+])
+def test_a_damaged_database_fails_the_run_in_one_sentence_and_closes_it(tmp_path, site,
+                                                                       table):
+    config = write_config(tmp_path, site.base_url)
+    database = tmp_path / "docwatch.sqlite3"
+    url = f"sqlite:///{database}"
+    for day in ("2024-01-02", "2024-01-03"):  # a history, with skill checks recorded
+        assert docwatch("crawl", "--config", str(config), "--db", url, "--date", day,
+                        "-q")[0] == 0
+    damage_table(database, table)
+
+    done = subprocess.run([sys.executable, "-m", "crawler", "crawl", "--config", str(config),
+                           "--db", url, "--date", "2024-01-04"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+
+    assert done.returncode == EXIT_DATABASE, done.stderr
+    assert done.stderr.splitlines() == [
+        "error: the database cannot be used: database disk image is malformed "
+        "(see --db / DOCWATCH_DATABASE_URL)"]
+    with closing(sqlite3.connect(database)) as db:
+        assert db.execute("select run_date, status, message from runs order by id").fetchall(
+            ) == [("2024-01-02", "completed", None), ("2024-01-03", "completed", None),
+                  ("2024-01-04", "failed", "database disk image is malformed")]
+
+
+@pytest.fixture
+def read_only_copy(tmp_path: Path, site) -> Iterator[tuple[Path, Path]]:
+    """A docwatch database with a run, on a tmpfs remounted read-only (a read-only file
+    system for real: needs mount rights, else skipped), and the configuration."""
+    config = write_config(tmp_path, site.base_url)
+    made = tmp_path / "made.sqlite3"
+    assert docwatch("crawl", "--config", str(config), "--db", f"sqlite:///{made}",
+                    "--date", "2024-01-02", "-q")[0] == 0
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+                             capture_output=True, check=False) if os.geteuid() == 0 else None
+    if mounted is None or mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        shutil.copyfile(made, folder / "docwatch.sqlite3")
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        yield folder / "docwatch.sqlite3", config
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_database_on_a_read_only_file_system_says_so(read_only_copy):
+    database, config = read_only_copy
+
+    for args in (["crawl", "--config", str(config), "--date", "2024-01-03"], ["runs"]):
+        status, output = docwatch(*args, "--db", f"sqlite:///{database}")
+        assert status == EXIT_DATABASE, output
+        assert output == (f"error: {database} is on a read-only file system: SQLite writes "
+                          "beside it (its -wal and -shm files) even to read it; copy it to a "
+                          "writable folder\n")
+
+
+def test_another_programs_sqlite_database_is_refused_and_left_as_it_was(tmp_path, site):
+    other = tmp_path / "notes.sqlite3"
+    with closing(sqlite3.connect(other)) as db, db:
+        db.execute("create table notes (body text)")
+        db.execute("insert into notes values ('mine')")
+    config = write_config(tmp_path, site.base_url)
+
+    for args in (["crawl", "--config", str(config)], ["runs"]):
+        status, output = docwatch(*args, "--db", f"sqlite:///{other}")
+        assert status == EXIT_DATABASE, output
+        assert output == (f"error: {other} is another program's SQLite database (tables: "
+                          "notes), not a docwatch database: check --db\n")
+    with closing(sqlite3.connect(other)) as db:
+        assert db.execute("select name from sqlite_master").fetchall() == [("notes",)]
+    assert site.log.count() == 0
