@@ -6,6 +6,9 @@ would read: ``<file>:<line>: <field>: <message>``.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -386,15 +389,38 @@ def test_a_key_that_is_not_a_plain_value_is_a_config_error_not_a_traceback():
     assert problem == "sources.yaml:2: sources[0]: a key must be a plain value, not a list"
 
 
-def test_an_alias_bomb_is_refused_quickly():
+def alias_bomb(levels: int) -> str:
+    """YAML of ``levels`` anchors, each a list of nine aliases of the one before: 9**levels
+    values once expanded, in a few hundred bytes."""
     bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
-    for level in "bcdefghi":
-        previous = chr(ord(level) - 1)
+    for n in range(1, levels):
+        level, previous = chr(ord("a") + n), chr(ord("a") + n - 1)
         bomb += f"{level}: &{level} [{', '.join(['*' + previous] * 9)}]\n"
-    problem = only_problem(bomb + PAGE_SOURCE)
+    return bomb
+
+
+def test_an_alias_bomb_is_refused_quickly():
+    problem = only_problem(alias_bomb(9) + PAGE_SOURCE)
     assert problem.startswith("sources.yaml:")
     assert problem.endswith("more than 200,000 values once its aliases are expanded "
                             "(an alias bomb?)")
+
+
+def test_an_alias_bomb_costs_docwatch_crawl_no_memory_to_speak_of(tmp_path):
+    # Ten levels, 531 bytes: 3.5 billion values expanded. It took 1.3 GB before the
+    # expansion was bounded (and nine levels never finished).
+    config = tmp_path / "sources.yaml"
+    config.write_text(alias_bomb(10) + PAGE_SOURCE, encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--config",
+                                str(config), "--db", f"sqlite:///{tmp_path / 'db.sqlite3'}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    stderr = process.stderr.read().decode() if process.stderr else ""
+
+    assert os.waitstatus_to_exitcode(status) == 2
+    assert "(an alias bomb?)" in stderr and len(stderr.splitlines()) == 1
+    assert usage.ru_maxrss // 1024 < 200, f"peak RSS {usage.ru_maxrss // 1024} MB"
+    assert not (tmp_path / "db.sqlite3").exists()
 
 
 def test_a_skill_file_that_is_not_utf8_is_refused_at_load_time(in_tmp):
@@ -407,11 +433,13 @@ def test_a_skill_file_that_is_not_utf8_is_refused_at_load_time(in_tmp):
                               "skills/legacy/SKILL.md cannot be read as UTF-8 text: ")
 
 
-def test_crawling_a_configuration_without_sources_is_refused(in_tmp):
-    Path("sources.yaml").write_text("skills: []\n")
+@pytest.mark.parametrize("text", ["skills: []\n", "", "# nothing yet\n"])
+def test_crawling_a_configuration_without_sources_is_refused(in_tmp, text):
+    Path("sources.yaml").write_text(text)
     result = CliRunner().invoke(cli, ["crawl", "--db", f"sqlite:///{in_tmp}/db.sqlite3"])
     assert result.exit_code == 2
     assert "sources.yaml: sources: no source is configured" in result.output
+    assert not (in_tmp / "db.sqlite3").exists()
 
 
 # --- the schedule, read when the file is read ---------------------------------------------

@@ -16,7 +16,7 @@ from email.message import EmailMessage
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_config
+from conftest import QuietHandler, start_server, stop_server, write_config
 
 from crawler.cli import cli
 from crawler.config import EmailConfig, load_config
@@ -148,3 +148,37 @@ def test_a_stuffed_title_is_cut_to_a_title():
 
     assert len(page.title) == MAX_TITLE and page.title.endswith("…")
     assert page.title.startswith("Spam Spam")
+
+
+
+def test_a_stuffed_title_is_stored_and_reported_cut(tmp_path):
+    from crawler.extract import MAX_TITLE
+
+    served = {"body": "<html><head><title>Routing</title></head><body><p>Hi.</p></body></html>"}
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            self.answer(200, served["body"].encode())
+
+    server, base = start_server(Handler)
+    try:
+        config_path = tmp_path / "sources.yaml"
+        config_path.write_text(f"report: {{title: Titles, dir: reports}}\n"
+                               f"http: {{respect_robots: false}}\n"
+                               f"sources:\n  - {{name: pages, kind: page, urls: ['{base}/r']}}\n")
+        config = load_config(config_path)
+        database = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        crawl(config, date=DAY1, database=database)
+        served["body"] = (f"<html><head><title>Routing{' spam' * 20_000}</title></head>"
+                          "<body><p>Hi, again.</p></body></html>")
+        outcome = crawl(config, date=DAY2, database=database)
+    finally:
+        stop_server(server)
+
+    assert outcome.changed == 1
+    with sqlite3.connect(database.removeprefix("sqlite:///")) as db:
+        titles = [title for (title,) in db.execute("select title from snapshots")]
+    assert max(len(title) for title in titles) == MAX_TITLE
+    for path in outcome.report_paths:
+        text = path.read_text(encoding="utf-8")
+        assert "Routing spam spam" in text and " spam" * 1000 not in text, path.name

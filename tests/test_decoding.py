@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import gzip
 import os
+import resource
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import zlib
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from conftest import QuietHandler, start_server, stop_server
 
 from crawler.decoding import Decoder, DecodingError
 
@@ -89,3 +93,55 @@ def test_a_gzip_bomb_inside_gzip_is_refused_with_bounded_memory(tmp_path):
     message, grown_mb = done.stdout.split("\n")[:2]
     assert message == "response too large (over 5000000 bytes after decompression)"
     assert int(grown_mb) < 40, f"peak RSS grew by {grown_mb} MB"  # a few times max_bytes
+
+
+@pytest.mark.skipif(not hasattr(os, "wait4"), reason="needs os.wait4")
+def test_a_night_with_a_gzip_bomb_under_a_memory_limit_still_writes_its_report(tmp_path):
+    # The crawl is a process of its own with its address space capped: before layers
+    # were capped, this response alone took 2.3 GB and the run died of MemoryError with
+    # no report. Now the bomb is one fetch problem and the good page is reported.
+    inner = zlib.compressobj(9, zlib.DEFLATED, 31)
+    layer = b"".join(inner.compress(b"\0" * 4_000_000) for _ in range(250)) + inner.flush()
+    bomb = gzip.compress(layer, 9)  # 1 GB of zeros, gzipped twice: a few KB
+    good = (b"<html><head><title>Good</title></head>"
+            b"<body><main><p>Fine docs.</p></main></body></html>")
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            if self.path == "/bomb":
+                self.answer(200, bomb, headers={"Content-Encoding": "gzip, gzip"})
+            else:
+                self.answer(200, good)
+
+    server, base = start_server(Handler)
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"""\
+report: {{title: Bomb night, dir: reports}}
+http: {{max_bytes: 10000000, respect_robots: false, attempts: 1}}
+sources:
+  - {{name: pages, kind: page, urls: ["{base}/good", "{base}/bomb"]}}
+""", encoding="utf-8")
+    limit = 1_500_000_000  # bytes of address space: the interpreter and its threads fit
+
+    def capped() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "crawl", "--config", str(config), "--db",
+             f"sqlite:///{tmp_path / 'db.sqlite3'}", "--date", "2024-01-01", "-q"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=capped,
+            env={**os.environ, "DOCWATCH_WORKERS": "0"})
+        _, status, usage = os.wait4(process.pid, 0)
+        stderr = process.stderr.read().decode() if process.stderr else ""
+    finally:
+        stop_server(server)
+
+    assert os.waitstatus_to_exitcode(status) == 0, stderr
+    assert usage.ru_maxrss // 1024 < 400, f"peak RSS {usage.ru_maxrss // 1024} MB"
+    report = (tmp_path / "reports" / "2024-01-01-bomb-night.md").read_text(encoding="utf-8")
+    assert "**pages** (page): 2 pages checked" in report
+    with closing(sqlite3.connect(tmp_path / "db.sqlite3")) as db:
+        stored = db.execute("SELECT url FROM pages WHERE latest_snapshot_id IS NOT NULL")
+        assert [url for url, in stored] == [f"{base}/good"]
+    assert "response too large (over 10000000 bytes after decompression)" in report

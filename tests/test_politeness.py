@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import QuietHandler, start_server, stop_server
 
 from crawler.http import Fetcher, FetchError, FetchSettings, site_of
 
@@ -254,6 +255,40 @@ def test_a_redirect_to_another_host_obeys_that_hosts_robots_txt(proxy):
                              "disallowed by robots.txt")
     assert proxy.paths == [] and proxy.robots["other.test"] == 1
 
+
+
+def test_a_redirect_to_another_port_obeys_the_robots_txt_of_that_port():
+    # Two real servers on 127.0.0.1: another port is another origin, with its own rules.
+    asked: list[str] = []
+
+    class Guarded(QuietHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            if self.path == "/robots.txt":
+                self.answer(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
+            else:
+                self.answer(200, b"<p>secret</p>")
+
+    guarded, guarded_base = start_server(Guarded)
+
+    class Redirecting(QuietHandler):
+        def do_GET(self) -> None:
+            if self.path == "/robots.txt":
+                self.answer(404)
+            else:
+                self.answer(301, headers={"Location": f"{guarded_base}/private/x.html"})
+
+    redirecting, base = start_server(Redirecting)
+    try:
+        error = get_one(f"{base}/old.html")
+    finally:
+        stop_server(redirecting)
+        stop_server(guarded)
+
+    assert isinstance(error, FetchError)
+    assert error.message == (f"redirected to {guarded_base}/private/x.html: "
+                             "disallowed by robots.txt")
+    assert asked == ["/robots.txt"]
 
 def test_a_redirect_within_a_host_obeys_its_robots_txt(proxy):
     proxy.robots_txt["a.docs.test"] = "User-agent: *\nDisallow: /private/\n"
