@@ -26,6 +26,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -80,6 +81,43 @@ def start_server(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPSe
 def stop_server(server: ThreadingHTTPServer) -> None:
     server.shutdown()
     server.server_close()
+
+
+# Runs the CLI and writes its peak RSS (VmHWM, in kB) to the file named first: the
+# ru_maxrss of a child (os.wait4) would count the test process's memory at fork time too.
+_PEAK_OF_CLI = """\
+import atexit, re, runpy, sys
+out = sys.argv.pop(1)
+def peak():
+    status = open("/proc/self/status").read()
+    open(out, "w").write(re.search(r"VmHWM:\\s*(\\d+)", status).group(1))
+atexit.register(peak)
+sys.argv[0] = "crawler"
+runpy.run_module("crawler", run_name="__main__", alter_sys=True)
+"""
+
+
+@dataclass
+class MeasuredRun:
+    """A ``docwatch`` command run as its own process, with its peak RSS."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_mb: int
+
+
+def run_cli_measured(folder: Path, *args: str, preexec_fn: Any = None,
+                     env: Mapping[str, str] | None = None) -> MeasuredRun:
+    """``docwatch ARGS`` in a fresh interpreter (Linux: needs /proc), its peak RSS read by
+    the process itself; ``preexec_fn`` runs in the child before it starts (a limit)."""
+    peak = Path(tempfile.mkstemp(dir=folder, prefix="peak-")[1])
+    done = subprocess.run([sys.executable, "-c", _PEAK_OF_CLI, str(peak), *args],
+                          capture_output=True, text=True, timeout=300,
+                          preexec_fn=preexec_fn, env=None if env is None else dict(env))
+    text = peak.read_text()
+    return MeasuredRun(done.returncode, done.stdout, done.stderr,
+                       int(text) // 1024 if text else -1)
 
 
 def write_config(folder: Path, base: str, *, sources: str = "", skills: str = "",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import QuietHandler, query, start_server, stop_server
+from conftest import QuietHandler, query, run_cli_measured, start_server, stop_server
 
 from crawler.diff import MAX_LINE
 
@@ -69,28 +69,12 @@ skills:
     return config, f"sqlite:///{folder / 'db.sqlite3'}"
 
 
-# Runs the CLI and writes its peak RSS (VmHWM, in kB) to the file named first: a child's
-# ru_maxrss would count the parent's memory at fork time too.
-PEAK_OF_CLI = """\
-import atexit, re, runpy, sys
-out = sys.argv.pop(1)
-def peak():
-    status = open("/proc/self/status").read()
-    open(out, "w").write(re.search(r"VmHWM:\\s*(\\d+)", status).group(1))
-atexit.register(peak)
-sys.argv[0] = "crawler"
-runpy.run_module("crawler", run_name="__main__", alter_sys=True)
-"""
-
-
 def crawl(config: Path, db: str, date: str) -> int:
     """``docwatch crawl`` as its own process; its peak RSS in MB."""
-    peak = config.parent / f"peak-{date}"
-    done = subprocess.run([sys.executable, "-c", PEAK_OF_CLI, str(peak), "crawl", "--config",
-                           str(config), "--db", db, "--date", date, "-q"],
-                          capture_output=True, text=True, timeout=300)
+    done = run_cli_measured(config.parent, "crawl", "--config", str(config), "--db", db,
+                            "--date", date, "-q")
     assert done.returncode == 0, done.stderr
-    return int(peak.read_text()) // 1024
+    return done.peak_mb
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

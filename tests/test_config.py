@@ -6,13 +6,11 @@ would read: ``<file>:<line>: <field>: <message>``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import run_cli_measured
 
 from crawler.cli import cli
 from crawler.config import ConfigError, load_config
@@ -411,15 +409,12 @@ def test_an_alias_bomb_costs_docwatch_crawl_no_memory_to_speak_of(tmp_path):
     # expansion was bounded (and nine levels never finished).
     config = tmp_path / "sources.yaml"
     config.write_text(alias_bomb(10) + PAGE_SOURCE, encoding="utf-8")
-    process = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--config",
-                                str(config), "--db", f"sqlite:///{tmp_path / 'db.sqlite3'}"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    stderr = process.stderr.read().decode() if process.stderr else ""
+    done = run_cli_measured(tmp_path, "crawl", "--config", str(config), "--db",
+                            f"sqlite:///{tmp_path / 'db.sqlite3'}")
 
-    assert os.waitstatus_to_exitcode(status) == 2
-    assert "(an alias bomb?)" in stderr and len(stderr.splitlines()) == 1
-    assert usage.ru_maxrss // 1024 < 200, f"peak RSS {usage.ru_maxrss // 1024} MB"
+    assert done.returncode == 2
+    assert "(an alias bomb?)" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert 0 < done.peak_mb < 200, f"peak RSS {done.peak_mb} MB"
     assert not (tmp_path / "db.sqlite3").exists()
 
 
