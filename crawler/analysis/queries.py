@@ -50,7 +50,6 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
     these (:mod:`crawler.store.analysis_cache`), else worked out and kept for the next.
     """
     notices: list[PageNotice] = []
-    current = _Current(watched)
     worked: dict[str, Any] = {}
     with Session(engine) as session:
         # The pages are digested before anything is read: a run writing meanwhile moves
@@ -61,6 +60,7 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
                   SNIPPETS_ENTRY: _inputs(pages, SNIPPETS_ENTRY)}
         cached = {name: analysis_cache.read(session, name, digest)
                   for name, digest in inputs.items()}
+        current = _Current(watched, vocabulary=cached[GONE_ENTRY] is None)
         # By URL: the order pages were first stored in is the order they were fetched,
         # and the first notice of a term is the one a report cites.
         for url, title, source, seen, last, page_notices, terms in session.execute(
@@ -292,8 +292,11 @@ def _gone(session: Session, current: gone.CurrentDocs | None = None,
 class _Current:
     """:class:`~crawler.analysis.gone.CurrentDocs` gathered from the current pages."""
 
-    def __init__(self, watched: Collection[str] | None):
+    def __init__(self, watched: Collection[str] | None, vocabulary: bool = True):
         self.watched = None if watched is None else frozenset(watched)
+        # Every entry the current pages teach, expanded (gone.expand): only what the
+        # terms gone are worked out from needs it, not a report that reads them back.
+        self.expands = vocabulary
         self.vocabulary: set[str] = set()
         self.packages: dict[str, bool] = {}
         # A hexdocs package's vocabulary: of all its current pages, and of its guides.
@@ -303,7 +306,8 @@ class _Current:
     def add(self, url: str, source: str, seen_last_run: bool, terms: list[str] | None,
             changelog: bool = False) -> None:
         """A current page: fetched by its source's latest run or not, and its terms."""
-        self.vocabulary.update(gone.expand(terms or [], url))
+        if self.expands:
+            self.vocabulary.update(gone.expand(terms or [], url))
         if (hexdocs := package_of(url)) is not None:
             self.taught.setdefault(hexdocs, set()).update(terms or [])
             if not changelog:
