@@ -20,10 +20,11 @@ from crawler.analysis.drift import Keys, changes_between, code_lines, still_show
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice, SnippetChange
 from crawler.analysis.proposals import OpenGap
 from crawler.hexdocs import package_of, url_forms
-from crawler.notices import Notice
+from crawler.notices import GRAMMAR, Notice
+from crawler.store import analysis_cache
 from crawler.store.gap_records import gap_of
 from crawler.store.models import GapRecord, Page, Run, SkillCheck, Snapshot, SourceState
-from crawler.types import Item, NoticeDict, PageStatus, RunStatus
+from crawler.types import Item, NoticeDict, PageStatus, RunStatus, TermKind
 from crawler.vocab import Term, is_changelog
 
 # Rows fetched at a time when scanning snapshots (their terms, or their whole texts).
@@ -43,10 +44,23 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
     teaching (:mod:`crawler.analysis.gone`), and the code lines they changed (with the
     code they show now). ``watched``: the sources of the config (a package of any other
     source is not crawled any more: it retires nothing); None for every source the
-    database knows."""
+    database knows.
+
+    The terms and the code lines are read back from the last report when its pages were
+    these (:mod:`crawler.store.analysis_cache`), else worked out and kept for the next.
+    """
     notices: list[PageNotice] = []
-    current = _Current(watched)
+    worked: dict[str, Any] = {}
     with Session(engine) as session:
+        # The pages are digested before anything is read: a run writing meanwhile moves
+        # them on, and a value worked out from a mix is then not kept (see below).
+        pages = analysis_cache.pages_digest(session)
+        inputs = {GONE_ENTRY: _inputs(pages, GONE_ENTRY,
+                                      None if watched is None else sorted(set(watched))),
+                  SNIPPETS_ENTRY: _inputs(pages, SNIPPETS_ENTRY)}
+        cached = {name: analysis_cache.read(session, name, digest)
+                  for name, digest in inputs.items()}
+        current = _Current(watched, vocabulary=cached[GONE_ENTRY] is None)
         # By URL: the order pages were first stored in is the order they were fetched,
         # and the first notice of a term is the one a report cites.
         for url, title, source, seen, last, page_notices, terms in session.execute(
@@ -56,16 +70,73 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
             current.add(url, source, seen is not None and seen == last, terms,
                         is_changelog(url, title or ""))
             notices.extend(PageNotice(url, Notice.from_dict(raw)) for raw in page_notices or [])
+        if (kept := cached[GONE_ENTRY]) is not None:
+            terms, usages = _gone_of(kept)
+        else:
+            terms, usages = _gone(session, current.docs(session))
+            worked[GONE_ENTRY] = _gone_value(terms, usages)
         found = []
-        terms, usages = _gone(session, current.docs(session))
         for term, snapshot_id, notice in (*terms, *usages):
             last_taught = session.get_one(Snapshot, snapshot_id)
             page = session.get_one(Page, last_taught.page_id)
             found.append(LastTaught(term, page.url, page.title, last_taught.content,
                                     Notice.from_dict(notice) if notice else None))
-        snippets, current_code = snippet_facts(session)
+        if (kept := cached[SNIPPETS_ENTRY]) is not None:
+            snippets, current_code = _snippets_of(kept)
+        else:
+            snippets, current_code = snippet_facts(session)
+            worked[SNIPPETS_ENTRY] = _snippets_value(snippets, current_code)
+        moved = bool(worked) and analysis_cache.pages_digest(session) != pages
+    for name, value in worked.items() if not moved else ():
+        analysis_cache.store(engine, name, inputs[name], value)
     return DocsFacts(tuple(notices), tuple(found), _frozen(current.taught),
                      _frozen(current.guides), snippets, current_code)
+
+
+# The entries of the analysis cache, and the modules whose code works them out: a
+# docwatch whose code differs reads back nothing another one kept.
+GONE_ENTRY = "gone"
+SNIPPETS_ENTRY = "snippets"
+ANALYSIS_MODULES = ("crawler.analysis.queries", "crawler.analysis.gone",
+                    "crawler.analysis.drift", "crawler.analysis.facts", "crawler.vocab",
+                    "crawler.hexdocs", "crawler.diff", "crawler.types",
+                    "crawler.store.analysis_cache")
+
+
+def _inputs(pages: str, name: str, *parameters: Any) -> str:
+    """The digest of what the entry ``name`` is worked out from: the pages, the code,
+    the grammar the stored notices were read with, and its own ``parameters``."""
+    return analysis_cache.inputs_digest(name, pages, analysis_cache.code_digest(
+        ANALYSIS_MODULES), GRAMMAR, *parameters)
+
+
+def _gone_value(terms: _Gone, usages: _Gone) -> dict[str, Any]:
+    """What :func:`_gone` found, as the JSON the cache keeps."""
+    return {kind: [[term.text, str(term.kind), snapshot, notice]
+                   for term, snapshot, notice in found]
+            for kind, found in (("terms", terms), ("usages", usages))}
+
+
+def _gone_of(value: dict[str, Any]) -> tuple[_Gone, _Gone]:
+    """:func:`_gone`'s terms and usages back from :func:`_gone_value`."""
+    terms, usages = ([(Term(text, TermKind(kind)), snapshot, notice)
+                      for text, kind, snapshot, notice in value[part]]
+                     for part in ("terms", "usages"))
+    return terms, usages
+
+
+def _snippets_value(changes: tuple[SnippetChange, ...], current: frozenset[str]
+                    ) -> dict[str, Any]:
+    """What :func:`snippet_facts` found, as the JSON the cache keeps."""
+    return {"changes": [[c.url, c.section, c.old, c.new, c.hunk] for c in changes],
+            "current": sorted(current)}
+
+
+def _snippets_of(value: dict[str, Any]) -> tuple[tuple[SnippetChange, ...], frozenset[str]]:
+    """:func:`snippet_facts`' changes and code still shown back from
+    :func:`_snippets_value`."""
+    return (tuple(SnippetChange(*change) for change in value["changes"]),
+            frozenset(value["current"]))
 
 
 def _frozen(by_package: dict[str, set[str]]) -> dict[str, frozenset[str]]:
@@ -221,8 +292,11 @@ def _gone(session: Session, current: gone.CurrentDocs | None = None,
 class _Current:
     """:class:`~crawler.analysis.gone.CurrentDocs` gathered from the current pages."""
 
-    def __init__(self, watched: Collection[str] | None):
+    def __init__(self, watched: Collection[str] | None, vocabulary: bool = True):
         self.watched = None if watched is None else frozenset(watched)
+        # Every entry the current pages teach, expanded (gone.expand): only what the
+        # terms gone are worked out from needs it, not a report that reads them back.
+        self.expands = vocabulary
         self.vocabulary: set[str] = set()
         self.packages: dict[str, bool] = {}
         # A hexdocs package's vocabulary: of all its current pages, and of its guides.
@@ -232,7 +306,8 @@ class _Current:
     def add(self, url: str, source: str, seen_last_run: bool, terms: list[str] | None,
             changelog: bool = False) -> None:
         """A current page: fetched by its source's latest run or not, and its terms."""
-        self.vocabulary.update(gone.expand(terms or [], url))
+        if self.expands:
+            self.vocabulary.update(gone.expand(terms or [], url))
         if (hexdocs := package_of(url)) is not None:
             self.taught.setdefault(hexdocs, set()).update(terms or [])
             if not changelog:

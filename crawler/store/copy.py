@@ -10,8 +10,9 @@ history, and is written in one transaction: a failure half-way leaves it empty. 
 counts are compared table by table before that transaction commits.
 
 The code knows no table by name: a table added to the models is carried too. Only
-``run_lock`` (the process holding a database, not history) and ``alembic_version`` (the
-migrations' own bookkeeping) stay behind.
+``run_lock`` (the process holding a database, not history), ``analysis_cache`` (what a
+report worked out, not history: the copy's first report works it out again) and
+``alembic_version`` (the migrations' own bookkeeping) stay behind.
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from crawler.errors import DocwatchError
 from crawler.store.db import checkpoint, describe_database_error
-from crawler.store.models import Base, RunLock
+from crawler.store.models import AnalysisCacheEntry, Base, RunLock
 
 # Rows held in memory at a time, per table: a batch of snapshots is a few megabytes.
 BATCH_ROWS = 500
-# Tables that are the state of a process, not history.
-NOT_COPIED = frozenset({RunLock.__tablename__})
+# Tables that are the state of a process or derived from the history, not history.
+NOT_COPIED = frozenset({RunLock.__tablename__, AnalysisCacheEntry.__tablename__})
 
 
 class CopyRefused(DocwatchError):

@@ -307,3 +307,16 @@ class GapRecord(Base):
     first_seen: Mapped[dt.date] = mapped_column(index=True)
     covered_on: Mapped[dt.date | None] = mapped_column(index=True)
     covered_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AnalysisCacheEntry(Base):
+    """The latest value of one costly analysis of the stored pages (the terms the docs
+    stopped teaching, the code they changed), with the digest of exactly what it was
+    worked out from (:mod:`crawler.store.analysis_cache`): derived, never history."""
+
+    __tablename__ = "analysis_cache"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    inputs: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Any] = mapped_column(JSON)
+    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

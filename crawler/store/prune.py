@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from crawler.analysis.queries import gone_terms
 from crawler.config import Config
 from crawler.sources.base import HistoryConfig
+from crawler.store import analysis_cache
 from crawler.store.db import checkpoint
 from crawler.store.lock import stored_sources
 from crawler.store.models import Change, Page, Run, Snapshot
@@ -200,6 +201,9 @@ def _delete(session: Session, ids: list[int]) -> None:
                     .values(new_snapshot_id=None), execution_options=unsynchronised)
     session.execute(delete(Snapshot).where(_among(session, Snapshot.id, ids)),
                     execution_options=unsynchronised)
+    # A deleted snapshot was some page's earlier content: what a report worked out
+    # from the history before is not the history any more.
+    analysis_cache.forget(session)
 
 
 def _among(session: Session, column: QueryableAttribute[Any], ids: list[int]

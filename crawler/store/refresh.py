@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from crawler.notices import GRAMMAR, notices
+from crawler.store import analysis_cache
 from crawler.store.models import Page, Snapshot
 from crawler.types import Item
 from crawler.vocab import is_changelog
@@ -38,4 +39,6 @@ def refresh_notices(engine: Engine) -> int:
                 found = notices(content or "", is_changelog(url, title or ""))
                 session.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(
                     notices=[n.as_dict() for n in found], grammar=GRAMMAR))
+            # The rewritten notices are inputs of what a report worked out before.
+            analysis_cache.forget(session)
     return len(outdated)
