@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -118,6 +118,36 @@ def run_cli_measured(folder: Path, *args: str, preexec_fn: Any = None,
     text = peak.read_text()
     return MeasuredRun(done.returncode, done.stdout, done.stderr,
                        int(text) // 1024 if text else -1)
+
+
+def exdoc_page(title: str, body: str) -> str:
+    """A guide page in the shape ExDoc writes it (title, sidebar script, content and
+    footer), with ``body`` as its content: for the small ExDoc sites tests serve."""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} — docs</title>
+<script src="dist/sidebar_items-ABC.js"></script></head>
+<body><nav class="sidebar"></nav>
+<main class="content"><div id="content"><div id="top-content">
+{body}
+</div><footer class="footer">Built using ExDoc</footer></div></main></body></html>
+"""
+
+
+@contextmanager
+def small_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """``folder``, made and mounted as a tmpfs of ``size`` (``"64k"``) for the duration:
+    a real small disk. Skips the test where mounting is not allowed (not root, or a
+    container without the right)."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                              str(folder)], capture_output=True, check=False) \
+        if os.geteuid() == 0 else None
+    if mounted is None or mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
 
 
 def write_config(folder: Path, base: str, *, sources: str = "", skills: str = "",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import execute, query
+from conftest import exdoc_page, execute, query
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -68,17 +68,6 @@ halo = Glimmer.Palette.blend(from, to, 0.5)
 GONE = "Glimmer.Palette.blend/3"
 
 
-def page(title: str, body: str) -> str:
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} — docs</title>
-<script src="dist/sidebar_items-ABC.js"></script></head>
-<body><nav class="sidebar"></nav>
-<main class="content"><div id="content"><div id="top-content">
-{body}
-</div><footer class="footer">Built using ExDoc</footer></div></main></body></html>
-"""
-
-
 def write_site(root: Path) -> None:
     for version, blending in VERSIONS.items():
         folder = root / version / "hexdocs.pm" / "glimmer"
@@ -91,7 +80,7 @@ def write_site(root: Path) -> None:
         extras = ",".join(f'{{"id":"{p}","title":"{p.title()}","group":""}}' for p in pages)
         (folder / "dist" / "sidebar_items-ABC.js").write_text(SIDEBAR.format(extras=extras))
         for page_id, body in pages.items():
-            (folder / f"{page_id}.html").write_text(page(page_id.title(), body))
+            (folder / f"{page_id}.html").write_text(exdoc_page(page_id.title(), body))
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import exdoc_page
 
 from crawler.analysis.queries import docs_facts
 from crawler.config import load_config
@@ -77,17 +78,6 @@ GLIMMER_STALE = [(7, "Glimmer.Palette.blend/3"), (8, ":glow_radius")]
 LUMEN_STALE = [(11, ":beam_width")]
 
 
-def page(title: str, body: str) -> str:
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} — docs</title>
-<script src="dist/sidebar_items-ABC.js"></script></head>
-<body><nav class="sidebar"></nav>
-<main class="content"><div id="content"><div id="top-content">
-{body}
-</div><footer class="footer">Built using ExDoc</footer></div></main></body></html>
-"""
-
-
 def write_site(root: Path) -> None:
     for package, versions in PACKAGES.items():
         for version, pages in versions.items():
@@ -102,7 +92,7 @@ def write_site(root: Path) -> None:
                               for p in pages)
             (folder / "dist" / "sidebar_items-ABC.js").write_text(SIDEBAR.format(extras=extras))
             for page_id, body in pages.items():
-                (folder / f"{page_id}.html").write_text(page(page_id.title(), body))
+                (folder / f"{page_id}.html").write_text(exdoc_page(page_id.title(), body))
 
 
 def glimmer_paths() -> list[str]:

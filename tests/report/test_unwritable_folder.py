@@ -15,7 +15,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import write_config
+from conftest import small_tmpfs, write_config
 
 from crawler.cli import EXIT_REPORT
 from crawler.config import load_config
@@ -46,18 +46,10 @@ def test_a_file_in_the_report_folders_place_fails_the_run_saying_so(tmp_path, si
 @pytest.fixture
 def full_folder(tmp_path: Path) -> Iterator[Path]:
     """A folder on a 64 KB tmpfs that is full: a real full disk (needs mount rights)."""
-    folder = tmp_path / "full"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
-                             capture_output=True, check=False) if os.geteuid() == 0 else None
-    if mounted is None or mounted.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
-    try:
+    with small_tmpfs(tmp_path / "full", "64k") as folder:
         with contextlib.suppress(OSError), (folder / "filler").open("wb") as filler:
             filler.write(b"\0" * 128 * 1024)
         yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=False)
 
 
 def test_a_full_disk_under_the_report_folder_is_one_sentence_and_exit_5(tmp_path, site,

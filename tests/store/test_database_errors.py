@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_config
+from conftest import small_tmpfs, write_config
 
 from crawler.cli import EXIT_DATABASE, cli
 from crawler.store.db import open_database
@@ -143,18 +143,10 @@ def read_only_copy(tmp_path: Path, site) -> Iterator[tuple[Path, Path]]:
     made = tmp_path / "made.sqlite3"
     assert docwatch("crawl", "--config", str(config), "--db", f"sqlite:///{made}",
                     "--date", "2024-01-02", "-q")[0] == 0
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
-                             capture_output=True, check=False) if os.geteuid() == 0 else None
-    if mounted is None or mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with small_tmpfs(tmp_path / "ro", "4m") as folder:
         shutil.copyfile(made, folder / "docwatch.sqlite3")
         subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
         yield folder / "docwatch.sqlite3", config
-    finally:
-        subprocess.run(["umount", str(folder)], check=False)
 
 
 def test_a_database_on_a_read_only_file_system_says_so(read_only_copy):
