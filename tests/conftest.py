@@ -111,7 +111,9 @@ def run_cli_measured(folder: Path, *args: str, preexec_fn: Any = None,
                      env: Mapping[str, str] | None = None) -> MeasuredRun:
     """``docwatch ARGS`` in a fresh interpreter (Linux: needs /proc), its peak RSS read by
     the process itself; ``preexec_fn`` runs in the child before it starts (a limit)."""
-    peak = Path(tempfile.mkstemp(dir=folder, prefix="peak-")[1])
+    handle, name = tempfile.mkstemp(dir=folder, prefix="peak-")
+    os.close(handle)
+    peak = Path(name)
     done = subprocess.run([sys.executable, "-c", _PEAK_OF_CLI, str(peak), *args],
                           capture_output=True, text=True, timeout=300,
                           preexec_fn=preexec_fn, env=None if env is None else dict(env))

@@ -45,5 +45,5 @@ def publish(report: Report, config: Config) -> list[Path]:
 
 
 __all__ = ["FOLDER_PAGES", "RENDERERS", "Report", "ReportUnwritable", "build_report",
-           "publish", "render",
-           "render_json", "render_markdown", "write_report", "write_report_files"]
+           "publish", "render", "render_json", "render_markdown", "write_report",
+           "write_report_files"]

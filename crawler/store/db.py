@@ -70,9 +70,13 @@ def open_database(url: str) -> Engine:
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
-        if file is not None:
+        revision = current_revision(engine)
+        if revision is None and file is not None:
+            # Only a file without docwatch's schema can be someone else's (a nightly
+            # run's database is up to date: it lists no tables).
             _refuse_a_foreign_sqlite_file(engine, file)
-        upgrade(engine)
+        if revision != SCHEMA_HEAD:
+            upgrade(engine)
     except DBAPIError as exc:
         if file is not None and file.is_file() and _on_read_only_file_system(file):
             # SQLite says "unable to open database file": say why.
