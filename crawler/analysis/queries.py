@@ -7,6 +7,7 @@ worked out (by :mod:`crawler.analysis.findings`) from what :func:`docs_facts` re
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -89,8 +90,9 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
         moved = bool(worked) and analysis_cache.pages_digest(session) != pages
     for name, value in worked.items() if not moved else ():
         analysis_cache.store(engine, name, inputs[name], value)
-    return DocsFacts(tuple(notices), tuple(found), _frozen(current.taught),
-                     _frozen(current.guides), snippets, current_code)
+    shared: dict[frozenset[str], frozenset[str]] = {}
+    return DocsFacts(tuple(notices), tuple(found), _frozen(current.taught, shared),
+                     _frozen(current.guides, shared), snippets, current_code)
 
 
 # The entries of the analysis cache, and the modules whose code works them out: a
@@ -139,8 +141,12 @@ def _snippets_of(value: dict[str, Any]) -> tuple[tuple[SnippetChange, ...], froz
             frozenset(value["current"]))
 
 
-def _frozen(by_package: dict[str, set[str]]) -> dict[str, frozenset[str]]:
-    return {package: frozenset(terms) for package, terms in by_package.items()}
+def _frozen(by_package: dict[str, set[str]],
+            shared: dict[frozenset[str], frozenset[str]]) -> dict[str, frozenset[str]]:
+    """Each package's terms, frozen; packages that teach the same terms (a package's
+    guides and all its pages, when its changelog adds none) share one set."""
+    return {package: shared.setdefault(frozenset(terms), frozenset(terms))
+            for package, terms in by_package.items()}
 
 
 def snippet_facts(session: Session) -> tuple[tuple[SnippetChange, ...], frozenset[str]]:
@@ -306,12 +312,15 @@ class _Current:
     def add(self, url: str, source: str, seen_last_run: bool, terms: list[str] | None,
             changelog: bool = False) -> None:
         """A current page: fetched by its source's latest run or not, and its terms."""
+        # Interned: every page's vocabulary is decoded anew, and the packages' sets
+        # held for the whole report share most of their terms (mix, conn, :ok, ...).
+        terms = [sys.intern(term) for term in terms or []]
         if self.expands:
-            self.vocabulary.update(gone.expand(terms or [], url))
+            self.vocabulary.update(gone.expand(terms, url))
         if (hexdocs := package_of(url)) is not None:
-            self.taught.setdefault(hexdocs, set()).update(terms or [])
+            self.taught.setdefault(hexdocs, set()).update(terms)
             if not changelog:
-                self.guides.setdefault(hexdocs, set()).update(terms or [])
+                self.guides.setdefault(hexdocs, set()).update(terms)
         package = gone.package_key(url, source)
         crawled = seen_last_run and (self.watched is None or source in self.watched)
         self.packages[package] = self.packages.get(package, False) or crawled
