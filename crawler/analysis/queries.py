@@ -51,6 +51,7 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
     these (:mod:`crawler.store.analysis_cache`), else worked out and kept for the next.
     """
     notices: list[PageNotice] = []
+    read: dict[Notice, Notice] = {}  # pages repeat notices: each is held once
     worked: dict[str, Any] = {}
     with Session(engine) as session:
         # The pages are digested before anything is read: a run writing meanwhile moves
@@ -70,7 +71,8 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
                 .order_by(Page.url).execution_options(yield_per=TERMS_BATCH)):
             current.add(url, source, seen is not None and seen == last, terms,
                         is_changelog(url, title or ""))
-            notices.extend(PageNotice(url, Notice.from_dict(raw)) for raw in page_notices or [])
+            notices.extend(PageNotice(url, _one_of(Notice.from_dict(raw), read))
+                           for raw in page_notices or [])
         if (kept := cached[GONE_ENTRY]) is not None:
             terms, usages = _gone_of(kept)
         else:
@@ -141,11 +143,16 @@ def _snippets_of(value: dict[str, Any]) -> tuple[tuple[SnippetChange, ...], froz
             frozenset(value["current"]))
 
 
+def _one_of(value: T, held: dict[T, T]) -> T:
+    """``value``, or the equal one already ``held``."""
+    return held.setdefault(value, value)
+
+
 def _frozen(by_package: dict[str, set[str]],
             shared: dict[frozenset[str], frozenset[str]]) -> dict[str, frozenset[str]]:
     """Each package's terms, frozen; packages that teach the same terms (a package's
     guides and all its pages, when its changelog adds none) share one set."""
-    return {package: shared.setdefault(frozenset(terms), frozenset(terms))
+    return {package: _one_of(frozenset(terms), shared)
             for package, terms in by_package.items()}
 
 

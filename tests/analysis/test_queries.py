@@ -1,10 +1,17 @@
-"""The vocabularies the report holds for every package: as small as their contents."""
+"""What the report holds of every current page (vocabularies, notices): each value once."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
-from crawler.analysis.queries import _Current, _frozen
+from conftest import exdoc_page
+
+from crawler.analysis.queries import _Current, _frozen, docs_facts
+from crawler.config import load_config
+from crawler.demo.server import DocServer
+from crawler.pipeline import crawl
+from crawler.store.db import open_database
 
 
 def decoded(terms: list[str]) -> list[str]:
@@ -31,3 +38,36 @@ def test_packages_teaching_the_same_terms_share_one_set_of_the_same_strings():
     held = {id(term) for vocabulary in (*taught.values(), *guides.values())
             for term in vocabulary}
     assert len(held) == 4  # each distinct term once, however many pages decoded it
+
+
+NOTICE = ("<p><code class=\"inline\">Glimmer.Palette.blend/3</code> is deprecated, "
+          "use <code class=\"inline\">Glimmer.Palette.mix/3</code> instead.</p>")
+
+
+def test_a_notice_two_pages_give_is_held_once(tmp_path, database_url):
+    folder = tmp_path / "v1" / "hexdocs.pm" / "glimmer"
+    (folder / "dist").mkdir(parents=True)
+    (folder / "index.html").write_text(
+        '<meta http-equiv="refresh" content="0; url=blending.html">')
+    pages = ("blending", "mixing")
+    extras = ",".join(f'{{"id":"{p}","title":"{p.title()}","group":""}}' for p in pages)
+    (folder / "dist" / "sidebar_items-ABC.js").write_text(
+        f'sidebarNodes={{"extras":[{extras}],"modules":[],"tasks":[]}}')
+    for page in pages:
+        (folder / f"{page}.html").write_text(
+            exdoc_page(page.title(), f"<h1>{page.title()}</h1><h2 id='a'>A</h2>{NOTICE}"))
+    config = tmp_path / "sources.yaml"
+    with DocServer(root=tmp_path, version="v1") as site:
+        config.write_text(f"report: {{title: T, dir: out}}\nhttp: {{attempts: 1}}\n"
+                          f"sources:\n  - name: docs\n    kind: exdoc\n"
+                          f"    urls: [{site.base_url}/hexdocs.pm/glimmer/]\n")
+        engine = open_database(database_url)
+        try:
+            assert crawl(load_config(config), date=dt.date(2025, 6, 2),
+                         engine=engine).errors == 0
+            facts = docs_facts(engine, ["docs"])
+        finally:
+            engine.dispose()
+    by_page = {n.url.rsplit("/", 1)[1]: n.notice for n in facts.notices}
+    assert by_page["blending.html"].term.text == "Glimmer.Palette.blend/3"
+    assert by_page["blending.html"] is by_page["mixing.html"]
