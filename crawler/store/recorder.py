@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -394,13 +396,13 @@ class SourceRecorder:
         with Session(self.engine) as session, session.begin():
             state = session.get_one(SourceState, self.source)
             # Ids and URLs only: whole pages are loaded for the few that are gone.
-            active = session.execute(select(Page.id, Page.url).where(
-                Page.source == self.source, Page.status == PageStatus.ACTIVE)).all()
+            active = PagesByKey(session.execute(select(Page.id, Page.url).where(
+                Page.source == self.source, Page.status == PageStatus.ACTIVE)))
             removed: set[int] = set()
             suspects = self.memory.index_suspects
             for listing in self.listings:
                 decision = classify.classify_listing(
-                    listing, [(page_id, url) for page_id, url in active
+                    listing, [(page_id, url) for page_id, url in active.under(listing.scope)
                               if page_id not in removed], suspects, self.alerts)
                 suspects = decision.suspects
                 self.tally.add(decision.counts)
@@ -431,6 +433,28 @@ class SourceRecorder:
                                     failing_since=state.failing_since,
                                     recovered_after=streak.recovered_after,
                                     moves=moves))
+
+
+class PagesByKey:
+    """Pages (id, URL) sorted by identity (:func:`~crawler.hexdocs.url_key`), so that
+    the pages under one scope are found without reading the others: a source of
+    thousands of package roots checks each root's index against its own pages."""
+
+    def __init__(self, pages: Iterable[tuple[int, str]]):
+        self._rows = sorted((url_key(url), page_id, url) for page_id, url in pages)
+        self._keys = [key for key, _, _ in self._rows]
+
+    def under(self, scope: str) -> list[tuple[int, str]]:
+        """The pages whose identity starts with ``scope``'s (a contiguous run of the
+        sorted keys, from the first not below it)."""
+        prefix = url_key(scope)
+        out = []
+        for index in range(bisect_left(self._keys, prefix), len(self._rows)):
+            key, page_id, url = self._rows[index]
+            if not key.startswith(prefix):
+                break
+            out.append((page_id, url))
+        return out
 
 
 def _stored(page: Page, with_text: bool = True) -> StoredPage:
