@@ -73,7 +73,8 @@ def url_key(url: str) -> str:
     Works on ``watches`` globs too (``https://*.hexdocs.pm/*`` → ``https://hexdocs.pm/*/*``).
     """
     found = parse(url)
-    return url if found is None else found.path_form
+    # ``url`` itself when it is in path form: every page's memory keeps its identity.
+    return url if found is None or (key := found.path_form) == url else key
 
 
 def url_forms(url: str) -> list[str]:

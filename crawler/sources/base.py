@@ -204,6 +204,12 @@ async def emitted(produce: Callable[[Emit], Awaitable[None]]) -> AsyncIterator[R
             await asyncio.gather(task, return_exceptions=True)
 
 
+# Targets (roots, feeds, packages, pages) a source crawls at once: enough to keep every
+# request slot busy while some wait for their index, few enough to bound its memory.
+TARGETS_IN_FLIGHT = 64
+TARGETS_PER_SLOT = 4
+
+
 class BaseSource:
     """What the source kinds share: they keep their config and crawl each of their
     targets (roots, feeds, packages, pages) concurrently, emitting results as they come.
@@ -227,8 +233,16 @@ class BaseSource:
 
     def crawl(self, ctx: CrawlContext) -> AsyncIterator[Result]:
         async def produce(emit: Emit) -> None:
-            await asyncio.gather(*(self.crawl_one(ctx, target, emit)
-                                   for target in self.targets()))
+            # A few targets at a time, each taken as one ends: a source of 10,000 package
+            # roots would otherwise hold every root's index and pending pages at once.
+            targets = iter(self.targets())
+
+            async def crawl_next() -> None:
+                for target in targets:
+                    await self.crawl_one(ctx, target, emit)
+
+            workers = max(TARGETS_IN_FLIGHT, TARGETS_PER_SLOT * ctx.fetcher.settings.concurrency)
+            await asyncio.gather(*(crawl_next() for _ in range(workers)))
         return emitted(produce)
 
     async def crawl_one(self, ctx: CrawlContext, target: str, emit: Emit) -> None:

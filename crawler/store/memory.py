@@ -78,24 +78,45 @@ def load_memory(engine: Engine, source: str, kind: str,
             session.add(state)
         baseline = state.baseline_run_id is None or (
             run_id is not None and state.baseline_run_id in taken_over(session, [run_id]))
+        memory = SourceMemory(baseline=baseline, state=dict(state.state or {}),
+                              index_suspects=dict(state.index_suspects or {}))
+        # A batch of rows at a time, and one object per URL: a source of 200,000 pages
+        # holds them all for its run, so a page costs its URL, id and validators only.
         rows = session.execute(
-            select(Page.url, Page.fetched_url, Page.etag, Page.last_modified, Page.meta,
-                   Page.moved_to, Page.aux_validators)
-            .where(Page.source == source, Page.status == PageStatus.ACTIVE)).all()
-        page_ids = dict(session.execute(select(Page.url, Page.id)
-                                        .where(Page.source == source)).all())
-        known = {url: KnownPage(item_meta(meta), moved_to, aux_validators(aux))
-                 for url, _, _, _, meta, moved_to, aux in rows}
-        validators = {url_key(fetched): Validators(etag, lm)
-                      for _, fetched, etag, lm, *_ in rows if fetched and (etag or lm)}
-        for page in known.values():
-            for url, v in page.aux_validators.items():
-                validators.setdefault(url_key(url), v)
-        return SourceMemory(
-            baseline=baseline, validators=validators,
-            page_ids=page_ids, urls_by_key={url_key(url): url for url in page_ids},
-            known=known, state=dict(state.state or {}),
-            index_suspects=dict(state.index_suspects or {}))
+            select(Page.url, Page.id, Page.status, Page.fetched_url, Page.etag,
+                   Page.last_modified, Page.meta, Page.moved_to, Page.aux_validators)
+            .where(Page.source == source).execution_options(yield_per=MEMORY_BATCH))
+        aux_validators: list[tuple[str, Validators]] = []  # after the pages' own
+        for url, page_id, status, fetched, etag, lm, meta, moved_to, aux in rows:
+            memory.page_ids[url] = page_id
+            key = url_key(url)
+            memory.urls_by_key[key] = url
+            if status != PageStatus.ACTIVE:
+                continue
+            page = known_page(meta, moved_to, aux)
+            memory.known[url] = page
+            if fetched and (etag or lm):
+                memory.validators[key if fetched == url else url_key(fetched)] = \
+                    Validators(etag, lm)
+            aux_validators.extend((url_key(u), v) for u, v in page.aux_validators.items())
+        for key, v in aux_validators:
+            memory.validators.setdefault(key, v)
+        return memory
+
+
+# Rows read at a time when loading a source's memory.
+MEMORY_BATCH = 2000
+# Most pages (every guide) have no facts, redirect or other validators: one object.
+PLAIN_PAGE = KnownPage(ItemMeta())
+
+
+def known_page(meta: ItemMeta | None, moved_to: str | None,
+               aux: dict[str, Any] | None) -> KnownPage:
+    """An active page's memory from its row (``meta`` NULL in a row written by hand)."""
+    validators = aux_validators(aux)
+    if not meta and moved_to is None and not validators:
+        return PLAIN_PAGE
+    return KnownPage(meta or ItemMeta(), moved_to, validators)
 
 
 def item_meta(column: ItemMeta | None) -> ItemMeta:

@@ -220,9 +220,10 @@ class SourceRecorder:
         return self.memory.state
 
     def page_meta(self, url: str) -> ItemMeta:
-        """The stored facts of the item at ``url`` (empty for an unknown page)."""
+        """The stored facts of the item at ``url`` (empty for an unknown page); a copy,
+        the caller's to change."""
         known = self.memory.known.get(self.memory.stored_url(url))
-        return known.meta if known is not None else ItemMeta()
+        return known.meta.copy() if known is not None else ItemMeta()
 
     def validators_for(self, url: str) -> Validators | None:
         return self.memory.validators.get(url_key(url))
