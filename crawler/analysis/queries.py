@@ -73,6 +73,7 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
                         is_changelog(url, title or ""))
             notices.extend(PageNotice(url, _one_of(Notice.from_dict(raw), read))
                            for raw in page_notices or [])
+        current.end_package()
         if (kept := cached[GONE_ENTRY]) is not None:
             terms, usages = _gone_of(kept)
         else:
@@ -92,9 +93,8 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
         moved = bool(worked) and analysis_cache.pages_digest(session) != pages
     for name, value in worked.items() if not moved else ():
         analysis_cache.store(engine, name, inputs[name], value)
-    shared: dict[frozenset[str], frozenset[str]] = {}
-    return DocsFacts(tuple(notices), tuple(found), _frozen(current.taught, shared),
-                     _frozen(current.guides, shared), snippets, current_code)
+    return DocsFacts(tuple(notices), tuple(found), current.taught, current.guides,
+                     snippets, current_code)
 
 
 # The entries of the analysis cache, and the modules whose code works them out: a
@@ -146,14 +146,6 @@ def _snippets_of(value: dict[str, Any]) -> tuple[tuple[SnippetChange, ...], froz
 def _one_of(value: T, held: dict[T, T]) -> T:
     """``value``, or the equal one already ``held``."""
     return held.setdefault(value, value)
-
-
-def _frozen(by_package: dict[str, set[str]],
-            shared: dict[frozenset[str], frozenset[str]]) -> dict[str, frozenset[str]]:
-    """Each package's terms, frozen; packages that teach the same terms (a package's
-    guides and all its pages, when its changelog adds none) share one set."""
-    return {package: _one_of(frozenset(terms), shared)
-            for package, terms in by_package.items()}
 
 
 def snippet_facts(session: Session) -> tuple[tuple[SnippetChange, ...], frozenset[str]]:
@@ -312,9 +304,16 @@ class _Current:
         self.expands = vocabulary
         self.vocabulary: set[str] = set()
         self.packages: dict[str, bool] = {}
-        # A hexdocs package's vocabulary: of all its current pages, and of its guides.
-        self.taught: dict[str, set[str]] = {}
-        self.guides: dict[str, set[str]] = {}
+        # A hexdocs package's vocabulary: of all its current pages, and of its guides;
+        # frozen as its pages end (they come by URL: a package's pages are together),
+        # packages that teach the same terms sharing one set.
+        self.taught: dict[str, frozenset[str]] = {}
+        self.guides: dict[str, frozenset[str]] = {}
+        self._shared: dict[frozenset[str], frozenset[str]] = {}
+        self._package: str | None = None
+        self._taught: set[str] = set()
+        self._guides: set[str] = set()
+        self._has_guide = False
 
     def add(self, url: str, source: str, seen_last_run: bool, terms: list[str] | None,
             changelog: bool = False) -> None:
@@ -325,12 +324,29 @@ class _Current:
         if self.expands:
             self.vocabulary.update(gone.expand(terms, url))
         if (hexdocs := package_of(url)) is not None:
-            self.taught.setdefault(hexdocs, set()).update(terms)
+            if hexdocs != self._package:
+                self.end_package()
+                self._package = hexdocs
+            self._taught.update(terms)
             if not changelog:
-                self.guides.setdefault(hexdocs, set()).update(terms)
+                self._guides.update(terms)
+                self._has_guide = True
         package = gone.package_key(url, source)
         crawled = seen_last_run and (self.watched is None or source in self.watched)
         self.packages[package] = self.packages.get(package, False) or crawled
+
+    def end_package(self) -> None:
+        """Freeze the vocabularies of the package whose pages just ended (added to what
+        an earlier run of its pages taught, when they were not all together)."""
+        if self._package is None:
+            return
+        for frozen, terms, taught in ((self.taught, self._taught, True),
+                                      (self.guides, self._guides, self._has_guide)):
+            if taught or self._package in frozen:
+                earlier = frozen.get(self._package, frozenset())
+                frozen[self._package] = _one_of(earlier | terms, self._shared)
+            terms.clear()
+        self._package, self._has_guide = None, False
 
     def docs(self, session: Session) -> gone.CurrentDocs:
         """The current docs, with the module pages of every package (pages, not texts)."""

@@ -7,7 +7,7 @@ import json
 
 from conftest import exdoc_page
 
-from crawler.analysis.queries import _Current, _frozen, docs_facts
+from crawler.analysis.queries import _Current, docs_facts
 from crawler.config import load_config
 from crawler.demo.server import DocServer
 from crawler.pipeline import crawl
@@ -28,8 +28,8 @@ def test_packages_teaching_the_same_terms_share_one_set_of_the_same_strings():
                     decoded(terms))
     current.add("https://hexdocs.pm/glimmer_extra/changelog.html", "docs", True,
                 decoded(["Glimmer.Extra.glow/1"]), changelog=True)
-    shared: dict[frozenset[str], frozenset[str]] = {}
-    taught, guides = _frozen(current.taught, shared), _frozen(current.guides, shared)
+    current.end_package()
+    taught, guides = current.taught, current.guides
 
     assert taught["glimmer"] == set(terms)
     assert taught["glimmer_extra"] == {*terms, "Glimmer.Extra.glow/1"}
@@ -38,6 +38,21 @@ def test_packages_teaching_the_same_terms_share_one_set_of_the_same_strings():
     held = {id(term) for vocabulary in (*taught.values(), *guides.values())
             for term in vocabulary}
     assert len(held) == 4  # each distinct term once, however many pages decoded it
+
+
+def test_a_package_whose_pages_are_apart_teaches_all_of_them():
+    # By URL, one package's pages in its two hexdocs forms are apart: the later ones
+    # add to what the first taught.
+    current = _Current(None, vocabulary=False)
+    current.add("https://glimmer.hexdocs.pm/blending.html", "docs", True, ["blend/3"])
+    current.add("https://glimmer.hexdocs.pm/changelog.html", "docs", True, ["glow/1"],
+                changelog=True)
+    current.add("https://hexdocs.pm/aurora/intro.html", "docs", True, [])
+    current.add("https://hexdocs.pm/glimmer/mixing.html", "docs", True, ["mix/3"])
+    current.end_package()
+
+    assert current.taught == {"glimmer": {"blend/3", "glow/1", "mix/3"}, "aurora": set()}
+    assert current.guides == {"glimmer": {"blend/3", "mix/3"}, "aurora": set()}
 
 
 NOTICE = ("<p><code class=\"inline\">Glimmer.Palette.blend/3</code> is deprecated, "
