@@ -80,13 +80,13 @@ def load_memory(engine: Engine, source: str, kind: str,
             run_id is not None and state.baseline_run_id in taken_over(session, [run_id]))
         memory = SourceMemory(baseline=baseline, state=dict(state.state or {}),
                               index_suspects=dict(state.index_suspects or {}))
-        # A batch of rows at a time, and one object per URL: a source of 200,000 pages
-        # holds them all for its run, so a page costs its URL, id and validators only.
+        # A source of 200,000 pages holds them all for its run: read a batch of rows at a
+        # time, one string per URL (its entries share it), one object for plain pages.
         rows = session.execute(
             select(Page.url, Page.id, Page.status, Page.fetched_url, Page.etag,
                    Page.last_modified, Page.meta, Page.moved_to, Page.aux_validators)
             .where(Page.source == source).execution_options(yield_per=MEMORY_BATCH))
-        aux_validators: list[tuple[str, Validators]] = []  # after the pages' own
+        others: list[tuple[str, Validators]] = []  # of other URLs: after the pages' own
         for url, page_id, status, fetched, etag, lm, meta, moved_to, aux in rows:
             memory.page_ids[url] = page_id
             key = url_key(url)
@@ -98,8 +98,8 @@ def load_memory(engine: Engine, source: str, kind: str,
             if fetched and (etag or lm):
                 memory.validators[key if fetched == url else url_key(fetched)] = \
                     Validators(etag, lm)
-            aux_validators.extend((url_key(u), v) for u, v in page.aux_validators.items())
-        for key, v in aux_validators:
+            others.extend((url_key(u), v) for u, v in page.aux_validators.items())
+        for key, v in others:
             memory.validators.setdefault(key, v)
         return memory
 
