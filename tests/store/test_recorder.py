@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
 from crawler.hexdocs import url_key
-from crawler.store.recorder import PagesByKey
+from crawler.store.db import open_database
+from crawler.store.models import Page, Run, SourceState
+from crawler.store.recorder import PagesByKey, SourceRecorder
+from crawler.types import PageStatus, RunStatus
 
 PAGES = [
     (1, "https://hexdocs.pm/phoenix/overview.html"),
@@ -25,3 +32,37 @@ def test_the_pages_under_a_scope_are_those_whose_identity_it_begins():
         assert set(pages.under(scope)) == expected, scope
     assert {i for i, _ in pages.under("https://hexdocs.pm/phoenix/")} == {1, 2, 4}
     assert pages.under("https://hexdocs.pm/absinthe/") == []
+
+
+def test_a_source_remembers_its_pages_then_hands_them_back_when_it_finishes(tmp_path):
+    engine = open_database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    root = "https://glimmer.hexdocs.pm/"
+    with Session(engine) as session, session.begin():
+        session.add(Run(id=1, run_date=dt.date(2026, 12, 1), sources=["docs"],
+                        status=RunStatus.COMPLETED))
+        session.add(Run(id=2, run_date=dt.date(2026, 12, 2), sources=["docs"],
+                        status=RunStatus.RUNNING))
+        session.flush()
+        session.add(SourceState(name="docs", kind="exdoc", baseline_run_id=1, last_run_id=1))
+        for name, meta in (("guide", {}), ("release", {"version": "1.2.0"})):
+            session.add(Page(source="docs", url=f"{root}{name}.html", first_seen_run_id=1,
+                             last_seen_run_id=1, fetched_url=f"{root}{name}.html",
+                             etag=f'"{name}"', meta=meta))
+        session.add(Page(source="docs", url=f"{root}gone.html", first_seen_run_id=1,
+                         last_seen_run_id=1, status=PageStatus.REMOVED, etag='"gone"'))
+    recorder = SourceRecorder.open(engine, 2, "docs", "exdoc")
+
+    # Asked under either hexdocs form, a page is the one stored; a removed page is not
+    # active, and sends no validators.
+    assert recorder.has_page("https://hexdocs.pm/glimmer/guide.html")
+    assert not recorder.has_page(f"{root}gone.html")
+    assert recorder.validators_for("https://hexdocs.pm/glimmer/guide.html").etag == '"guide"'
+    assert recorder.validators_for(f"{root}gone.html") is None
+    facts = recorder.page_meta(f"{root}release.html")
+    facts["version"] = "9.9.9"  # the caller's copy
+    assert recorder.page_meta(f"{root}release.html") == {"version": "1.2.0"}
+    assert recorder.page_meta(f"{root}guide.html") == {}
+
+    recorder.finish()
+    assert not recorder.memory.page_ids and not recorder.memory.known
+    assert not recorder.memory.validators and recorder.tally.checked == 0
