@@ -340,13 +340,16 @@ class _Current:
         an earlier run of its pages taught, when they were not all together)."""
         if self._package is None:
             return
-        for frozen, terms, taught in ((self.taught, self._taught, True),
-                                      (self.guides, self._guides, self._has_guide)):
-            if taught or self._package in frozen:
-                earlier = frozen.get(self._package, frozenset())
-                frozen[self._package] = _one_of(earlier | terms, self._shared)
-            terms.clear()
+        self._freeze(self.taught, self._taught)
+        if self._has_guide:
+            self._freeze(self.guides, self._guides)
+        self._taught, self._guides = set(), set()
         self._package, self._has_guide = None, False
+
+    def _freeze(self, frozen: dict[str, frozenset[str]], terms: set[str]) -> None:
+        assert self._package is not None
+        earlier = frozen.get(self._package, frozenset())
+        frozen[self._package] = _one_of(earlier | terms, self._shared)
 
     def docs(self, session: Session) -> gone.CurrentDocs:
         """The current docs, with the module pages of every package (pages, not texts)."""
