@@ -42,39 +42,52 @@ class Namespaces:
     @classmethod
     def of(cls, taught: Mapping[str, Iterable[str]]) -> Namespaces:
         """From each package's vocabulary (stored ``kind:text`` entries)."""
-        modules: dict[str, set[str]] = {}
-        functions: dict[str, set[str]] = {}
+        # Packages that share one vocabulary object (the docs hold equal ones once) are
+        # read once, as a group: a name's owners are the union of its groups.
+        groups: dict[int, tuple[Iterable[str], list[str]]] = {}
         for package, entries in taught.items():
+            groups.setdefault(id(entries), (entries, []))[1].append(package)
+        modules: dict[str, list[frozenset[str]]] = {}
+        functions: dict[str, list[frozenset[str]]] = {}
+        for entries, members in groups.values():
+            owners = frozenset(members)
             for term in parse_vocabulary(entries):
                 if term.kind == TermKind.MODULE:
-                    modules.setdefault(term.text, set()).add(package)
+                    _add(modules, term.text, owners)
                 elif term.kind == TermKind.FUNCTION:
                     qualified, _, _ = term.text.partition("/")
                     mod, _, name = qualified.rpartition(".")
-                    functions.setdefault(name, set()).add(package)
+                    _add(functions, name, owners)
                     if mod:
-                        modules.setdefault(mod, set()).add(package)
-        segments: dict[str, set[str]] = {}
-        for module, packages in modules.items():
-            segments.setdefault(module.rsplit(".", 1)[-1], set()).update(packages)
-        return cls(frozenset(taught), _frozen(modules), _frozen(segments), _frozen(functions))
+                        _add(modules, mod, owners)
+        shared: dict[frozenset[str], frozenset[str]] = {}
+        by_module = _union(modules, shared)
+        segments: dict[str, list[frozenset[str]]] = {}
+        for module, owners in by_module.items():
+            _add(segments, _segment(module), owners)
+        return cls(frozenset(taught), by_module, _union(segments, shared),
+                   _union(functions, shared))
 
     def with_pages(self, pages: Iterable[tuple[str, str]]) -> Namespaces:
         """These namespaces, knowing also the module of each (url, package) module page
         (ExDoc names a module's page after it: ``…/Phoenix.Endpoint.html``)."""
-        modules = {k: set(v) for k, v in self.modules.items()}
-        added = False
+        added: dict[str, set[str]] = {}  # only these entries change: the rest is shared
         for url, package in pages:
             name = url.rsplit("/", 1)[-1].removesuffix(".html")
-            if MODULE_PAGE.match(name) and package not in modules.get(name, ()):
-                modules.setdefault(name, set()).add(package)
-                added = True
+            if MODULE_PAGE.match(name) and package not in self.modules.get(name, ()):
+                added.setdefault(name, set()).add(package)
         if not added:
             return self
-        segments = {k: set(v) for k, v in self.segments.items()}
-        for module, packages in modules.items():
-            segments.setdefault(module.rsplit(".", 1)[-1], set()).update(packages)
-        return Namespaces(self.packages, _frozen(modules), _frozen(segments), self.functions)
+        shared: dict[frozenset[str], frozenset[str]] = {}
+        modules = {**self.modules, **_frozen(
+            {name: set(self.modules.get(name, ())) | found for name, found in added.items()},
+            shared)}
+        grown: dict[str, set[str]] = {}
+        for name, found in added.items():
+            grown.setdefault(_segment(name), set(self.segments.get(_segment(name), ()))) \
+                .update(found)
+        segments = {**self.segments, **_frozen(grown, shared)}
+        return Namespaces(self.packages, modules, segments, self.functions)
 
     def of_module(self, module: str) -> frozenset[str] | None:
         """The packages ``module`` belongs to; empty: another library's; None: the
@@ -132,8 +145,36 @@ def spells(module: str, package: str) -> bool:
     return any(_spelling(parts[:k]) == _package_key(package) for k in range(1, len(parts) + 1))
 
 
-def _frozen(d: dict[str, set[str]]) -> dict[str, frozenset[str]]:
-    return {k: frozenset(v) for k, v in d.items()}
+def _segment(module: str) -> str:
+    return module.rsplit(".", 1)[-1]
+
+
+def _frozen(d: dict[str, set[str]], shared: dict[frozenset[str], frozenset[str]]
+            ) -> dict[str, frozenset[str]]:
+    """``d`` with frozen sets, an equal set held once: with thousands of packages most
+    names share their owners (every module of one package: that package)."""
+    out = {}
+    for key, packages in d.items():
+        frozen = frozenset(packages)
+        out[key] = shared.setdefault(frozen, frozen)
+    return out
+
+
+def _add(owners: dict[str, list[frozenset[str]]], name: str, group: frozenset[str]) -> None:
+    """Add ``group`` to the owners of ``name`` (once: a group's terms come together)."""
+    found = owners.setdefault(name, [])
+    if not found or found[-1] is not group:
+        found.append(group)
+
+
+def _union(owners: dict[str, list[frozenset[str]]],
+           shared: dict[frozenset[str], frozenset[str]]) -> dict[str, frozenset[str]]:
+    """Each name's owners as one set, an equal set held once (see :func:`_frozen`)."""
+    out = {}
+    for name, groups in owners.items():
+        union = groups[0] if len(groups) == 1 else frozenset().union(*groups)
+        out[name] = shared.setdefault(union, union)
+    return out
 
 
 def line_owners(line: str, at: int, names: Namespaces,

@@ -41,6 +41,36 @@ def test_of_indexes_modules_functions_and_last_segments_by_package():
     assert NAMES.functions["push_event"] == owners("phoenix", "phoenix_live_view")
 
 
+def test_packages_sharing_one_vocabulary_own_its_names_together_in_one_set():
+    # The docs hold equal vocabularies once (thousands of packages built alike): each
+    # name's owners are right, and names with the same owners share one set.
+    alike = ["module:Glimmer.Palette", "function:Glimmer.Palette.blend/3",
+             "function:mix/2"]
+    names = Namespaces.of({"glimmer": alike, "glimmer_r1": alike,
+                           "aurora": ["module:Aurora.Sky", "function:mix/2"]})
+
+    assert names.modules["Glimmer.Palette"] == owners("glimmer", "glimmer_r1")
+    assert names.segments["Palette"] == owners("glimmer", "glimmer_r1")
+    assert names.functions["blend"] == owners("glimmer", "glimmer_r1")
+    assert names.functions["mix"] == owners("glimmer", "glimmer_r1", "aurora")
+    assert names.modules["Aurora.Sky"] == owners("aurora")
+    assert names.modules["Glimmer.Palette"] is names.functions["blend"] \
+        is names.segments["Palette"]
+
+
+def test_module_pages_add_their_package_and_leave_every_other_name_shared():
+    names = NAMES.with_pages([("https://hexdocs.pm/oban/Oban.Repo.html", "oban"),
+                              ("https://hexdocs.pm/ecto/Ecto.Repo.html", "ecto"),
+                              ("https://hexdocs.pm/oban/changelog.html", "oban")])
+
+    assert names.modules["Oban.Repo"] == owners("oban")
+    assert names.segments["Repo"] == owners("ecto", "oban")
+    assert names.modules["Ecto.Repo"] is NAMES.modules["Ecto.Repo"]  # already known
+    assert names.segments["Router"] is NAMES.segments["Router"]
+    assert "changelog" not in names.modules
+    assert NAMES.with_pages([("https://hexdocs.pm/ecto/Ecto.Repo.html", "ecto")]) is NAMES
+
+
 # -- of_module ---------------------------------------------------------------------------
 
 
