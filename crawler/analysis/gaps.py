@@ -84,6 +84,12 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def folder_of(url: str) -> str:
+    """The folder of a page's URL (up to its last ``/``): a skill close to a page
+    watches pages of its sidebar group under this folder."""
+    return url.rsplit("/", 1)[0] + "/"
+
+
 def closest_skill(url: str, group: str, skills: Sequence[SkillConfig],
                   groups: Mapping[str, str]) -> str | None:
     """The skill that watches most pages of the same sidebar group in the same docs.
@@ -91,8 +97,7 @@ def closest_skill(url: str, group: str, skills: Sequence[SkillConfig],
     ``groups`` maps known page URLs to their sidebar group. A skill that only shares
     the host, or the package but not the topic, is not close.
     """
-    folder = url.rsplit("/", 1)[0] + "/"
-    return _closest(folder, [u for u, g in groups.items() if g == group], skills)
+    return _closest(folder_of(url), [u for u, g in groups.items() if g == group], skills)
 
 
 def _closest(folder: str, group_urls: list[str], skills: Sequence[SkillConfig]) -> str | None:
@@ -116,7 +121,7 @@ def with_closest_skills(gaps: Iterable[Gap], skills: Sequence[SkillConfig],
     closest_by_place: dict[tuple[str, str], str | None] = {}
     out = []
     for gap in gaps:
-        place = (gap.url.rsplit("/", 1)[0] + "/", gap.group)
+        place = (folder_of(gap.url), gap.group)
         if place not in closest_by_place:
             closest_by_place[place] = _closest(place[0], urls_by_group.get(gap.group, []),
                                                skills)
@@ -167,7 +172,7 @@ def find_gaps(changes: Iterable[PageChange], skills: Sequence[SkillConfig],
         watched = any(s.watches_url(change.url) for s in skills)
         if watched:
             continue
-        place = (change.url.rsplit("/", 1)[0] + "/", change.group)
+        place = (folder_of(change.url), change.group)
         if place not in closest_by_place:
             closest_by_place[place] = _closest(place[0], urls_by_group.get(change.group, []),
                                                skills)

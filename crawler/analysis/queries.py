@@ -413,6 +413,35 @@ def page_texts(engine: Engine, urls: Collection[str]) -> dict[str, str]:
         return {wanted[url]: content or "" for url, content in rows}
 
 
+def sidebar_groups(engine: Engine, places: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The sidebar group of every current page in the same group as one of ``places``
+    (a folder URL ending in ``/``, a group) and under its folder, by URL: what the
+    closest skill of a change or a gap is worked out from
+    (:func:`crawler.analysis.gaps.closest_skill`). The pages are scanned, not held: a
+    night of a few changes holds a few groups, not every page of every package."""
+    folders: dict[str, set[str]] = {}
+    for folder, group in places:
+        folders.setdefault(group, set()).add(folder)
+    out: dict[str, str] = {}
+    if not folders:
+        return out
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Page.url, Page.group)
+            .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE,
+                   Page.group.in_(list(folders)))
+            .execution_options(yield_per=TERMS_BATCH))
+        for url, group in rows:
+            wanted = folders[group]
+            slash = url.find("/")
+            while slash != -1:
+                if url[:slash + 1] in wanted:
+                    out[url] = group
+                    break
+                slash = url.find("/", slash + 1)
+    return out
+
+
 # How many earlier checks of a skill are read to date its open stale lines.
 CHECK_HISTORY = 60
 

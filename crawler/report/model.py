@@ -40,7 +40,7 @@ from crawler.analysis.decisions import (
 from crawler.analysis.facts import FetchProblem, PageChange, RootMove, RunInfo, SourceSummary
 from crawler.analysis.findings import docs_findings
 from crawler.analysis.flags import SkillFlag, add_bump_reasons, add_stale_lines, flag_skills
-from crawler.analysis.gaps import Gap, find_gaps
+from crawler.analysis.gaps import Gap, find_gaps, folder_of
 from crawler.analysis.highlights import ReleaseHighlights, release_highlights
 from crawler.analysis.owners import Namespaces
 from crawler.analysis.prereleases import Prerelease, prereleases_ahead
@@ -59,6 +59,7 @@ from crawler.analysis.queries import (
     page_texts,
     past_skill_checks,
     previous_report_date,
+    sidebar_groups,
 )
 from crawler.analysis.skill_commits import commit_subjects
 from crawler.analysis.skill_files import SkillFile, read_skill_files
@@ -84,7 +85,6 @@ from crawler.types import (
     Item,
     ItemMeta,
     NoticeDict,
-    PageStatus,
     RunStatus,
 )
 from crawler.versions import parse_version
@@ -260,9 +260,6 @@ def build_report(engine: Engine, config: Config, date: dt.date,
         seen_ids = sorted([*run_ids, *taken_over(session, run_ids)])
         found = _changes(session, run_ids, dated=len({r.run_date for r in runs}) > 1)
         errors = _errors(session, seen_ids)
-        groups: dict[str, str] = dict(session.execute(
-            select(Page.url, Page.group)
-            .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)).all())
         sources = _sources(session, run_ids, seen_ids, config, found, errors)
         run_infos = tuple(RunInfo(r.id, RunStatus(r.status), r.started_at, r.finished_at,
                                   r.message) for r in runs)
@@ -280,11 +277,15 @@ def build_report(engine: Engine, config: Config, date: dt.date,
     flags = add_bump_reasons(flags, config.skills, bumps)
     flags = add_stale_lines(flags, config.skills, stale)
     flags = tuple(replace(flag, actions=suggest_actions(flag, changes)) for flag in flags)
+    earlier = _unique(earlier_open_gaps(engine, date))
+    # The pages near a change or an earlier gap: where their closest skills are found.
+    places = [(c.url, c.group) for c in changes if c.item == Item.PAGE]
+    places += [(o.gap.url, o.gap.group) for o in earlier]
+    groups = sidebar_groups(engine, [(folder_of(url), group) for url, group in places])
     gaps = find_gaps(changes, config.skills, groups, skill_files)
     highlights = _highlights(engine, bumps, changes)
     checks = current_checks(skill_files, stale, date)
     history = past_skill_checks(engine, date, (s.name for s in config.skills))
-    earlier = _unique(earlier_open_gaps(engine, date))
     carried = carry_gaps(earlier, config.skills, skill_files,
                          page_texts(engine, list(dict.fromkeys(o.gap.url for o in earlier))),
                          groups, prefer=changed_skills(checks, history))

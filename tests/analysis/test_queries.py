@@ -6,12 +6,15 @@ import datetime as dt
 import json
 
 from conftest import exdoc_page
+from sqlalchemy.orm import Session
 
-from crawler.analysis.queries import _Current, docs_facts
+from crawler.analysis.queries import _Current, docs_facts, sidebar_groups
 from crawler.config import load_config
 from crawler.demo.server import DocServer
 from crawler.pipeline import crawl
 from crawler.store.db import open_database
+from crawler.store.models import Page, Run
+from crawler.types import PageStatus, RunStatus
 
 
 def decoded(terms: list[str]) -> list[str]:
@@ -86,3 +89,32 @@ def test_a_notice_two_pages_give_is_held_once(tmp_path, database_url):
     by_page = {n.url.rsplit("/", 1)[1]: n.notice for n in facts.notices}
     assert by_page["blending.html"].term.text == "Glimmer.Palette.blend/3"
     assert by_page["blending.html"] is by_page["mixing.html"]
+
+
+def test_the_sidebar_groups_read_are_those_of_the_pages_near_the_places_asked(database_url):
+    # A night's changes need the pages of their own group under their own folder, not
+    # every page of every package.
+    engine = open_database(database_url)
+    pages = [("https://hexdocs.pm/glimmer/blending.html", "Guides"),
+             ("https://hexdocs.pm/glimmer/deep/mixing.html", "Guides"),
+             ("https://hexdocs.pm/glimmer/api.html", "Reference"),
+             ("https://hexdocs.pm/glimmer_extra/glow.html", "Guides"),
+             ("https://hexdocs.pm/aurora/sky.html", "Guides"),
+             ("https://hexdocs.pm/glimmer/old.html", "Guides")]
+    try:
+        with Session(engine) as session, session.begin():
+            session.add(Run(id=1, run_date=dt.date(2026, 12, 1), sources=["docs"],
+                            status=RunStatus.COMPLETED))
+            session.flush()
+            for url, group in pages:
+                session.add(Page(source="docs", url=url, group=group, first_seen_run_id=1,
+                                 last_seen_run_id=1, status=PageStatus.REMOVED
+                                 if url.endswith("old.html") else PageStatus.ACTIVE))
+        found = sidebar_groups(engine, [("https://hexdocs.pm/glimmer/", "Guides"),
+                                        ("https://hexdocs.pm/aurora/", "Reference")])
+        assert sidebar_groups(engine, []) == {}
+    finally:
+        engine.dispose()
+
+    assert found == {"https://hexdocs.pm/glimmer/blending.html": "Guides",
+                     "https://hexdocs.pm/glimmer/deep/mixing.html": "Guides"}
