@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 
 HOST = "hexdocs.pm"
 SUFFIX = "." + HOST
+# URLs whose identity (and package, module) is remembered: a page's few lookups in a
+# row hit, and the memory stays the same for 10,000 packages as for 500.
+URL_CACHE = 16384
 
 
 class HexdocsUrl(NamedTuple):
@@ -66,7 +69,7 @@ def _split(prefix: str, host: str, tail: str) -> HexdocsUrl | None:
     return None
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=URL_CACHE)
 def url_key(url: str) -> str:
     """The identity of ``url``: a hexdocs URL in its path form, any other URL as it is.
 

@@ -73,7 +73,11 @@ def classify(code: str) -> Term | None:
     return _classify(code.strip())
 
 
-@lru_cache(maxsize=65536)
+# Code spans whose term is remembered (the commonest stay: most pages repeat them).
+SPAN_CACHE = 16384
+
+
+@lru_cache(maxsize=SPAN_CACHE)
 def _classify(code: str) -> Term | None:
     # Pages repeat the same spans over and over: each is classified once (Terms are
     # immutable, so sharing them is safe).

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from urllib.parse import urlsplit
 
-from crawler.hexdocs import package_of
+from crawler.hexdocs import URL_CACHE, package_of
 from crawler.types import NoticeDict, NoticeKind, TermKind
 from crawler.vocab import MODULE, Term, is_changelog, parse_vocabulary, terms_in
 
@@ -84,14 +84,14 @@ FEW_WORDS = 200
 _KINDS = frozenset(TermKind)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=URL_CACHE)
 def package_key(url: str, source: str) -> str:
     """The package a page belongs to: its hexdocs package (either URL form), else its
     source (a source that is not hexdocs is one body of docs)."""
     return package_of(url) or f"source:{source}"
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=URL_CACHE)
 def page_module(url: str) -> str | None:
     """The module an ExDoc module page documents (``.../Phoenix.Component.html``), else
     None (a guide: ``overview.html``; ``README.html`` is all capitals)."""
