@@ -87,6 +87,8 @@ def load_memory(engine: Engine, source: str, kind: str,
                    Page.last_modified, Page.meta, Page.moved_to, Page.aux_validators)
             .where(Page.source == source).execution_options(yield_per=MEMORY_BATCH))
         others: list[tuple[str, Validators]] = []  # of other URLs: after the pages' own
+        # A build's pages share their Last-Modified: each date is held once.
+        dates: dict[str, str] = {}
         for url, page_id, status, fetched, etag, lm, meta, moved_to, aux in rows:
             memory.page_ids[url] = page_id
             key = url_key(url)
@@ -97,7 +99,7 @@ def load_memory(engine: Engine, source: str, kind: str,
             memory.known[url] = page
             if fetched and (etag or lm):
                 memory.validators[key if fetched == url else url_key(fetched)] = \
-                    Validators(etag, lm)
+                    Validators(etag, lm and dates.setdefault(lm, lm))
             others.extend((url_key(u), v) for u, v in page.aux_validators.items())
         for key, v in others:
             memory.validators.setdefault(key, v)

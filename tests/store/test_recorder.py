@@ -20,6 +20,7 @@ PAGES = [
     (5, "https://example.test/blog/post.html"),
     (6, "https://hexdocs.pm/ecto/Ecto.html"),
 ]
+BUILT = "Tue, 01 Dec 2026 04:00:00 GMT"
 SCOPES = ["https://hexdocs.pm/phoenix/", "https://phoenix.hexdocs.pm/",
           "https://hexdocs.pm/phoenix/1.7.0/", "https://hexdocs.pm/phoenix_live_view/",
           "https://example.test/", "https://hexdocs.pm/absinthe/", "https://hexdocs.pm/"]
@@ -47,7 +48,7 @@ def test_a_source_remembers_its_pages_then_hands_them_back_when_it_finishes(tmp_
         for name, meta in (("guide", {}), ("release", {"version": "1.2.0"})):
             session.add(Page(source="docs", url=f"{root}{name}.html", first_seen_run_id=1,
                              last_seen_run_id=1, fetched_url=f"{root}{name}.html",
-                             etag=f'"{name}"', meta=meta))
+                             etag=f'"{name}"', last_modified=BUILT, meta=meta))
         session.add(Page(source="docs", url=f"{root}gone.html", first_seen_run_id=1,
                          last_seen_run_id=1, status=PageStatus.REMOVED, etag='"gone"'))
     recorder = SourceRecorder.open(engine, 2, "docs", "exdoc")
@@ -58,6 +59,10 @@ def test_a_source_remembers_its_pages_then_hands_them_back_when_it_finishes(tmp_
     assert not recorder.has_page(f"{root}gone.html")
     assert recorder.validators_for("https://hexdocs.pm/glimmer/guide.html").etag == '"guide"'
     assert recorder.validators_for(f"{root}gone.html") is None
+    # One build's pages share their Last-Modified: one string for all of them.
+    assert recorder.validators_for(f"{root}guide.html").last_modified == BUILT
+    assert recorder.validators_for(f"{root}guide.html").last_modified \
+        is recorder.validators_for(f"{root}release.html").last_modified
     facts = recorder.page_meta(f"{root}release.html")
     facts["version"] = "9.9.9"  # the caller's copy
     assert recorder.page_meta(f"{root}release.html") == {"version": "1.2.0"}
