@@ -71,22 +71,22 @@ class Namespaces:
     def with_pages(self, pages: Iterable[tuple[str, str]]) -> Namespaces:
         """These namespaces, knowing also the module of each (url, package) module page
         (ExDoc names a module's page after it: ``…/Phoenix.Endpoint.html``)."""
-        added: dict[str, set[str]] = {}  # only these entries change: the rest is shared
+        added: dict[str, list[frozenset[str]]] = {}  # only these change: the rest is shared
         for url, package in pages:
             name = url.rsplit("/", 1)[-1].removesuffix(".html")
             if MODULE_PAGE.match(name) and package not in self.modules.get(name, ()):
-                added.setdefault(name, set()).add(package)
+                added.setdefault(name, [self.modules.get(name, frozenset())]).append(
+                    frozenset({package}))
         if not added:
             return self
         shared: dict[frozenset[str], frozenset[str]] = {}
-        modules = {**self.modules, **_frozen(
-            {name: set(self.modules.get(name, ())) | found for name, found in added.items()},
-            shared)}
-        grown: dict[str, set[str]] = {}
-        for name, found in added.items():
-            grown.setdefault(_segment(name), set(self.segments.get(_segment(name), ()))) \
-                .update(found)
-        segments = {**self.segments, **_frozen(grown, shared)}
+        grown = _union(added, shared)
+        by_segment: dict[str, list[frozenset[str]]] = {}
+        for name, owners in grown.items():
+            by_segment.setdefault(_segment(name), [self.segments.get(_segment(name),
+                                                                     frozenset())]).append(owners)
+        modules = {**self.modules, **grown}
+        segments = {**self.segments, **_union(by_segment, shared)}
         return Namespaces(self.packages, modules, segments, self.functions)
 
     def of_module(self, module: str) -> frozenset[str] | None:
@@ -149,17 +149,6 @@ def _segment(module: str) -> str:
     return module.rsplit(".", 1)[-1]
 
 
-def _frozen(d: dict[str, set[str]], shared: dict[frozenset[str], frozenset[str]]
-            ) -> dict[str, frozenset[str]]:
-    """``d`` with frozen sets, an equal set held once: with thousands of packages most
-    names share their owners (every module of one package: that package)."""
-    out = {}
-    for key, packages in d.items():
-        frozen = frozenset(packages)
-        out[key] = shared.setdefault(frozen, frozen)
-    return out
-
-
 def _add(owners: dict[str, list[frozenset[str]]], name: str, group: frozenset[str]) -> None:
     """Add ``group`` to the owners of ``name`` (once: a group's terms come together)."""
     found = owners.setdefault(name, [])
@@ -169,7 +158,8 @@ def _add(owners: dict[str, list[frozenset[str]]], name: str, group: frozenset[st
 
 def _union(owners: dict[str, list[frozenset[str]]],
            shared: dict[frozenset[str], frozenset[str]]) -> dict[str, frozenset[str]]:
-    """Each name's owners as one set, an equal set held once (see :func:`_frozen`)."""
+    """Each name's owners as one set, an equal set held once: with thousands of
+    packages most names share their owners (every module of one package: that package)."""
     out = {}
     for name, groups in owners.items():
         union = groups[0] if len(groups) == 1 else frozenset().union(*groups)

@@ -433,12 +433,8 @@ def sidebar_groups(engine: Engine, places: Iterable[tuple[str, str]]) -> dict[st
             .execution_options(yield_per=TERMS_BATCH))
         for url, group in rows:
             wanted = folders[group]
-            slash = url.find("/")
-            while slash != -1:
-                if url[:slash + 1] in wanted:
-                    out[url] = group
-                    break
-                slash = url.find("/", slash + 1)
+            if any(url[:i + 1] in wanted for i, ch in enumerate(url) if ch == "/"):
+                out[url] = group
     return out
 
 
