@@ -27,7 +27,7 @@ from crawler.http import Fetcher, FetchSettings, FetchStats
 from crawler.report import Report, ReportUnwritable, build_report, publish
 from crawler.report.deliver import deliver
 from crawler.sources import SOURCE_KINDS, make_source
-from crawler.sources.base import CrawlContext, Failure, Listing, SourceConfig
+from crawler.sources.base import CrawlContext, Failure, Listing, SourceConfig, TargetDone
 from crawler.store.db import (
     checkpoint,
     database_url,
@@ -234,7 +234,8 @@ def _locked_crawl(config: Config, selected: list[SourceConfig], run_date: dt.dat
         recorders.extend(
             SourceRecorder.open(engine, run_id, s.name, s.kind,
                                 remove_after_missing=SOURCE_KINDS[s.kind].remove_after_missing,
-                                run_date=run_date, alerts=config.alerts, writer=writer)
+                                run_date=run_date, alerts=config.alerts, writer=writer,
+                                by_target=SOURCE_KINDS[s.kind].memory_by_target)
             for s in selected)
         stopped = _run_until_stopped(_crawl_all(config, selected, recorders, writer,
                                                 fetch_stats, progress), stop)
@@ -367,14 +368,15 @@ async def _commit_while_waiting(writer: BatchWriter) -> None:
 async def _crawl_source(fetcher: Fetcher, source: SourceConfig, recorder: SourceRecorder,
                         progress: Progress, cpu: Offloader) -> None:
     ctx = CrawlContext(fetcher, recorder.validators_for, recorder.has_page, recorder.page_meta,
-                       recorder.state, cpu.run)
+                       recorder.state, cpu.run, targets=recorder,
+                       open_target=recorder.open_target)
     crawler = make_source(source)
     try:
         async for result in crawler.crawl(ctx):
             recorder.record(result)
             if isinstance(result, Listing):
                 progress.listed(source.name, len(result.urls))
-            else:
+            elif not isinstance(result, TargetDone):
                 progress.advanced(source.name)
     except DBAPIError:
         raise  # the database itself: no source can be recorded (the CLI says so)

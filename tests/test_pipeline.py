@@ -177,12 +177,16 @@ def test_an_index_remembered_from_another_build_of_the_main_page_is_read_again(
     # facts belong to other validators (another build): they are read again, and nothing
     # is reported as changed.
     run(config, database_url, DAY1)
-    [(state,)] = query(database_url, "SELECT state FROM sources WHERE name = 'lumen-docs'")
-    state = json.loads(state) if isinstance(state, str) else state
-    for index in state["exdoc"].values():
+    remembered = query(database_url, "SELECT target, state FROM target_states "
+                                     "WHERE source = 'lumen-docs'")
+    assert len(remembered) == 2  # a row per package root
+    updates = []
+    for target, index in remembered:
+        index = json.loads(index) if isinstance(index, str) else index
         index["main"] = ['"another-build"', None]
-    execute(database_url, "UPDATE sources SET state = '{}' WHERE name = 'lumen-docs'".format(
-        json.dumps(state).replace("'", "''")))
+        updates.append("UPDATE target_states SET state = '{}' WHERE target = '{}'".format(
+            json.dumps(index).replace("'", "''"), target))
+    execute(database_url, *updates)
     site.reset_log()
     outcome, _, data = run(config, database_url, DAY1)
 

@@ -133,7 +133,41 @@ class Listing:
     moved_from: str | None = None
 
 
-Result = Document | Unchanged | Failure | Listing
+@dataclass(frozen=True)
+class TargetDone:
+    """Every result of ``target`` (a root, feed, package or page) was emitted before
+    this one: the store may write what was remembered of it and forget its pages."""
+
+    target: str
+
+
+Result = Document | Unchanged | Failure | Listing | TargetDone
+
+
+class TargetMemory(Protocol):
+    """What a source remembers of each of its targets between runs (e.g. a package
+    root's index), by target. The store keeps it (a row per target)."""
+
+    def remembered(self, target: str) -> Any:
+        """What was remembered of ``target``; None for nothing."""
+        ...
+
+    def remember(self, target: str, state: Any) -> None:
+        """Keep ``state`` (JSON-able) for ``target`` until the next run."""
+        ...
+
+
+class HeldTargetMemory:
+    """A :class:`TargetMemory` held in a dict (a crawl with no store behind it)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, Any] = {}
+
+    def remembered(self, target: str) -> Any:
+        return self.states.get(target)
+
+    def remember(self, target: str, state: Any) -> None:
+        self.states[target] = state
 
 
 @dataclass
@@ -149,6 +183,10 @@ class CrawlContext:
     state: dict[str, Any] = field(default_factory=dict)
     # Runs a CPU-heavy pure function (page extraction), possibly in a worker process.
     offload: Callable[..., Awaitable[Any]] = field(default=None)  # type: ignore[assignment]
+    # Its memory of each target (see TargetMemory), read as the crawl reaches it.
+    targets: TargetMemory = field(default_factory=HeldTargetMemory)
+    # The crawl reaches a target: the store reads its pages' memory.
+    open_target: Callable[[str], None] = lambda _target: None
 
     def __post_init__(self) -> None:
         if self.offload is None:
@@ -164,6 +202,9 @@ class Source(Protocol):
     Config: ClassVar[type[SourceConfig]]
     # None: only a Listing removes pages. N: a page answering 404/410 N runs in a row is gone.
     remove_after_missing: ClassVar[int | None]
+    # Its pages' memory is read a target at a time (each target's pages are under its
+    # URL), not whole as the run starts: a source of thousands of package roots.
+    memory_by_target: ClassVar[bool]
 
     def __init__(self, config: SourceConfig) -> None: ...
 
@@ -221,6 +262,7 @@ class BaseSource:
     kind: ClassVar[str]
     Config: ClassVar[type[SourceConfig]]
     remove_after_missing: ClassVar[int | None] = None
+    memory_by_target: ClassVar[bool] = False
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
@@ -239,7 +281,9 @@ class BaseSource:
 
             async def crawl_next() -> None:
                 for target in targets:
+                    ctx.open_target(target)
                     await self.crawl_one(ctx, target, emit)
+                    await emit(TargetDone(target))
 
             workers = max(TARGETS_IN_FLIGHT, TARGETS_PER_SLOT * ctx.fetcher.settings.concurrency)
             await asyncio.gather(*(crawl_next() for _ in range(workers)))

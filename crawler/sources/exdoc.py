@@ -22,7 +22,6 @@ from pydantic import field_validator
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract import Extracted, analysed, extract_exdoc, extract_markdown
-from crawler.hexdocs import url_key
 from crawler.http import FetchError, Response, Validators
 from crawler.sources.base import (
     BaseSource,
@@ -113,8 +112,9 @@ class IndexEntry:
 class ExdocIndexCache:
     """What discovery remembers of one package root between runs.
 
-    Kept in ``ctx.state["exdoc"]`` as the JSON object it has always been (databases
-    hold it): validators as ``[etag, last_modified]``, pages as ``[id, title, group]``.
+    Kept in ``ctx.targets`` as the JSON object it has always been (databases hold it,
+    a row per root, once all in ``sources.state["exdoc"]``): validators as
+    ``[etag, last_modified]``, pages as ``[id, title, group]``.
     """
 
     main_url: str  # the page the root stub names
@@ -184,6 +184,7 @@ class _Guides:
 class ExdocSource(BaseSource):
     kind: ClassVar[str] = "exdoc"
     Config: ClassVar[type[SourceConfig]] = ExdocConfig
+    memory_by_target: ClassVar[bool] = True
     config: ExdocConfig
 
     def __init__(self, config: ExdocConfig):
@@ -295,7 +296,7 @@ def _canonical(url: str) -> str:
 async def discover(ctx: CrawlContext, root: str) -> PackageIndex:
     """List the guide pages of the ExDoc package at ``root`` (a URL ending in ``/``).
 
-    The last index is remembered in ``ctx.state`` (:class:`ExdocIndexCache`): a
+    The last index is remembered in ``ctx.targets`` (:class:`ExdocIndexCache`): a
     conditional request for the main page answers 304 when nothing was rebuilt (then
     the root stub is not asked), and a sidebar file whose digest did not change is not
     fetched again (its name changes with its content).
@@ -324,7 +325,6 @@ class _Discovery:
 
     ctx: CrawlContext
     configured: str
-    memory: dict[str, Any]  # ``ctx.state["exdoc"]``: one cache per root
     cache: ExdocIndexCache | None
     # Where the package is now: where the index was last found, then where the stub says.
     root: str
@@ -333,13 +333,9 @@ class _Discovery:
     def of(cls, ctx: CrawlContext, configured: str) -> _Discovery:
         """Start at ``configured`` with what the last run remembered of it (looked up by
         identity, then by the URL it was kept under before); where it moved, if it did."""
-        memory = ctx.state.get("exdoc")
-        if not isinstance(memory, dict):
-            memory = ctx.state["exdoc"] = {}
-        cache = ExdocIndexCache.from_state(memory.get(url_key(configured))
-                                           or memory.get(configured))
+        cache = ExdocIndexCache.from_state(ctx.targets.remembered(configured))
         moved_to = cache.moved_to if cache is not None else None
-        return cls(ctx, configured, memory, cache, moved_to or configured)
+        return cls(ctx, configured, cache, moved_to or configured)
 
     @property
     def moved_from(self) -> str | None:
@@ -486,8 +482,7 @@ class _Discovery:
             pages=tuple(IndexEntry(p.id, p.title, p.group) for p in guides.pages)
             if guides.settled else None,
             moved_to=self.root if self.root != self.configured else None)
-        self.memory.pop(self.configured, None)  # kept by its URL before it was by identity
-        self.memory[url_key(self.configured)] = remembered.to_state()
+        self.ctx.targets.remember(self.configured, remembered.to_state())
 
 
 async def _get_unless_gone(ctx: CrawlContext, url: str, validators: Validators | None = None

@@ -13,7 +13,16 @@ import zlib
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -114,6 +123,19 @@ class SourceState(Base):
     index_suspects: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
 
 
+class TargetState(Base):
+    """A source's memory of one of its targets between runs (e.g. a package root's ExDoc
+    index): a row each, so a run reads only the targets it crawls, one at a time."""
+
+    __tablename__ = "target_states"
+
+    source: Mapped[str] = mapped_column(String(200), ForeignKey("sources.name"),
+                                        primary_key=True)
+    # The target's identity (hexdocs.url_key), or the URL it was kept under before.
+    target: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    state: Mapped[dict[str, Any]]
+
+
 def nothing_fetched(checked: int, errors: int) -> bool:
     """A source's run in which every page checked failed: a failing streak goes on, and
     the report says no page could be fetched."""
@@ -147,7 +169,11 @@ class Page(Base):
     __tablename__ = "pages"
     __table_args__ = (UniqueConstraint("source", "url"),
                       # Deleting a snapshot looks for the page still pointing at it.
-                      Index("ix_pages_latest_snapshot", "latest_snapshot_id"))
+                      Index("ix_pages_latest_snapshot", "latest_snapshot_id"),
+                      # A package root's pages, read as a range of URLs in byte order
+                      # (memory.url_under); SQLite's unique index already is.
+                      Index("ix_pages_source_url_bytes", "source",
+                            text('url COLLATE "C"')).ddl_if(dialect="postgresql"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(200), index=True)

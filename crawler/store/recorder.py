@@ -10,24 +10,29 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from bisect import bisect_left
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from crawler import classify
 from crawler.classify import ChangeRecord, Counts, SnapshotRef, StoredPage, StoredSnapshot
 from crawler.config import AlertsConfig
 from crawler.extract import content_hash
-from crawler.hexdocs import url_key
+from crawler.hexdocs import url_forms, url_key
 from crawler.http import Validators
 from crawler.notices import notices
-from crawler.sources.base import Document, Failure, Listing, Result, Unchanged
+from crawler.sources.base import Document, Failure, Listing, Result, TargetDone, Unchanged
 from crawler.store.lock import SourceLocks, live_run_ids
-from crawler.store.memory import SourceMemory, aux_column, aux_validators, item_meta, load_memory
+from crawler.store.memory import (
+    SourceMemory,
+    aux_column,
+    aux_validators,
+    item_meta,
+    load_memory,
+    url_under,
+)
 from crawler.store.models import (
     Change,
     FetchErrorRecord,
@@ -36,6 +41,7 @@ from crawler.store.models import (
     RunSource,
     Snapshot,
     SourceState,
+    TargetState,
     utcnow,
 )
 from crawler.types import Item, ItemMeta, PageStatus, RootMoveDict, RunStatus
@@ -193,17 +199,22 @@ class SourceRecorder:
     run_date: dt.date | None = None
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     tally: SourceTally = field(default_factory=SourceTally)
-    listings: list[Listing] = field(default_factory=list)
-    _added: set[str] = field(default_factory=set)  # URLs of the pages this run added
+    # Roots this run found permanently moved (from their listings).
+    moves: list[RootMoveDict] = field(default_factory=list)
+    # What the source remembered of its targets this run, by identity: (target, state),
+    # written as the target is done.
+    _remembered: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, engine: Engine, run_id: int, source: str, kind: str, *,
              writer: BatchWriter | None = None, remove_after_missing: int | None = None,
-             run_date: dt.date | None = None, alerts: AlertsConfig | None = None
-             ) -> SourceRecorder:
+             run_date: dt.date | None = None, alerts: AlertsConfig | None = None,
+             by_target: bool = False) -> SourceRecorder:
         """A recorder for ``source`` in run ``run_id``, with the source's memory loaded
-        (a source met for the first time is registered)."""
-        return cls(engine, run_id, source, kind, load_memory(engine, source, kind, run_id),
+        (a source met for the first time is registered); ``by_target``: a target's
+        pages are read as the crawl reaches it (:meth:`open_target`)."""
+        return cls(engine, run_id, source, kind,
+                   load_memory(engine, source, kind, run_id, by_target=by_target),
                    writer or BatchWriter(engine), remove_after_missing, run_date,
                    alerts or AlertsConfig())
 
@@ -222,24 +233,55 @@ class SourceRecorder:
     def page_meta(self, url: str) -> ItemMeta:
         """The stored facts of the item at ``url`` (empty for an unknown page); a copy,
         the caller's to change."""
+        self._read(url)
         known = self.memory.known.get(self.memory.stored_url(url))
         return known.meta.copy() if known is not None else ItemMeta()
 
     def validators_for(self, url: str) -> Validators | None:
+        self._read(url)
         return self.memory.validators.get(url_key(url))
 
     def has_page(self, url: str) -> bool:
         """Whether ``url`` is an active page of the source (as of the start of the run)."""
+        self._read(url)
         return self.memory.stored_url(url) in self.memory.known
+
+    def open_target(self, target: str) -> None:
+        """The crawl reaches ``target``: read the memory of the pages under it."""
+        self.memory.read_target(self.writer.session(), self.source, target)
+
+    def remembered(self, target: str) -> Any:
+        """What the source remembered of ``target`` (None: nothing), by its identity or
+        the URL it was kept under before."""
+        pending = self._remembered.get(url_key(target))
+        if pending is not None:
+            return pending[1]
+        keys = list(dict.fromkeys([url_key(target), target]))
+        found: dict[str, Any] = dict(self.writer.session().execute(
+            select(TargetState.target, TargetState.state).where(
+                TargetState.source == self.source, TargetState.target.in_(keys))).all())
+        return next((found[key] for key in keys if key in found), None)
+
+    def remember(self, target: str, state: Any) -> None:
+        """Keep ``state`` for ``target`` until the next run (written as it is done)."""
+        self._remembered[url_key(target)] = (target, state)
+
+    def _read(self, url: str) -> None:
+        if not self.memory.covers(url):
+            self.memory.read_page(self.writer.session(), self.source, url)
 
     # -- recording -------------------------------------------------------------------
 
     def record(self, result: Result) -> None:
         """Record one result. Pages are written in small batches, one transaction each:
         a page is never half-written, and a killed run loses at most the last batch."""
-        if isinstance(result, Listing):
-            self.listings.append(result)
+        if isinstance(result, TargetDone):
+            self._target_done(result.target)
             return
+        if isinstance(result, Listing):
+            self._listing(result)
+            return
+        self._read(result.url)
         self._adopt(result.url)
         if isinstance(result, Unchanged) and self._only_seen(result):
             self.tally.add(classify.SEEN)
@@ -277,8 +319,8 @@ class SourceRecorder:
         page_id = self.memory.page_ids.get(url)
         if page_id is not None:
             return session.get(Page, page_id)
-        if url not in self._added:
-            return None  # every page of the source was loaded at start: this one is new
+        if url not in self.memory.added:
+            return None  # the memory of its URL was read: this page is new
         session.flush()  # added earlier in this run (listed twice): find it
         return session.scalar(select(Page).where(Page.source == self.source, Page.url == url))
 
@@ -299,7 +341,7 @@ class SourceRecorder:
         if page is None:
             page = Page(source=self.source, url=doc.url, first_seen_run_id=self.run_id)
             session.add(page)
-            self._added.add(doc.url)
+            self.memory.add_page(doc.url)
         previous = page.latest
         now = utcnow()
         page.title, page.group, page.status = doc.title, doc.group, PageStatus.ACTIVE
@@ -391,30 +433,57 @@ class SourceRecorder:
 
     # -- the end of the source's run -------------------------------------------------
 
+    def _listing(self, listing: Listing) -> None:
+        """Remove the pages under the listing's scope it no longer lists (read from the
+        database, this run's pages too): one package root's pages, not the source's."""
+        session = self.writer.session()
+        session.flush()
+        dialect = session.get_bind().dialect.name
+        active = [(page_id, url) for form in url_forms(listing.scope)
+                  for page_id, url in session.execute(select(Page.id, Page.url).where(
+                      Page.source == self.source, Page.status == PageStatus.ACTIVE,
+                      url_under(form, dialect)))]
+        decision = classify.classify_listing(listing, active, self.memory.index_suspects,
+                                             self.alerts)
+        self.memory.index_suspects = dict(decision.suspects)
+        self.tally.add(decision.counts)
+        if decision.error is not None:
+            self._error(session, listing.scope, decision.error)
+        for page_id in decision.removed:
+            page = session.get_one(Page, page_id)
+            page.status = PageStatus.REMOVED
+            self._change(session, page, classify.UNLISTED, page.latest, None)
+        if listing.moved_from:
+            self.moves.append({"from": listing.moved_from, "to": listing.scope})
+        self.writer.written()
+
+    def _target_done(self, target: str) -> None:
+        """Every result of ``target`` is recorded: write what the source remembered of
+        it, and hand back the memory of its pages."""
+        pending = self._remembered.pop(url_key(target), None)
+        if pending is not None:
+            self._write_remembered(self.writer.session(), *pending)
+            self.writer.written()
+        self.memory.release(target)
+
+    def _write_remembered(self, session: Session, target: str, state: Any) -> None:
+        key = url_key(target)
+        if key != target:  # kept under its URL before it was by identity
+            session.execute(delete(TargetState).where(TargetState.source == self.source,
+                                                      TargetState.target == target))
+        session.merge(TargetState(source=self.source, target=key, state=state))
+
+    # -- the end of the source's run -------------------------------------------------
+
     def finish(self) -> None:
-        """Apply the source's listings (removals), track failing streaks, close the tally."""
+        """Save the source's state, track failing streaks, close the tally."""
         self.flush()
         with Session(self.engine) as session, session.begin():
             state = session.get_one(SourceState, self.source)
-            # Ids and URLs only: whole pages are loaded for the few that are gone.
-            active = PagesByKey(session.execute(select(Page.id, Page.url).where(
-                Page.source == self.source, Page.status == PageStatus.ACTIVE)))
-            removed: set[int] = set()
-            suspects = self.memory.index_suspects
-            for listing in self.listings:
-                decision = classify.classify_listing(
-                    listing, [(page_id, url) for page_id, url in active.under(listing.scope)
-                              if page_id not in removed], suspects, self.alerts)
-                suspects = decision.suspects
-                self.tally.add(decision.counts)
-                if decision.error is not None:
-                    self._error(session, listing.scope, decision.error)
-                for page_id in decision.removed:
-                    removed.add(page_id)
-                    page = session.get_one(Page, page_id)
-                    page.status = PageStatus.REMOVED
-                    self._change(session, page, classify.UNLISTED, page.latest, None)
-            state.index_suspects = suspects
+            # Targets whose end was not recorded (the source crashed) still keep theirs.
+            for target, remembered in self._remembered.values():
+                self._write_remembered(session, target, remembered)
+            state.index_suspects = dict(self.memory.index_suspects)
             state.state = dict(self.memory.state)
             if self.baseline and classify.baseline_recorded(self.tally.checked,
                                                              self.tally.errors):
@@ -424,8 +493,6 @@ class SourceRecorder:
                                           self.tally.checked, self.tally.errors,
                                           self.run_date)
             state.failing_runs, state.failing_since = streak.failing_runs, streak.failing_since
-            moves: list[RootMoveDict] = [{"from": listing.moved_from, "to": listing.scope}
-                                         for listing in self.listings if listing.moved_from]
             session.merge(RunSource(run_id=self.run_id, source=self.source, kind=self.kind,
                                     baseline=self.baseline, pages_checked=self.tally.checked,
                                     pages_unchanged=self.tally.unchanged,
@@ -433,34 +500,11 @@ class SourceRecorder:
                                     failing_runs=state.failing_runs,
                                     failing_since=state.failing_since,
                                     recovered_after=streak.recovered_after,
-                                    moves=moves))
+                                    moves=self.moves))
         # The run's end (its report) needs only the tally: the memory of the source's
         # pages (hundreds of MB for 200,000 pages) is handed back before the report.
         self.memory = SourceMemory(baseline=self.memory.baseline)
-        self.listings.clear()
-        self._added.clear()
-
-
-class PagesByKey:
-    """Pages (id, URL) sorted by identity (:func:`~crawler.hexdocs.url_key`), so that
-    the pages under one scope are found without reading the others: a source of
-    thousands of package roots checks each root's index against its own pages."""
-
-    def __init__(self, pages: Iterable[tuple[int, str]]):
-        self._rows = sorted((url_key(url), page_id, url) for page_id, url in pages)
-        self._keys = [key for key, _, _ in self._rows]
-
-    def under(self, scope: str) -> list[tuple[int, str]]:
-        """The pages whose identity starts with ``scope``'s (a contiguous run of the
-        sorted keys, from the first not below it)."""
-        prefix = url_key(scope)
-        out = []
-        for index in range(bisect_left(self._keys, prefix), len(self._rows)):
-            key, page_id, url = self._rows[index]
-            if not key.startswith(prefix):
-                break
-            out.append((page_id, url))
-        return out
+        self._remembered.clear()
 
 
 def _stored(page: Page, with_text: bool = True) -> StoredPage:

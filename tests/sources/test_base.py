@@ -1,4 +1,5 @@
-"""What every source kind shares: its targets crawled a bounded number at a time."""
+"""What every source kind shares: its targets crawled a bounded number at a time, each
+opened before it is crawled and said done after its last result."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from crawler.sources.base import (
     Failure,
     Result,
     SourceConfig,
+    TargetDone,
 )
 
 
@@ -26,8 +28,10 @@ class CountingSource(BaseSource):
     def __init__(self, config: SourceConfig):
         super().__init__(config)
         self.active = self.most = 0
+        self.opened: list[str] = []
 
     async def crawl_one(self, ctx: CrawlContext, target: str, emit: Emit) -> None:
+        assert target in self.opened
         self.active += 1
         self.most = max(self.most, self.active)
         await asyncio.sleep(0.001)
@@ -36,12 +40,20 @@ class CountingSource(BaseSource):
 
 
 def crawl_targets(count: int, concurrency: int) -> tuple[CountingSource, list[Result]]:
+    """The source and its results, each target's TargetDone checked and left out."""
     async def go() -> tuple[CountingSource, list[Result]]:
         urls = [f"http://127.0.0.1:9/{i}" for i in range(count)]
         source = CountingSource(SourceConfig(name="many", kind="counting", urls=urls))
         async with Fetcher(FetchSettings(concurrency=concurrency)) as fetcher:
-            ctx = CrawlContext(fetcher, validators_for=lambda u: None)
-            return source, [r async for r in source.crawl(ctx)]
+            ctx = CrawlContext(fetcher, validators_for=lambda u: None,
+                               open_target=source.opened.append)
+            results = [r async for r in source.crawl(ctx)]
+        done = [r.target for r in results if isinstance(r, TargetDone)]
+        assert sorted(done) == sorted(urls) == sorted(source.opened)
+        for target in urls:  # after the target's own results
+            assert results.index(TargetDone(target)) > next(
+                i for i, r in enumerate(results) if getattr(r, "url", None) == target)
+        return source, [r for r in results if not isinstance(r, TargetDone)]
     return asyncio.run(go())
 
 

@@ -25,7 +25,7 @@ from crawler.config import load_config
 from crawler.demo.server import SITE_ROOT, DocServer, Fault
 from crawler.http import Fetcher, FetchSettings
 from crawler.pipeline import crawl
-from crawler.sources.base import CrawlContext, Document, Failure, Listing, Result
+from crawler.sources.base import CrawlContext, Document, Failure, Listing, Result, TargetDone
 from crawler.sources.exdoc import ExdocConfig, ExdocSource
 
 LIVE_SIDEBAR = "lumen_live/dist/sidebar_items-4DBABCC85C.js"  # v2
@@ -53,7 +53,7 @@ def crawl_root(url: str, known: frozenset[str] = frozenset()) -> list[Result]:
             ctx = CrawlContext(fetcher, validators_for=lambda u: None,
                                has_page=lambda u: u in known)
             source = ExdocSource(ExdocConfig(name="docs", urls=[url]))
-            return [r async for r in source.crawl(ctx)]
+            return [r async for r in source.crawl(ctx) if not isinstance(r, TargetDone)]
     return asyncio.run(go())
 
 
@@ -360,13 +360,21 @@ sources:
         return asked, json.loads(outcome.report_paths[1].read_text())
 
     def state(self) -> dict:
+        """What the source remembers of its roots, in the form ``sources.state`` held
+        before each root had a row: ``{"exdoc": {root: index}}``."""
         with sqlite3.connect(self.db_path) as conn:
-            (state,) = conn.execute("SELECT state FROM sources WHERE name = 'docs'").fetchone()
-        return json.loads(state)
+            rows = conn.execute("SELECT target, state FROM target_states "
+                                "WHERE source = 'docs'").fetchall()
+        return {"exdoc": {target: json.loads(state) for target, state in rows}}
 
-    def set_state(self, state: object) -> None:
+    def set_state(self, state: dict) -> None:
+        """Remember ``{"exdoc": {root: index}}``, each root in its row."""
         with sqlite3.connect(self.db_path) as conn:
-            conn.execute("UPDATE sources SET state = ? WHERE name = 'docs'", (json.dumps(state),))
+            conn.execute("DELETE FROM target_states WHERE source = 'docs'")
+            if isinstance(state["exdoc"], dict):
+                conn.executemany("INSERT INTO target_states VALUES ('docs', ?, ?)",
+                                 [(target, json.dumps(index))
+                                  for target, index in state["exdoc"].items()])
 
     def old_state(self) -> dict:
         return json.loads(OLD_STATE.replace("{base}", self.server.base_url))
@@ -407,7 +415,7 @@ def test_an_index_remembered_by_an_earlier_docwatch_serves_the_warm_run(project)
 
 
 @pytest.mark.parametrize("broken", [
-    "junk",
+    {"{base}/lumen/": None, "{base}/lumen_live/": 7},
     {"{base}/lumen/": "junk", "{base}/lumen_live/": []},
     {"{base}/lumen/": {"pages": "junk"}, "{base}/lumen_live/": {"main_url": 3}},
     {"{base}/lumen/": {"main_url": "{base}/lumen/overview.html", "markdown": "no"},

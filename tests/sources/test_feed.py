@@ -21,7 +21,7 @@ from crawler.config import Config, load_config
 from crawler.demo.server import DocServer, Fault
 from crawler.http import Fetcher, FetchSettings
 from crawler.pipeline import RunOutcome, crawl
-from crawler.sources.base import CrawlContext, Document, Failure, Result
+from crawler.sources.base import CrawlContext, Document, Failure, Result, TargetDone
 from crawler.sources.feed import FeedConfig, FeedSource
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "feed"
@@ -116,7 +116,8 @@ def crawl_feed(url: str) -> list[Result]:
         settings = FetchSettings(attempts=2, backoff=0.01, max_retry_after=5)
         async with Fetcher(settings) as fetcher:
             ctx = CrawlContext(fetcher, validators_for=lambda u: None, has_page=lambda u: False)
-            return [r async for r in FeedSource(FeedConfig(name="f", urls=[url])).crawl(ctx)]
+            return [r async for r in FeedSource(FeedConfig(name="f", urls=[url])).crawl(ctx)
+                    if not isinstance(r, TargetDone)]
     return asyncio.run(go())
 
 

@@ -21,7 +21,7 @@ from crawler.config import Config, load_config
 from crawler.demo.server import DocServer, Fault
 from crawler.http import Fetcher, FetchSettings, Validators
 from crawler.pipeline import RunOutcome, crawl
-from crawler.sources.base import CrawlContext, Document, Failure, Result, Unchanged
+from crawler.sources.base import CrawlContext, Document, Failure, Result, TargetDone, Unchanged
 from crawler.sources.hexpm import HexpmConfig, HexpmSource, package_documents
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "hexpm"
@@ -97,7 +97,7 @@ def crawl_package(api: str, stored: Validators | None = None, state: dict | None
             ctx = CrawlContext(fetcher, validators_for=lambda u: stored, has_page=lambda u: False,
                                state=state if state is not None else {})
             source = HexpmSource(HexpmConfig(name="hex", api=api, packages=["lantern"]))
-            return [r async for r in source.crawl(ctx)]
+            return [r async for r in source.crawl(ctx) if not isinstance(r, TargetDone)]
     started = time.monotonic()
     results = asyncio.run(go())
     return results, time.monotonic() - started

@@ -20,7 +20,7 @@ from crawler.config import Config, ConfigError, load_config
 from crawler.demo.server import DocServer, Fault
 from crawler.http import Fetcher, FetchSettings
 from crawler.pipeline import RunOutcome, crawl
-from crawler.sources.base import CrawlContext, Document, Result
+from crawler.sources.base import CrawlContext, Document, Result, TargetDone
 from crawler.sources.page import PageConfig, PageSource
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "page"
@@ -86,7 +86,7 @@ def crawl_page(url: str, **config: object) -> list[Result]:
         async with Fetcher(settings) as fetcher:
             ctx = CrawlContext(fetcher, validators_for=lambda u: None, has_page=lambda u: False)
             source = PageSource(PageConfig(name="guide", kind="page", urls=[url], **config))
-            return [r async for r in source.crawl(ctx)]
+            return [r async for r in source.crawl(ctx) if not isinstance(r, TargetDone)]
     return asyncio.run(go())
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from conftest import execute, query
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
 from crawler.store.db import SCHEMA_HEAD, alembic_config, current_revision, open_database
@@ -47,15 +48,33 @@ def test_every_database_gets_the_whole_schema(database_url):
         engine.dispose()
 
 
+# SQLite cannot hold the PostgreSQL-only index below: Alembic says it skips it.
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression")
 def test_the_migrations_build_the_schema_the_models_declare(database_url):
     """Tables, columns, indexes and foreign keys: what Alembic would autogenerate from the
     models is nothing (a model's new index without its migration fails here)."""
     engine = open_database(database_url)
     try:
         with engine.connect() as connection:
-            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+            context = MigrationContext.configure(
+                connection, opts={"include_object": _comparable})
+            assert compare_metadata(context, Base.metadata) == []
+            if engine.dialect.name == "postgresql":
+                [(definition,)] = connection.execute(text(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+                    {"name": BYTE_ORDER_INDEX}).all()
+                assert definition.endswith('(source, url COLLATE "C")')
     finally:
         engine.dispose()
+
+
+# Alembic reads this PostgreSQL index (an expression: the URL in byte order) as one of
+# plain columns, so it cannot compare it: its definition is checked by hand instead.
+BYTE_ORDER_INDEX = "ix_pages_source_url_bytes"
+
+
+def _comparable(obj, name, type_, reflected, compare_to) -> bool:
+    return not (type_ == "index" and name == BYTE_ORDER_INDEX)
 
 
 def test_a_database_not_at_head_is_handed_to_alembic(database_url):

@@ -130,8 +130,11 @@ def test_the_bookkeeping_moves_to_its_columns_and_the_item_keeps_its_facts(old_d
     assert "meta" not in columns(url, "sources")
     sources = {name: (state, suspects) for name, state, suspects
                in rows(url, "select name, state, index_suspects from sources")}
-    assert sources == {"docs": (DOCS_SOURCE_META["state"], DOCS_SOURCE_META["index_suspects"]),
+    # 0011: each root's ExDoc index in its own row.
+    assert sources == {"docs": ({}, DOCS_SOURCE_META["index_suspects"]),
                        "blog": ({}, {}), "hex": ({}, {})}
+    assert rows(url, "select source, target, state from target_states") == [
+        ("docs", target, index) for target, index in DOCS_SOURCE_META["state"]["exdoc"].items()]
 
     # The next run reads them where they now are.
     memory = load_memory(engine, "docs", "exdoc")
@@ -143,7 +146,7 @@ def test_the_bookkeeping_moves_to_its_columns_and_the_item_keeps_its_facts(old_d
     assert known.aux_validators == {"https://quill.hexdocs.pm/overview.md":
                                     Validators('"md-1"', None)}
     assert known.meta == {"summary": "a guide"}
-    assert memory.state == DOCS_SOURCE_META["state"]
+    assert memory.state == {}
     assert memory.index_suspects == DOCS_SOURCE_META["index_suspects"]
 
 
@@ -203,3 +206,32 @@ def test_0007_adds_the_gap_records_and_keeps_the_skill_checks(database_url):
     finally:
         engine.dispose()
     assert rows(url, "select skill, digest from skill_checks") == [("s", "d")]
+
+
+def test_0011_gives_each_remembered_root_its_row_and_a_downgrade_puts_them_back(
+        database_url):
+    url = database_url
+    command.upgrade(alembic_config(url), "0010")
+    roots = {"https://hexdocs.pm/quill/": {"main_url": "https://hexdocs.pm/quill/a.html"},
+             "https://lamp.hexdocs.pm/": {"main_url": "https://lamp.hexdocs.pm/b.html",
+                                          "pages": [["b", "B", "Guides"]]}}
+    hexpm = {"lantern": {"etag": '"x"'}}
+    for name, kind, state in (("docs", "exdoc", {"exdoc": roots}),
+                              ("hex", "hexpm", {"hexpm": hexpm}), ("odd", "exdoc", [])):
+        execute(url, "insert into sources (name, kind, failing_runs, state, index_suspects) "
+                     f"values ('{name}', '{kind}', 0, '{json.dumps(state)}', '{{}}')")
+
+    open_database(url).dispose()
+    assert sorted(rows(url, "select source, target, state from target_states")) == sorted(
+        ("docs", target, index) for target, index in roots.items())
+    assert dict(rows(url, "select name, state from sources")) == {
+        "docs": {}, "hex": {"hexpm": hexpm}, "odd": []}
+
+    command.downgrade(alembic_config(url), "0010")
+    assert dict(rows(url, "select name, state from sources")) == {
+        "docs": {"exdoc": roots}, "hex": {"hexpm": hexpm}, "odd": []}
+    engine = create_engine(url)
+    try:
+        assert "target_states" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

@@ -1,16 +1,19 @@
-"""The recorder's own parts: finding a source's pages under one package root."""
+"""The recorder's own parts: a source's memory, read whole or a package root at a time."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy.orm import Session
 
 from crawler.hexdocs import url_key
 from crawler.store.db import open_database
+from crawler.store.memory import load_memory
 from crawler.store.models import Page, Run, SourceState
-from crawler.store.recorder import PagesByKey, SourceRecorder
+from crawler.store.recorder import SourceRecorder
 from crawler.types import PageStatus, RunStatus
+from tests.conftest import new_database_url
 
 PAGES = [
     (1, "https://hexdocs.pm/phoenix/overview.html"),
@@ -19,20 +22,76 @@ PAGES = [
     (4, "https://hexdocs.pm/phoenix/1.7.0/overview.html"),
     (5, "https://example.test/blog/post.html"),
     (6, "https://hexdocs.pm/ecto/Ecto.html"),
+    (7, "https://hexdocs.pm/phoenix0/index.html"),  # just past phoenix/ in byte order
+    (8, "https://hexdocs.pm/phoenix/Phoenix.Router.html"),  # capitals sort before "/"
+    (9, "https://hexdocs.pm/phoenix.html"),
 ]
 BUILT = "Tue, 01 Dec 2026 04:00:00 GMT"
 SCOPES = ["https://hexdocs.pm/phoenix/", "https://phoenix.hexdocs.pm/",
           "https://hexdocs.pm/phoenix/1.7.0/", "https://hexdocs.pm/phoenix_live_view/",
-          "https://example.test/", "https://hexdocs.pm/absinthe/", "https://hexdocs.pm/"]
+          "https://example.test/", "https://hexdocs.pm/absinthe/"]
 
 
-def test_the_pages_under_a_scope_are_those_whose_identity_it_begins():
-    pages = PagesByKey(PAGES)
-    for scope in SCOPES:
-        expected = {page for page in PAGES if url_key(page[1]).startswith(url_key(scope))}
-        assert set(pages.under(scope)) == expected, scope
-    assert {i for i, _ in pages.under("https://hexdocs.pm/phoenix/")} == {1, 2, 4}
-    assert pages.under("https://hexdocs.pm/absinthe/") == []
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-icu"])
+def pages_database(request, tmp_path) -> str:
+    """A database holding PAGES; on PostgreSQL also one whose collation orders text
+    skipping its punctuation at first, as glibc's en_US.UTF-8 (a common default) does."""
+    if request.param == "postgresql-icu":
+        server = request.getfixturevalue("postgres_server")
+        name = f"docwatch_icu_{tmp_path.name[-20:]}".replace("-", "_")
+        server.admin(f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+                     "ICU_LOCALE 'en-US-u-ka-shifted' LOCALE 'C.UTF-8'")
+        url = server.url(name)
+    else:
+        url = new_database_url(request.param, request, tmp_path)
+    engine = open_database(url)
+    with Session(engine) as session, session.begin():
+        session.add(Run(id=1, run_date=dt.date(2026, 12, 1), sources=["docs"],
+                        status=RunStatus.COMPLETED))
+        session.flush()
+        session.add(SourceState(name="docs", kind="exdoc", baseline_run_id=1, last_run_id=1))
+        session.add(SourceState(name="other", kind="exdoc", baseline_run_id=1))
+        for page_id, url_ in PAGES:
+            session.add(Page(id=page_id, source="docs", url=url_, first_seen_run_id=1,
+                             last_seen_run_id=1, fetched_url=url_, etag=f'"{page_id}"'))
+        session.add(Page(id=100, source="other", url=PAGES[0][1], first_seen_run_id=1,
+                         last_seen_run_id=1))
+    engine.dispose()
+    return url
+
+
+def test_a_target_reads_the_pages_under_it_in_either_form_and_no_other(pages_database):
+    engine = open_database(pages_database)
+    try:
+        for scope in SCOPES:
+            memory = load_memory(engine, "docs", "exdoc", by_target=True)
+            assert not memory.page_ids  # nothing read before the crawl reaches a target
+            with Session(engine) as session:
+                memory.read_target(session, "docs", scope)
+            expected = {page_id for page_id, url in PAGES
+                        if url_key(url).startswith(url_key(scope))}
+            assert set(memory.page_ids.values()) == expected, scope
+            assert set(memory.validators) == {url_key(url) for page_id, url in PAGES
+                                              if page_id in expected}
+            memory.release(scope)
+            assert not memory.page_ids and not memory.known and not memory.validators
+    finally:
+        engine.dispose()
+
+
+def test_a_page_outside_every_target_read_is_read_on_its_own(pages_database):
+    engine = open_database(pages_database)
+    try:
+        recorder = SourceRecorder.open(engine, 1, "docs", "exdoc", by_target=True)
+        recorder.open_target("https://hexdocs.pm/ecto/")
+        assert recorder.has_page("https://hexdocs.pm/ecto/Ecto.html")
+        # Not under the target read: a stored page is still known, a new one is not.
+        assert recorder.has_page("https://phoenix.hexdocs.pm/overview.html")
+        assert recorder.validators_for("https://hexdocs.pm/phoenix/routing.html").etag == '"2"'
+        assert not recorder.has_page("https://hexdocs.pm/phoenix/new.html")
+        recorder.writer.discard()
+    finally:
+        engine.dispose()
 
 
 def test_a_source_remembers_its_pages_then_hands_them_back_when_it_finishes(tmp_path):
