@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from crawler.hexdocs import url_key
+from crawler.sources.base import TargetDone
 from crawler.store.db import open_database
 from crawler.store.memory import load_memory
 from crawler.store.models import Page, Run, SourceState
@@ -130,3 +131,44 @@ def test_a_source_remembers_its_pages_then_hands_them_back_when_it_finishes(tmp_
     recorder.finish()
     assert not recorder.memory.page_ids and not recorder.memory.known
     assert not recorder.memory.validators and recorder.tally.checked == 0
+
+
+def test_a_root_done_hands_back_its_pages_and_keeps_those_of_roots_in_flight(
+        pages_database):
+    engine = open_database(pages_database)
+    try:
+        recorder = SourceRecorder.open(engine, 1, "docs", "exdoc", by_target=True)
+        recorder.open_target("https://hexdocs.pm/phoenix/")
+        recorder.open_target("https://ecto.hexdocs.pm/")
+        assert set(recorder.memory.page_ids.values()) == {1, 2, 4, 6, 8}
+
+        recorder.record(TargetDone("https://phoenix.hexdocs.pm/"))  # either form
+
+        assert set(recorder.memory.page_ids.values()) == {6}
+        assert set(recorder.memory.validators) == {"https://hexdocs.pm/ecto/Ecto.html"}
+        # Asked again, a handed-back page is read again, not taken for a new one.
+        assert recorder.validators_for("https://hexdocs.pm/phoenix/overview.html").etag \
+            == '"1"'
+        recorder.writer.discard()
+    finally:
+        engine.dispose()
+
+
+def test_what_a_source_remembers_of_a_root_is_written_as_the_root_is_done(pages_database):
+    engine = open_database(pages_database)
+    try:
+        recorder = SourceRecorder.open(engine, 1, "docs", "exdoc", by_target=True)
+        root = "https://hexdocs.pm/phoenix/"
+        recorder.remember(root, {"main_url": f"{root}overview.html"})
+        assert recorder.remembered("https://phoenix.hexdocs.pm/") == {
+            "main_url": f"{root}overview.html"}
+        recorder.record(TargetDone(root))
+        recorder.flush()
+
+        again = SourceRecorder.open(engine, 2, "docs", "exdoc", by_target=True)
+        assert again.remembered("https://phoenix.hexdocs.pm/") == {
+            "main_url": f"{root}overview.html"}
+        assert again.remembered("https://hexdocs.pm/ecto/") is None
+        again.writer.discard()
+    finally:
+        engine.dispose()
