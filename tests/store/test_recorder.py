@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from crawler.hexdocs import url_key
 from crawler.sources.base import TargetDone
 from crawler.store.db import open_database
-from crawler.store.memory import load_memory
+from crawler.store.memory import load_memory, url_under
 from crawler.store.models import Page, Run, SourceState
 from crawler.store.recorder import SourceRecorder
 from crawler.types import PageStatus, RunStatus
@@ -170,5 +171,23 @@ def test_what_a_source_remembers_of_a_root_is_written_as_the_root_is_done(pages_
             "main_url": f"{root}overview.html"}
         assert again.remembered("https://hexdocs.pm/ecto/") is None
         again.writer.discard()
+    finally:
+        engine.dispose()
+
+
+def test_on_postgresql_a_roots_pages_are_read_through_the_byte_order_index(pages_database):
+    if not pages_database.startswith("postgresql"):
+        pytest.skip("SQLite's unique index on (source, url) is in byte order already")
+    engine = open_database(pages_database)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SET enable_seqscan = off"))  # a few rows: force it
+            query = select(Page.id).where(Page.source == "docs",
+                                          url_under("https://hexdocs.pm/phoenix/", "postgresql"))
+            compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+            plan = "\n".join(connection.execute(text(f"EXPLAIN {compiled}")).scalars())
+        # The index bounds the URLs too, not only the source (then a filter reads all).
+        assert "Index Scan using ix_pages_source_url_bytes" in plan, plan
+        assert "url" in next(line for line in plan.splitlines() if "Index Cond" in line), plan
     finally:
         engine.dispose()
