@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import new_database_url
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,6 @@ from crawler.store.memory import load_memory, url_under
 from crawler.store.models import Page, Run, SourceState
 from crawler.store.recorder import SourceRecorder
 from crawler.types import PageStatus, RunStatus
-from tests.conftest import new_database_url
 
 PAGES = [
     (1, "https://hexdocs.pm/phoenix/overview.html"),
