@@ -349,7 +349,10 @@ def test_run_schedule_runs_on_time_follows_schedule_edits_and_stops_on_request(
         logging.getLogger("docwatch.schedule").removeHandler(watcher)
 
     assert status == ScheduleOutcome.STOPPED
-    lines = messages(caplog)
+    # A run slower than a second (a loaded machine) lets the every-second schedule fire
+    # meanwhile: that fire is skipped, and said so, which is not what this test is about.
+    lines = [line for line in messages(caplog)
+             if not line.endswith("skipped: the previous run is still going")]
     assert lines[0].startswith("scheduled '* * * * * *' (UTC), grace 3600s; next run at ")
     # The run came at the fire time it announced, not before.
     announced = dt.datetime.strptime(lines[0].rsplit(" next run at ", 1)[1],
