@@ -8,11 +8,11 @@ it writes (a page renamed by a hexdocs move, the source's state saved at the end
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, select
 from sqlalchemy.orm import Session
 
 from crawler.classify import KnownPage
@@ -90,11 +90,9 @@ class SourceMemory:
             return
         assert self.scopes is not None
         held = self.scopes[url_key(target)] = Held()
-        dialect = session.get_bind().dialect.name
         session.flush()  # this run's pages too
-        for form in url_forms(target):
-            self._add(session.execute(_PAGE_COLUMNS.where(
-                Page.source == source, url_under(form, dialect))), held)
+        self._add(rows_under(session, _PAGE_COLUMNS.where(Page.source == source), target),
+                  held)
 
     def read_page(self, session: Session, source: str, url: str) -> None:
         """Read the page at ``url`` (either form), unless it is in memory already."""
@@ -188,6 +186,15 @@ def url_under(prefix: str, dialect: str) -> ColumnElement[bool]:
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     compared = Page.url.collate("C") if dialect == "postgresql" else Page.url
     return and_(compared >= prefix, compared < upper)
+
+
+def rows_under(session: Session, pages: Select[*tuple[Any, ...]], target: str
+               ) -> Iterator[Any]:
+    """The rows of ``pages`` (a query of the pages table) whose URL is under ``target``,
+    in either form of a hexdocs URL."""
+    dialect = session.get_bind().dialect.name
+    for form in url_forms(target):
+        yield from session.execute(pages.where(url_under(form, dialect)))
 
 
 def load_memory(engine: Engine, source: str, kind: str, run_id: int | None = None, *,

@@ -20,7 +20,7 @@ from crawler import classify
 from crawler.classify import ChangeRecord, Counts, SnapshotRef, StoredPage, StoredSnapshot
 from crawler.config import AlertsConfig
 from crawler.extract import content_hash
-from crawler.hexdocs import url_forms, url_key
+from crawler.hexdocs import url_key
 from crawler.http import Validators
 from crawler.notices import notices
 from crawler.sources.base import Document, Failure, Listing, Result, TargetDone, Unchanged
@@ -31,7 +31,7 @@ from crawler.store.memory import (
     aux_validators,
     item_meta,
     load_memory,
-    url_under,
+    rows_under,
 )
 from crawler.store.models import (
     Change,
@@ -438,11 +438,10 @@ class SourceRecorder:
         database, this run's pages too): one package root's pages, not the source's."""
         session = self.writer.session()
         session.flush()
-        dialect = session.get_bind().dialect.name
-        active = [(page_id, url) for form in url_forms(listing.scope)
-                  for page_id, url in session.execute(select(Page.id, Page.url).where(
-                      Page.source == self.source, Page.status == PageStatus.ACTIVE,
-                      url_under(form, dialect)))]
+        active = [(page_id, url) for page_id, url in rows_under(
+            session, select(Page.id, Page.url).where(Page.source == self.source,
+                                                     Page.status == PageStatus.ACTIVE),
+            listing.scope)]
         decision = classify.classify_listing(listing, active, self.memory.index_suspects,
                                              self.alerts)
         self.memory.index_suspects = dict(decision.suspects)
