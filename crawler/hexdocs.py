@@ -20,7 +20,7 @@ HOST = "hexdocs.pm"
 SUFFIX = "." + HOST
 # URLs whose identity (and package, module) is remembered: a page's few lookups in a
 # row hit, and the memory stays the same for 10,000 packages as for 500.
-URL_CACHE = 16384
+URL_CACHE = 4096
 
 
 class HexdocsUrl(NamedTuple):

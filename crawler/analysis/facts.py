@@ -166,7 +166,9 @@ class SnippetChange:
 class DocsFacts:
     """What the current docs hold that tells a term was retired."""
 
-    # Every notice of every current page, in the order the pages were read.
+    # The notices of the current pages that findings come from, in the order of the
+    # pages: the first of each term, scope and shape (crawler.analysis.findings.
+    # FirstNotices, first_notices for notices in memory).
     notices: tuple[PageNotice, ...] = ()
     # Terms the docs stopped teaching (crawler.analysis.gone, read by queries.gone_terms).
     gone: tuple[LastTaught, ...] = ()

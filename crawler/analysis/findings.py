@@ -14,6 +14,7 @@ superseded) and gives no finding.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from crawler.analysis.facts import DocsFacts, PageNotice
@@ -46,26 +47,22 @@ class Finding:
     shape: Shape | None = None  # the retired usage of ``term``, when not all of it is
 
 
+# What a finding is one of: a term, the scope it was retired in and its retired usage.
+NoticeKey = tuple[Term, tuple[Term, ...], Shape | None]
 # Notice kinds an older changelog section gives that current guides can overrule.
 OVERRULED_KINDS = frozenset({NoticeKind.DEPRECATED, NoticeKind.SOFT_DEPRECATED})
 
 
 def docs_findings(facts: DocsFacts) -> list[Finding]:
     """Every retirement the docs announce or imply, one per term, scope and shape: the
-    first notice of it, else its disappearance."""
-    findings: dict[tuple[Term, tuple[Term, ...], Shape | None], Finding] = {}
-    newest = _newest_versions(facts.notices)
-    in_guides = {(package_of(f.url), f.notice.term) for f in facts.notices
-                 if not is_changelog(f.url, "")}
+    first notice of it (``facts.notices``, see :class:`FirstNotices`), else its
+    disappearance."""
+    findings: dict[NoticeKey, Finding] = {}
     for found in facts.notices:
         notice = found.notice
-        package = package_of(found.url)
-        if (package, notice.term) not in in_guides and _overruled(
-                found, newest.get(found.url), package, facts):
-            continue
         findings.setdefault((notice.term, notice.scope, notice.shape), Finding(
             notice.term, notice.kind, Evidence(found.url, notice.section, notice.sentence),
-            notice.replacement, package, notice.scope, notice.shape))
+            notice.replacement, package_of(found.url), notice.scope, notice.shape))
     for gone in facts.gone:
         said = gone.notice
         if said is not None and (said.scope or said.shape):
@@ -93,7 +90,7 @@ def _version_key(version: str | None) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")) if version else ()
 
 
-def _newest_versions(notices: tuple[PageNotice, ...]) -> dict[str, tuple[int, ...]]:
+def _newest_versions(notices: Iterable[PageNotice]) -> dict[str, tuple[int, ...]]:
     newest: dict[str, tuple[int, ...]] = {}
     for found in notices:
         key = _version_key(found.notice.version)
@@ -102,19 +99,69 @@ def _newest_versions(notices: tuple[PageNotice, ...]) -> dict[str, tuple[int, ..
     return newest
 
 
-def _overruled(found: PageNotice, newest: tuple[int, ...] | None, package: str | None,
-               facts: DocsFacts) -> bool:
-    """An old changelog deprecation of a term the package's guides teach (and say
+def _overruled(found: PageNotice, newest: tuple[int, ...] | None,
+               guides: frozenset[str]) -> bool:
+    """An old changelog deprecation of a term its package's ``guides`` teach (and say
     nothing of: the caller checks)."""
     notice = found.notice
-    if notice.kind not in OVERRULED_KINDS or not notice.version or package is None:
+    if notice.kind not in OVERRULED_KINDS or not notice.version:
         return False
     if notice.shape is not None or notice.scope:
         return False  # a usage or a narrowed term: the guides teach the rest of it
     if not is_changelog(found.url, "") or _version_key(notice.version) >= (newest or ()):
         return False
-    entry = f"{notice.term.kind}:{notice.term.text}"
-    return entry in facts.guides.get(package, frozenset())
+    return f"{notice.term.kind}:{notice.term.text}" in guides
+
+
+class FirstNotices:
+    """The notices findings come from, gathered a package at a time: of each term,
+    scope and shape, the first notice (in the order of the pages) that is not an old
+    changelog deprecation its package's guides overrule.
+
+    What a report keeps of the notices of every current page: as many as the docs name
+    terms, however many pages repeat them.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[NoticeKey, tuple[int, PageNotice]] = {}
+
+    def add(self, notices: Iterable[tuple[int, PageNotice]],
+            guides: frozenset[str] = frozenset()) -> None:
+        """The notices of every page of one package, each with its place in the order
+        of all the notices, and the vocabulary of the package's guides (not its
+        changelogs); or notices of pages of no package (nothing overrules those)."""
+        notices = list(notices)
+        newest = _newest_versions(found for _, found in notices)
+        # A term the guides themselves give notice of stays retired whatever they teach.
+        in_guides = {found.notice.term for _, found in notices
+                     if not is_changelog(found.url, "")}
+        for place, found in notices:
+            notice = found.notice
+            if notice.term not in in_guides and _overruled(found, newest.get(found.url),
+                                                           guides):
+                continue
+            key = (notice.term, notice.scope, notice.shape)
+            held = self._first.get(key)
+            if held is None or place < held[0]:
+                self._first[key] = (place, found)
+
+    def notices(self) -> tuple[PageNotice, ...]:
+        """The first notices, in the order of the pages."""
+        return tuple(found for _, found in sorted(self._first.values(),
+                                                  key=lambda held: held[0]))
+
+
+def first_notices(notices: Iterable[PageNotice],
+                  guides: Mapping[str, frozenset[str]]) -> tuple[PageNotice, ...]:
+    """The :class:`FirstNotices` of ``notices`` (every notice of the current pages, in
+    the order of the pages), ``guides`` by package as :attr:`DocsFacts.guides`."""
+    by_package: dict[str | None, list[tuple[int, PageNotice]]] = {}
+    for place, found in enumerate(notices):
+        by_package.setdefault(package_of(found.url), []).append((place, found))
+    first = FirstNotices()
+    for package, held in by_package.items():
+        first.add(held, guides.get(package, frozenset()) if package else frozenset())
+    return first.notices()
 
 
 def _section_of(text: str, term: Term) -> str:

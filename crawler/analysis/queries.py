@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from crawler.analysis import gone
 from crawler.analysis.decisions import SkillCheckFact, StaleKey
 from crawler.analysis.drift import Keys, changes_between, code_lines, still_shown
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice, SnippetChange
+from crawler.analysis.findings import FirstNotices
 from crawler.analysis.proposals import OpenGap
 from crawler.hexdocs import package_of, url_forms
 from crawler.notices import GRAMMAR, Notice
@@ -50,8 +51,6 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
     The terms and the code lines are read back from the last report when its pages were
     these (:mod:`crawler.store.analysis_cache`), else worked out and kept for the next.
     """
-    notices: list[PageNotice] = []
-    read: dict[Notice, Notice] = {}  # pages repeat notices: each is held once
     worked: dict[str, Any] = {}
     with Session(engine) as session:
         # The pages are digested before anything is read: a run writing meanwhile moves
@@ -63,6 +62,7 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
         cached = {name: analysis_cache.read(session, name, digest)
                   for name, digest in inputs.items()}
         current = _Current(watched, vocabulary=cached[GONE_ENTRY] is None)
+        notices = _Notices(_split_packages(session), current.guides)
         # By URL: the order pages were first stored in is the order they were fetched,
         # and the first notice of a term is the one a report cites.
         for url, title, source, seen, last, page_notices, terms in session.execute(
@@ -71,8 +71,7 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
                 .order_by(Page.url).execution_options(yield_per=TERMS_BATCH)):
             current.add(url, source, seen is not None and seen == last, terms,
                         is_changelog(url, title or ""))
-            notices.extend(PageNotice(url, _one_of(Notice.from_dict(raw), read))
-                           for raw in page_notices or [])
+            notices.add(url, page_notices or [])
         current.end_package()
         if (kept := cached[GONE_ENTRY]) is not None:
             terms, usages = _gone_of(kept)
@@ -93,7 +92,7 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
         moved = bool(worked) and analysis_cache.pages_digest(session) != pages
     for name, value in worked.items() if not moved else ():
         analysis_cache.store(engine, name, inputs[name], value)
-    return DocsFacts(tuple(notices), tuple(found), current.taught, current.guides,
+    return DocsFacts(notices.first(), tuple(found), current.taught, current.guides,
                      snippets, current_code)
 
 
@@ -362,6 +361,67 @@ class _Current:
         return gone.CurrentDocs(frozenset(self.vocabulary),
                                 dict(self.packages),
                                 {p: frozenset(m) for p, m in documented.items()})
+
+
+class _Notices:
+    """The notices of the current pages, read in URL order and handed to
+    :class:`~crawler.analysis.findings.FirstNotices` a package at a time: once the
+    next package's pages begin (its guides' vocabulary, ``guides``, is then whole), or
+    at the end for a package whose pages are not all together (``split``, see
+    :func:`_split_packages`). Pages of no package are handed over as they come. Only
+    the first notices are held past their package."""
+
+    def __init__(self, split: frozenset[str], guides: Mapping[str, frozenset[str]]):
+        self.split = split
+        self.guides = guides
+        self._first = FirstNotices()
+        self._held: dict[str, list[tuple[int, PageNotice]]] = {}
+        self._read: dict[Notice, Notice] = {}  # pages repeat notices: each is held once
+        self._package: str | None = None
+        self._place = 0
+
+    def add(self, url: str, stored: list[NoticeDict]) -> None:
+        """The stored notices of the current page at ``url`` (pages in URL order)."""
+        package = package_of(url)
+        if package is not None and package != self._package:
+            self._hand_over(self._package)
+            self._package = package
+        found = [(self._place + i, PageNotice(url, _one_of(Notice.from_dict(raw), self._read)))
+                 for i, raw in enumerate(stored)]
+        self._place += len(found)
+        if package is None:
+            self._first.add(found)
+        elif found:
+            self._held.setdefault(package, []).extend(found)
+
+    def first(self) -> tuple[PageNotice, ...]:
+        """The first notices (:class:`~crawler.analysis.findings.FirstNotices`) of
+        every page read."""
+        for package in list(self._held):
+            self._first.add(self._held.pop(package), self.guides.get(package, frozenset()))
+        return self._first.notices()
+
+    def _hand_over(self, package: str | None) -> None:
+        if package is not None and package not in self.split and package in self._held:
+            self._first.add(self._held.pop(package), self.guides.get(package, frozenset()))
+
+
+def _split_packages(session: Session) -> frozenset[str]:
+    """The hexdocs packages whose current pages are not all together in URL order
+    (some in each URL form, while the site moves); pages of no package in between do
+    not part them."""
+    seen: set[str] = set()
+    split: set[str] = set()
+    last: str | None = None
+    for (url,) in session.execute(_current_pages(Page.url).order_by(Page.url)
+                                  .execution_options(yield_per=TERMS_BATCH)):
+        package = package_of(url)
+        if package is not None and package != last:
+            if package in seen:
+                split.add(package)
+            seen.add(package)
+            last = package
+    return frozenset(split)
 
 
 def _current_pages(*columns: Any) -> Select[Any]:

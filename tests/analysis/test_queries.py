@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 from crawler.analysis.queries import _Current, docs_facts, sidebar_groups
 from crawler.config import load_config
 from crawler.demo.server import DocServer
+from crawler.notices import Notice
 from crawler.pipeline import crawl
 from crawler.store.db import open_database
-from crawler.store.models import Page, Run
-from crawler.types import PageStatus, RunStatus
+from crawler.store.models import Page, Run, Snapshot, SourceState
+from crawler.types import NoticeKind, PageStatus, RunStatus, TermKind
+from crawler.vocab import Term
 
 
 def decoded(terms: list[str]) -> list[str]:
@@ -62,7 +64,9 @@ NOTICE = ("<p><code class=\"inline\">Glimmer.Palette.blend/3</code> is deprecate
           "use <code class=\"inline\">Glimmer.Palette.mix/3</code> instead.</p>")
 
 
-def test_a_notice_two_pages_give_is_held_once(tmp_path, database_url):
+def test_a_notice_two_pages_give_is_held_once_from_the_first_page(tmp_path, database_url):
+    # Notices repeat across pages (and across the copies of a package): the report
+    # holds the first of each, not one per page.
     folder = tmp_path / "v1" / "hexdocs.pm" / "glimmer"
     (folder / "dist").mkdir(parents=True)
     (folder / "index.html").write_text(
@@ -86,9 +90,53 @@ def test_a_notice_two_pages_give_is_held_once(tmp_path, database_url):
             facts = docs_facts(engine, ["docs"])
         finally:
             engine.dispose()
-    by_page = {n.url.rsplit("/", 1)[1]: n.notice for n in facts.notices}
-    assert by_page["blending.html"].term.text == "Glimmer.Palette.blend/3"
-    assert by_page["blending.html"] is by_page["mixing.html"]
+    assert [(n.url.rsplit("/", 1)[1], n.notice.term.text) for n in facts.notices] == [
+        ("blending.html", "Glimmer.Palette.blend/3")]
+
+
+def store_pages(engine, pages: list[tuple[str, list[str], list[Notice]]]) -> None:
+    """A completed run of the source ``docs`` that saw these pages: (URL, vocabulary,
+    notices)."""
+    with Session(engine) as session, session.begin():
+        run = Run(run_date=dt.date(2025, 6, 2), sources=["docs"], status=RunStatus.COMPLETED)
+        session.add(run)
+        session.flush()
+        session.add(SourceState(name="docs", kind="exdoc", last_run_id=run.id))
+        for url, terms, page_notices in pages:
+            page = Page(source="docs", url=url, first_seen_run_id=run.id,
+                        last_seen_run_id=run.id)
+            session.add(page)
+            session.flush()
+            snapshot = Snapshot(page_id=page.id, run_id=run.id, content_hash="h" * 64,
+                                content=url, fetched_url=url, terms=terms,
+                                notices=[n.as_dict() for n in page_notices])
+            session.add(snapshot)
+            session.flush()
+            page.latest_snapshot_id = snapshot.id
+
+
+def test_the_guides_overrule_an_old_changelog_deprecation_whatever_form_their_urls_are_in(
+        database_url):
+    # Mid-move, a package's guides may be in the path form while its changelog is
+    # already in the subdomain form, with another package between them by URL: the
+    # package's notices are judged once all its pages are read, not a part at a time.
+    blend = Term("Glimmer.Palette.blend/3", TermKind.FUNCTION)
+    tint = Term("Glimmer.Palette.tint/2", TermKind.FUNCTION)
+    old = Notice(blend, NoticeKind.DEPRECATED, "v1.1.0", "`blend/3` is deprecated.",
+                 version="1.1.0")
+    new = Notice(tint, NoticeKind.DEPRECATED, "v1.2.0", "`tint/2` is deprecated.",
+                 version="1.2.0")
+    engine = open_database(database_url)
+    try:
+        store_pages(engine, [
+            ("https://glimmer.hexdocs.pm/changelog.html", [], [old, new]),
+            ("https://hexdocs.pm/fable/readme.html", ["function:Fable.tell/1"], []),
+            ("https://hexdocs.pm/glimmer/blending.html", ["function:Glimmer.Palette.blend/3"],
+             [])])
+        facts = docs_facts(engine, ["docs"])
+    finally:
+        engine.dispose()
+    assert [n.notice.term for n in facts.notices] == [tint]
 
 
 def test_the_sidebar_groups_read_are_those_of_the_pages_near_the_places_asked(database_url):

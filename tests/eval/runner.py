@@ -42,7 +42,7 @@ import yaml
 from crawler.analysis import gone
 from crawler.analysis.drift import snippet_changes, still_shown
 from crawler.analysis.facts import DocsFacts, LastTaught, PageNotice
-from crawler.analysis.findings import docs_findings
+from crawler.analysis.findings import docs_findings, first_notices
 from crawler.analysis.owners import Namespaces
 from crawler.analysis.skill_files import SkillFile
 from crawler.analysis.stale import StaleLine, check_skills
@@ -276,11 +276,11 @@ def _first_heading(text: str) -> str:
 def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
     """The :class:`DocsFacts` a crawl of ``pages`` would store and read back.
 
-    Notices: those of each current page (pages by URL, as ``queries.docs_facts`` reads
-    them), through the JSON of a snapshot. Gone: ``analysis.gone.gone_terms`` on what
-    ``queries.gone_terms`` reads from a database where each ``old`` text is a snapshot
-    of an earlier run and each current text the page's latest; a page's source is its
-    ``package``.
+    Notices: the first ones (``findings.first_notices``) of the current pages (pages by
+    URL, as ``queries.docs_facts`` reads them), through the JSON of a snapshot.
+    Gone: ``analysis.gone.gone_terms`` on what ``queries.gone_terms`` reads from a
+    database where each ``old`` text is a snapshot of an earlier run and each current
+    text the page's latest; a page's source is its ``package``.
     Snippets: the code lines of each page's old text that its text changed
     (``queries.snippet_facts``), with the code every current text shows.
     """
@@ -333,14 +333,14 @@ def docs_facts_of(pages: Sequence[DocPage]) -> DocsFacts:
                      for change in snippet_changes(page.url, page.old, page.text))
     current_code = frozenset(still_shown((page.text for page in by_url if page.listed),
                                          snippets))
-    return DocsFacts(tuple(page_notices), (
+    guides_of = {p: frozenset(t) for p, t in guides.items()}
+    return DocsFacts(first_notices(page_notices, guides_of), (
         *(LastTaught(term, t.url, t.title, olds[t.snapshot],
                      Notice.from_dict(n) if (n := taught.notice_of(term)) else None)
           for term, t in found.items()),
         *(LastTaught(gone.usage_probe(n), t.url, t.title, olds[t.snapshot], Notice.from_dict(n))
           for t, n in usages)),
-        {p: frozenset(t) for p, t in taught_by.items()},
-        {p: frozenset(t) for p, t in guides.items()}, snippets, current_code)
+        {p: frozenset(t) for p, t in taught_by.items()}, guides_of, snippets, current_code)
 
 
 def judge(case_id: str, klass: str, labels: Sequence[Label], facts: DocsFacts,
