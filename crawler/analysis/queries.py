@@ -413,8 +413,11 @@ def _split_packages(session: Session) -> frozenset[str]:
     seen: set[str] = set()
     split: set[str] = set()
     last: str | None = None
-    for (url,) in session.execute(_current_pages(Page.url).order_by(Page.url)
-                                  .execution_options(yield_per=TERMS_BATCH)):
+    # The current pages of _current_pages, in its order, without reading a snapshot.
+    for (url,) in session.execute(
+            select(Page.url).where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE,
+                                   Page.latest_snapshot_id.is_not(None))
+            .order_by(Page.url).execution_options(yield_per=TERMS_BATCH)):
         package = package_of(url)
         if package is not None and package != last:
             if package in seen:
