@@ -398,11 +398,12 @@ class _Notices:
         """The first notices (:class:`~crawler.analysis.findings.FirstNotices`) of
         every page read."""
         for package in list(self._held):
-            self._first.add(self._held.pop(package), self.guides.get(package, frozenset()))
+            self._hand_over(package, whole=True)
         return self._first.notices()
 
-    def _hand_over(self, package: str | None) -> None:
-        if package is not None and package not in self.split and package in self._held:
+    def _hand_over(self, package: str | None, whole: bool = False) -> None:
+        """Judge the notices held of ``package`` (``whole``: all its pages are read)."""
+        if package in self._held and (whole or package not in self.split):
             self._first.add(self._held.pop(package), self.guides.get(package, frozenset()))
 
 

@@ -18,7 +18,7 @@ from crawler.analysis.actions import MAX_ACTIONS, suggest_actions
 from crawler.analysis.bumps import VersionBump, version_bumps
 from crawler.analysis.changes import in_report_order, problems_in_report_order
 from crawler.analysis.facts import DocsFacts, FetchProblem, LastTaught, PageChange, PageNotice
-from crawler.analysis.findings import Evidence, docs_findings
+from crawler.analysis.findings import Evidence, docs_findings, first_notices
 from crawler.analysis.flags import (
     FlagReason,
     SkillFlag,
@@ -141,6 +141,34 @@ def test_the_first_notice_of_a_term_is_its_evidence_and_a_vanished_term_was_remo
         (glow, NoticeKind.REMOVED, "https://d.test/effects.html", "Glowing", None)]
     assert findings[1].evidence.sentence == ("phx-glow is no longer mentioned anywhere in the "
                                              "docs (last taught by Effects)")
+
+
+def test_the_first_notices_are_the_first_of_each_term_in_page_order_across_packages():
+    # An old changelog deprecation of a term the package's guides still teach gives no
+    # finding, unless the guides themselves give notice of it; the first of the rest
+    # wins, whichever package it is of.
+    dim = Term("Sparkle.dim/1", TermKind.FUNCTION)
+
+    def notice(version: str | None) -> Notice:
+        return Notice(dim, NoticeKind.DEPRECATED, f"v{version}", "deprecated.",
+                      version=version)
+
+    old, newer = notice("1.0.0"), notice("2.0.0")
+    pages = [PageNotice("https://hexdocs.pm/a/changelog.html", old),
+             PageNotice("https://hexdocs.pm/a/changelog.html", dataclasses.replace(
+                 newer, term=Term("Sparkle.glow/1", TermKind.FUNCTION))),
+             PageNotice("https://hexdocs.pm/b/changelog.html", old),
+             PageNotice("https://hexdocs.pm/b/changelog.html", dataclasses.replace(
+                 newer, term=Term("Sparkle.glow/1", TermKind.FUNCTION))),
+             PageNotice("https://hexdocs.pm/b/dimming.html", notice(None))]
+    guides = {"a": frozenset({"function:Sparkle.dim/1"}),
+              "b": frozenset({"function:Sparkle.dim/1"})}
+
+    first = first_notices(pages, guides)
+
+    assert [(f.url, f.notice.term.text, f.notice.version) for f in first] == [
+        ("https://hexdocs.pm/a/changelog.html", "Sparkle.glow/1", "2.0.0"),
+        ("https://hexdocs.pm/b/changelog.html", "Sparkle.dim/1", "1.0.0")]
 
 
 # -- one order, however the fetches finished ---------------------------------------------
