@@ -150,14 +150,20 @@ class BatchWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Commit the pages recorded so far."""
-        if self._session is None and self._touched:
-            self.session()
-        if self._session is not None:
-            if self._touched:
-                self._session.execute(update(Page), self._touched)  # by primary key
-            self._session.commit()
-            self._session.close()
+        """Commit the pages recorded so far; a batch that cannot be committed (a full
+        disk) is rolled back and dropped, so that the next one starts clean and meets
+        the database's own error, not a session left failed."""
+        try:
+            if self._session is None and self._touched:
+                self.session()
+            if self._session is not None:
+                if self._touched:
+                    self._session.execute(update(Page), self._touched)  # by primary key
+                self._session.commit()
+                self._session.close()
+        except Exception:
+            self.discard()
+            raise
         self._session, self._pending, self._touched = None, 0, []
 
     def discard(self) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from conftest import new_database_url
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from crawler.hexdocs import url_key
@@ -14,7 +15,7 @@ from crawler.sources.base import TargetDone
 from crawler.store.db import open_database
 from crawler.store.memory import load_memory, url_under
 from crawler.store.models import Page, Run, SourceState
-from crawler.store.recorder import SourceRecorder
+from crawler.store.recorder import BatchWriter, SourceRecorder
 from crawler.types import PageStatus, RunStatus
 
 PAGES = [
@@ -191,3 +192,34 @@ def test_on_postgresql_a_roots_pages_are_read_through_the_byte_order_index(pages
         assert "url" in next(line for line in plan.splitlines() if "Index Cond" in line), plan
     finally:
         engine.dispose()
+
+
+def test_a_batch_that_cannot_be_committed_is_dropped_and_the_next_starts_clean(tmp_path):
+    # A full disk fails one commit (here a trigger refuses the write): the batch is
+    # lost, but the next write meets the database's own answer again, not a session
+    # left failed ("this transaction has been rolled back"), which a source would take
+    # for its own crash.
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    engine = open_database(url)
+    with Session(engine) as session, session.begin():
+        session.add(Run(id=1, run_date=dt.date(2026, 12, 1), sources=["docs"]))
+        session.flush()
+        session.add(Page(id=1, source="docs", url="https://d.test/a", first_seen_run_id=1,
+                         last_seen_run_id=1))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TRIGGER full BEFORE UPDATE ON pages "
+                          "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+    writer = BatchWriter(engine)
+    writer.touch({"id": 1, "missing_runs": 1})
+    with pytest.raises(DBAPIError, match="disk is full"):
+        writer.flush()
+    writer.touch({"id": 1, "missing_runs": 2})
+    with pytest.raises(DBAPIError, match="disk is full"):
+        writer.flush()
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER full"))
+    writer.touch({"id": 1, "missing_runs": 3})
+    writer.flush()
+    with Session(engine) as session:
+        assert session.get_one(Page, 1).missing_runs == 3
+    engine.dispose()
