@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -57,11 +58,16 @@ class BenchCluster:
         self._run("pg_ctl", "start", "-w", "-D", str(self.folder / "data"), "-o", options,
                   "-l", str(self.folder / "server.log"))
 
-    def stop(self) -> None:
+    def stop(self, keep: bool = False) -> None:
+        """Stop the server; ``keep``: leave its folder (``pg_ctl start -D FOLDER/data``
+        serves the measured databases again, to profile them)."""
         try:
             self._run("pg_ctl", "stop", "-m", "fast", "-D", str(self.folder / "data"))
         finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
+            if keep:
+                print(f"PostgreSQL cluster kept in {self.folder}", file=sys.stderr)
+            else:
+                shutil.rmtree(self.folder, ignore_errors=True)
 
     def create_database(self, name: str) -> str:
         """A new empty database; its SQLAlchemy URL."""

@@ -915,7 +915,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="urlwatch threads (default: min(concurrency, per-host))")
     parser.add_argument("--skip-urlwatch", action="store_true")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--keep-tmp", action="store_true", help="keep DBs, logs, configs")
+    parser.add_argument("--keep-tmp", action="store_true",
+                        help="keep DBs, logs, configs (and scale's PostgreSQL cluster)")
     # micro
     parser.add_argument("--lines", type=int, default=5000, help="micro: lines of the text")
     parser.add_argument("--edits", type=int, default=50, help="micro: scattered edits")

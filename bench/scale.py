@@ -318,7 +318,7 @@ def scale_main(args: argparse.Namespace) -> None:
                 world.stop()
     finally:
         if cluster is not None:
-            cluster.stop()
+            cluster.stop(keep=args.keep_tmp)
         if not args.keep_tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     table = scale_table(results)
