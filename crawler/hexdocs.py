@@ -88,6 +88,7 @@ def url_forms(url: str) -> list[str]:
     return list(dict.fromkeys([url, found.path_form, found.subdomain_form]))
 
 
+@functools.lru_cache(maxsize=URL_CACHE)
 def package_of(url: str) -> str | None:
     """The hex package a hexdocs URL documents (either form), else None."""
     found = parse(url)

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Select, func, or_, select
+from sqlalchemy import Engine, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from crawler.analysis import gone
@@ -29,6 +29,8 @@ from crawler.store.models import GapRecord, Page, Run, SkillCheck, Snapshot, Sou
 from crawler.types import Item, NoticeDict, PageStatus, RunStatus, TermKind
 from crawler.vocab import Term, is_changelog
 
+# A page the docs hold now: still listed, and a page (not a post or a release).
+CURRENT_PAGE = and_(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
 # Rows fetched at a time when scanning snapshots (their terms, or their whole texts).
 TERMS_BATCH = 1000
 TEXTS_BATCH = 50
@@ -178,7 +180,7 @@ def snippet_facts(session: Session) -> tuple[tuple[SnippetChange, ...], frozense
         return (), frozenset()
     current = session.scalars(
         select(Snapshot.content).join(Page, Page.latest_snapshot_id == Snapshot.id)
-        .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
+        .where(CURRENT_PAGE)
         .execution_options(yield_per=TEXTS_BATCH))
     return tuple(changes), frozenset(still_shown(current, changes))
 
@@ -201,7 +203,7 @@ def _histories(session: Session) -> list[_History]:
         select(Snapshot.page_id, Snapshot.id, Snapshot.content_hash,
                Page.latest_snapshot_id, Page.url, Page.title)
         .join(Page, Page.id == Snapshot.page_id)
-        .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
+        .where(CURRENT_PAGE)
         .order_by(Snapshot.page_id, Snapshot.id.desc())
         .execution_options(yield_per=TERMS_BATCH))
     latest_hash: dict[int, str] = {}
@@ -416,8 +418,7 @@ def _split_packages(session: Session) -> frozenset[str]:
     last: str | None = None
     # The current pages of _current_pages, in its order, without reading a snapshot.
     for (url,) in session.execute(
-            select(Page.url).where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE,
-                                   Page.latest_snapshot_id.is_not(None))
+            select(Page.url).where(CURRENT_PAGE, Page.latest_snapshot_id.is_not(None))
             .order_by(Page.url).execution_options(yield_per=TERMS_BATCH)):
         package = package_of(url)
         if package is not None and package != last:
@@ -432,7 +433,7 @@ def _current_pages(*columns: Any) -> Select[Any]:
     """``columns`` of every current page with its latest snapshot (and its source)."""
     return (select(*columns).join(Snapshot, Snapshot.id == Page.latest_snapshot_id)
             .outerjoin(SourceState, SourceState.name == Page.source)
-            .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE))
+            .where(CURRENT_PAGE))
 
 
 def _still_mentioned(session: Session, terms: list[Term],
@@ -443,7 +444,7 @@ def _still_mentioned(session: Session, terms: list[Term],
     texts = session.execute(
         select(Page.url, Snapshot.title, Snapshot.content)
         .join(Page, Page.latest_snapshot_id == Snapshot.id)
-        .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE)
+        .where(CURRENT_PAGE)
         .execution_options(yield_per=TEXTS_BATCH))
     try:
         return gone.still_mentioned(((gone.page_module(url), text,
@@ -492,7 +493,7 @@ def sidebar_groups(engine: Engine, places: Iterable[tuple[str, str]]) -> dict[st
     with Session(engine) as session:
         rows = session.execute(
             select(Page.url, Page.group)
-            .where(Page.status == PageStatus.ACTIVE, Page.item == Item.PAGE,
+            .where(CURRENT_PAGE,
                    Page.group.in_(list(folders)))
             .execution_options(yield_per=TERMS_BATCH))
         for url, group in rows:
