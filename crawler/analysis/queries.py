@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Select, and_, func, or_, select
+from sqlalchemy import Engine, Select, SQLColumnExpression, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from crawler.analysis import gone
@@ -25,7 +25,15 @@ from crawler.hexdocs import package_of, url_forms
 from crawler.notices import GRAMMAR, Notice
 from crawler.store import analysis_cache
 from crawler.store.gap_records import gap_of
-from crawler.store.models import GapRecord, Page, Run, SkillCheck, Snapshot, SourceState
+from crawler.store.models import (
+    GapRecord,
+    Page,
+    Run,
+    SkillCheck,
+    Snapshot,
+    SourceState,
+    url_bytes,
+)
 from crawler.types import Item, NoticeDict, PageStatus, RunStatus, TermKind
 from crawler.vocab import Term, is_changelog
 
@@ -70,7 +78,7 @@ def docs_facts(engine: Engine, watched: Collection[str] | None = None) -> DocsFa
         for url, title, source, seen, last, page_notices, terms in session.execute(
                 _current_pages(Page.url, Snapshot.title, Page.source, Page.last_seen_run_id,
                                SourceState.last_run_id, Snapshot.notices, Snapshot.terms)
-                .order_by(Page.url).execution_options(yield_per=TERMS_BATCH)):
+                .order_by(_by_url(session)).execution_options(yield_per=TERMS_BATCH)):
             current.add(url, source, seen is not None and seen == last, terms,
                         is_changelog(url, title or ""))
             notices.add(url, page_notices or [])
@@ -419,7 +427,7 @@ def _split_packages(session: Session) -> frozenset[str]:
     # The current pages of _current_pages, in its order, without reading a snapshot.
     for (url,) in session.execute(
             select(Page.url).where(CURRENT_PAGE, Page.latest_snapshot_id.is_not(None))
-            .order_by(Page.url).execution_options(yield_per=TERMS_BATCH)):
+            .order_by(_by_url(session)).execution_options(yield_per=TERMS_BATCH)):
         package = package_of(url)
         if package is not None and package != last:
             if package in seen:
@@ -427,6 +435,12 @@ def _split_packages(session: Session) -> frozenset[str]:
             seen.add(package)
             last = package
     return frozenset(split)
+
+
+def _by_url(session: Session) -> SQLColumnExpression[str]:
+    """The order of the scans by URL, byte by byte on every database: one package's
+    pages come together, and the first notice of a term is the same one everywhere."""
+    return url_bytes(session.get_bind().dialect.name)
 
 
 def _current_pages(*columns: Any) -> Select[Any]:

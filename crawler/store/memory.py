@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from crawler.classify import KnownPage
 from crawler.hexdocs import url_forms, url_key
 from crawler.http import Validators
-from crawler.store.models import Page, SourceState
+from crawler.store.models import Page, SourceState, url_bytes
 from crawler.store.runs import taken_over
 from crawler.types import ItemMeta, PageStatus
 
@@ -181,10 +181,10 @@ _PAGE_COLUMNS = select(Page.url, Page.id, Page.status, Page.fetched_url, Page.et
 
 def url_under(prefix: str, dialect: str) -> ColumnElement[bool]:
     """A page's URL starts with ``prefix`` (a URL ending in ``/``), as a range an index
-    serves: compared byte by byte (PostgreSQL's collation may skip punctuation; its
+    serves: compared byte by byte (:func:`~crawler.store.models.url_bytes`; PostgreSQL's
     ``ix_pages_source_url_bytes`` holds the URLs in that order)."""
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    compared = Page.url.collate("C") if dialect == "postgresql" else Page.url
+    compared = url_bytes(dialect)
     return and_(compared >= prefix, compared < upper)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     LargeBinary,
+    SQLColumnExpression,
     String,
     Text,
     UniqueConstraint,
@@ -171,7 +172,7 @@ class Page(Base):
                       # Deleting a snapshot looks for the page still pointing at it.
                       Index("ix_pages_latest_snapshot", "latest_snapshot_id"),
                       # A package root's pages, read as a range of URLs in byte order
-                      # (memory.url_under); SQLite's unique index already is.
+                      # (url_bytes, memory.url_under); SQLite's unique index already is.
                       Index("ix_pages_source_url_bytes", "source",
                             text('url COLLATE "C"')).ddl_if(dialect="postgresql"))
 
@@ -207,6 +208,13 @@ class Page(Base):
 
     latest: Mapped[Snapshot | None] = relationship(foreign_keys=[latest_snapshot_id],
                                                    post_update=True)
+
+
+def url_bytes(dialect: str) -> SQLColumnExpression[str]:
+    """A page's URL as compared byte by byte, the order SQLite always uses: PostgreSQL's
+    collation may skip punctuation (``…/ecto_r10/a`` before ``…/ecto_r1/b``), which
+    would part a package's pages in a scan by URL and move prefix ranges."""
+    return Page.url.collate("C") if dialect == "postgresql" else Page.url
 
 
 class Snapshot(Base):

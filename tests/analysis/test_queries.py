@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 from conftest import exdoc_page
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from crawler.analysis.queries import _Current, docs_facts, sidebar_groups
@@ -137,6 +138,39 @@ def test_the_guides_overrule_an_old_changelog_deprecation_whatever_form_their_ur
     finally:
         engine.dispose()
     assert [n.notice.term for n in facts.notices] == [tint]
+
+
+def test_the_first_notice_of_a_term_is_the_same_whatever_the_collation_of_the_urls(
+        database_url):
+    # A PostgreSQL database whose default collation skips punctuation sorts
+    # ".../glimmer10/a" before ".../glimmer1/b": by URL the packages interleave and
+    # another package's notice would come first. The scans go byte by byte everywhere.
+    dim = Term("Sparkle.dim/1", TermKind.FUNCTION)
+
+    def deprecated(version: str) -> Notice:
+        return Notice(dim, NoticeKind.DEPRECATED, f"v{version}", "`dim/1` is deprecated.",
+                      version=version)
+
+    engine = open_database(database_url)
+    try:
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as connection:
+                connection.execute(text("CREATE COLLATION shifted "
+                                        "(provider = icu, locale = 'und-u-ka-shifted')"))
+                connection.execute(text(
+                    'ALTER TABLE pages ALTER COLUMN url TYPE varchar(2000) COLLATE shifted'))
+                assert connection.execute(text(
+                    "SELECT 'https://hexdocs.pm/glimmer10/a.html' COLLATE shifted"
+                    " < 'https://hexdocs.pm/glimmer1/b.html' COLLATE shifted")).scalar()
+        store_pages(engine, [
+            ("https://hexdocs.pm/glimmer10/a.html", [], [deprecated("10.0.0")]),
+            ("https://hexdocs.pm/glimmer1/b.html", [], [deprecated("1.0.0")]),
+            ("https://hexdocs.pm/glimmer1/c.html", [], [])])
+        facts = docs_facts(engine, ["docs"])
+    finally:
+        engine.dispose()
+    assert [(n.url, n.notice.version) for n in facts.notices] == [
+        ("https://hexdocs.pm/glimmer1/b.html", "1.0.0")]
 
 
 def test_the_sidebar_groups_read_are_those_of_the_pages_near_the_places_asked(database_url):
