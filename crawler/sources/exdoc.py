@@ -132,7 +132,7 @@ class ExdocIndexCache:
         return None if self.pages is None else [entry.at(root) for entry in self.pages]
 
     def to_state(self) -> dict[str, Any]:
-        """The JSON form kept in ``ctx.state`` (the keys in the order always written)."""
+        """The JSON form kept in ``ctx.targets`` (the keys in the order always written)."""
         return {
             "moved_to": self.moved_to,
             "root": self.root.stored() if self.root is not None else None,

@@ -72,8 +72,9 @@ class HexpmSource(BaseSource):
 
     async def crawl_one(self, ctx: CrawlContext, name: str, emit: Emit) -> None:
         url = f"{self.config.api}{name}"
-        cache = ctx.state.setdefault("hexpm", {})
-        known = cache.get(name) or {}
+        # What the last run remembered of the package: its document's validators and the
+        # URLs of the items it gave (kept in ctx.targets, a row per package).
+        known = ctx.targets.remembered(name) or {}
         # Asked conditionally only when the stored validators are those of the recorded
         # items (a run killed half-way leaves others) and we know which items to keep.
         stored = ctx.validators_for(url)
@@ -89,7 +90,7 @@ class HexpmSource(BaseSource):
                                         or conditional.last_modified)
                 for item in known["items"]:
                     await emit(Unchanged(item, validators))
-                cache[name] = {**known, "validators": validators.stored()}
+                ctx.targets.remember(name, {**known, "validators": validators.stored()})
                 return
             data = json.loads(response.content)
             if not isinstance(data, dict) or not isinstance(data.get("releases"), list):
@@ -104,10 +105,10 @@ class HexpmSource(BaseSource):
         docs = package_documents(data, url, response.validators)
         for doc in docs:
             await emit(doc)
-        if remembered := response.validators.stored():
-            cache[name] = {"validators": remembered, "items": [doc.url for doc in docs]}
-        else:
-            cache.pop(name, None)
+        remembered = response.validators.stored()
+        # No validators: nothing to ask conditionally next time, so nothing to remember.
+        ctx.targets.remember(name, {"validators": remembered, "items": [doc.url for doc in docs]}
+                             if remembered else {})
 
 
 def retirements(data: dict[str, Any]) -> dict[str, Retirement]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,15 @@ from crawler.config import Config, load_config
 from crawler.demo.server import DocServer, Fault
 from crawler.http import Fetcher, FetchSettings, Validators
 from crawler.pipeline import RunOutcome, crawl
-from crawler.sources.base import CrawlContext, Document, Failure, Result, TargetDone, Unchanged
+from crawler.sources.base import (
+    CrawlContext,
+    Document,
+    Failure,
+    HeldTargetMemory,
+    Result,
+    TargetDone,
+    Unchanged,
+)
 from crawler.sources.hexpm import HexpmConfig, HexpmSource, package_documents
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "hexpm"
@@ -87,15 +97,16 @@ def run(config: Config, folder: Path, day: int) -> Run:
                md_path.read_text(encoding="utf-8"))
 
 
-def crawl_package(api: str, stored: Validators | None = None, state: dict | None = None
-                  ) -> tuple[list[Result], float]:
+def crawl_package(api: str, stored: Validators | None = None,
+                  memory: HeldTargetMemory | None = None) -> tuple[list[Result], float]:
     """Source level: what HexpmSource yields for ``lantern``, and how long it took;
-    ``stored``: the validators the store remembers for every URL, ``state``: the source's."""
+    ``stored``: the validators the store remembers for every URL, ``memory``: what the
+    source remembers of its packages."""
     async def go() -> list[Result]:
         settings = FetchSettings(attempts=2, backoff=0.01, max_retry_after=5)
         async with Fetcher(settings) as fetcher:
             ctx = CrawlContext(fetcher, validators_for=lambda u: stored, has_page=lambda u: False,
-                               state=state if state is not None else {})
+                               targets=memory if memory is not None else HeldTargetMemory())
             source = HexpmSource(HexpmConfig(name="hex", api=api, packages=["lantern"]))
             return [r async for r in source.crawl(ctx) if not isinstance(r, TargetDone)]
     started = time.monotonic()
@@ -449,6 +460,13 @@ def test_an_unchanged_package_answers_304_and_nothing_is_lost(server: DocServer,
     serve_package(server, "v2", package("v2", base))
     config = write_config(tmp_path, server)
     first = run(config, tmp_path, 1)
+    # What the source remembers of the package is a row of its own, read as the crawl
+    # reaches the package, not part of one document of every package.
+    with closing(sqlite3.connect(tmp_path / "db.sqlite3")) as db:
+        assert [target for (target,) in db.execute(
+            "select target from target_states where source = 'hex'")] == ["lantern"]
+        (state,), = db.execute("select state from sources where name = 'hex'")
+        assert "hexpm" not in json.loads(state)
 
     second = run(config, tmp_path, 2)  # the same document
 
@@ -481,13 +499,13 @@ def test_an_unchanged_package_answers_304_and_nothing_is_lost(server: DocServer,
 
 def test_a_304_keeps_the_package_and_every_release_as_recorded(server: DocServer):
     serve_package(server, "v1", package("v1", server.base_url))
-    state: dict = {}
-    first, _ = crawl_package(server.url("/api/packages/"), state=state)
-    recorded = state["hexpm"]["lantern"]
+    memory = HeldTargetMemory()
+    first, _ = crawl_package(server.url("/api/packages/"), memory=memory)
+    recorded = memory.states["lantern"]
     stored = Validators(*recorded["validators"])
     assert stored.etag
 
-    second, _ = crawl_package(server.url("/api/packages/"), stored, state)
+    second, _ = crawl_package(server.url("/api/packages/"), stored, memory)
 
     assert server.log.statuses(API_PATH) == [200, 304]
     assert [type(r) for r in second] == [Unchanged] * 4
@@ -498,13 +516,13 @@ def test_a_304_keeps_the_package_and_every_release_as_recorded(server: DocServer
 def test_validators_that_are_not_those_of_the_recorded_items_are_not_sent(server: DocServer):
     # A run killed half-way: some items kept the new validators, the source's memory the old.
     serve_package(server, "v1", package("v1", server.base_url))
-    state: dict = {}
-    crawl_package(server.url("/api/packages/"), state=state)
-    stored = Validators(*state["hexpm"]["lantern"]["validators"])
+    memory = HeldTargetMemory()
+    crawl_package(server.url("/api/packages/"), memory=memory)
+    stored = Validators(*memory.states["lantern"]["validators"])
 
-    results, _ = crawl_package(server.url("/api/packages/"), Validators('"other"'), state)
+    results, _ = crawl_package(server.url("/api/packages/"), Validators('"other"'), memory)
     assert server.log.conditional(API_PATH) == 0
     assert [type(r) for r in results] == [Document] * 4
 
-    crawl_package(server.url("/api/packages/"), stored, {})  # nothing remembered
+    crawl_package(server.url("/api/packages/"), stored, HeldTargetMemory())  # nothing remembered
     assert server.log.conditional(API_PATH) == 0

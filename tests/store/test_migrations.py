@@ -221,7 +221,7 @@ def test_0011_gives_each_remembered_root_its_row_and_a_downgrade_puts_them_back(
         execute(url, "insert into sources (name, kind, failing_runs, state, index_suspects) "
                      f"values ('{name}', '{kind}', 0, '{json.dumps(state)}', '{{}}')")
 
-    open_database(url).dispose()
+    command.upgrade(alembic_config(url), "0011")
     assert sorted(rows(url, "select source, target, state from target_states")) == sorted(
         ("docs", target, index) for target, index in roots.items())
     assert dict(rows(url, "select name, state from sources")) == {
@@ -235,3 +235,29 @@ def test_0011_gives_each_remembered_root_its_row_and_a_downgrade_puts_them_back(
         assert "target_states" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_0012_gives_each_remembered_package_its_row_and_a_downgrade_puts_them_back(
+        database_url):
+    url = database_url
+    command.upgrade(alembic_config(url), "0011")
+    packages = {"lantern": {"validators": ['"x"', None],
+                            "items": ["https://hex.pm/packages/lantern/1.0.0"]},
+                "wick": {"validators": [None, "Mon, 01 Dec 2025 00:00:00 GMT"], "items": []}}
+    for name, kind, state in (("hex", "hexpm", {"hexpm": packages, "other": 1}),
+                              ("docs", "exdoc", {"hexpm": {"not": {"a": "package"}}}),
+                              ("odd", "hexpm", [])):
+        execute(url, "insert into sources (name, kind, failing_runs, state, index_suspects) "
+                     f"values ('{name}', '{kind}', 0, '{json.dumps(state)}', '{{}}')")
+
+    open_database(url).dispose()
+    assert sorted(rows(url, "select source, target, state from target_states")) == sorted(
+        ("hex", package, value) for package, value in packages.items())
+    assert dict(rows(url, "select name, state from sources")) == {
+        "hex": {"other": 1}, "docs": {"hexpm": {"not": {"a": "package"}}}, "odd": []}
+
+    command.downgrade(alembic_config(url), "0011")
+    assert rows(url, "select source from target_states") == []
+    assert dict(rows(url, "select name, state from sources")) == {
+        "hex": {"other": 1, "hexpm": packages}, "docs": {"hexpm": {"not": {"a": "package"}}},
+        "odd": []}
