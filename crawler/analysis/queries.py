@@ -214,16 +214,18 @@ def _histories(session: Session) -> list[_History]:
         .where(CURRENT_PAGE)
         .order_by(Snapshot.page_id, Snapshot.id.desc())
         .execution_options(yield_per=TERMS_BATCH))
-    latest_hash: dict[int, str] = {}
+    # A page's rows come together, newest first: its latest snapshot before its earlier
+    # ones. Only the page being read has its latest's hash held.
+    page_read, latest_hash = None, None
     for page_id, snapshot_id, content_hash, latest_id, url, title in rows:
-        # Newest first: a page's latest comes before its earlier snapshots.
         if latest_id is None:
             continue
+        if page_id != page_read:
+            page_read, latest_hash = page_id, None
         if snapshot_id == latest_id:
-            latest_hash[page_id] = content_hash
+            latest_hash = content_hash
             continue
-        if snapshot_id > latest_id or content_hash == latest_hash.get(page_id) \
-                or is_changelog(url, title):
+        if snapshot_id > latest_id or content_hash == latest_hash or is_changelog(url, title):
             continue
         _, _, earlier, hashes = pages.setdefault(page_id, (url, latest_id, [], set()))
         if content_hash not in hashes and len(earlier) < MAX_EARLIER:
@@ -364,7 +366,8 @@ class _Current:
         """The current docs, with the module pages of every package (pages, not texts)."""
         documented: dict[str, set[str]] = {}
         for url, source in session.execute(select(Page.url, Page.source)
-                                           .where(Page.item == Item.PAGE)):
+                                           .where(Page.item == Item.PAGE)
+                                           .execution_options(yield_per=TERMS_BATCH)):
             module = gone.page_module(url)
             if module:
                 documented.setdefault(gone.package_key(url, source), set()).add(module)
